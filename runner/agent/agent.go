@@ -1,0 +1,145 @@
+// Package agent wires the runner together: configuration in, session,
+// dispatcher, operations, probes and metrics out. cmd/flashduty-runner
+// adds flags and signals; tests and benchmarks run the same wiring in
+// process.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/hostinfo"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/metrics"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/probe"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/session"
+)
+
+// Options add what configuration cannot say.
+type Options struct {
+	Version string
+	Logger  logr.Logger
+	// Operations are added to (and override) the built-in ones; tests use
+	// it to plug in probes of their own.
+	Operations map[string]dispatch.Operation
+	// Session tunes timings (tests shorten them); URL, key, name and
+	// labels always come from the configuration.
+	Session session.Options
+}
+
+// Agent is one runner.
+type Agent struct {
+	cfg        *config.Config
+	log        logr.Logger
+	outbox     *dispatch.Outbox
+	dispatcher *dispatch.Dispatcher
+	session    *session.Session
+	metrics    *metrics.Metrics
+	probe      *probe.Server
+}
+
+// New prepares the workspace, binds the probe listener and builds every
+// part; nothing runs until Run.
+func New(cfg *config.Config, o Options) (*Agent, error) {
+	if err := os.MkdirAll(cfg.WorkspaceRoot, 0o755); err != nil {
+		return nil, fmt.Errorf("create workspace_root: %w", err)
+	}
+	a := &Agent{cfg: cfg, log: o.Logger, outbox: dispatch.NewOutbox()}
+	a.metrics = metrics.New(o.Version, a.outbox.Len)
+
+	ops, err := operations(cfg, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	for name, op := range o.Operations {
+		ops[name] = op
+	}
+	a.dispatcher = dispatch.New(dispatch.Options{
+		Operations: ops, MaxConcurrent: cfg.MaxConcurrentTasks, Outbox: a.outbox,
+		Observer: a.metrics, Logger: o.Logger.WithName("task"),
+	})
+
+	hostname, _ := os.Hostname()
+	so := o.Session
+	so.URL, so.APIKey, so.Name, so.Version = cfg.APIURL, cfg.APIKey, cfg.Name, o.Version
+	so.Labels = cfg.EffectiveLabels(runtime.GOOS, runtime.GOARCH, hostname)
+	so.Handler, so.Outbox, so.Observer = a.dispatcher.HandleFrame, a.outbox, a.metrics
+	so.Host = &hostinfo.Host{WorkspaceRoot: cfg.WorkspaceRoot}
+	so.Logger = o.Logger.WithName("session")
+	if a.session, err = session.New(so); err != nil {
+		return nil, err
+	}
+	if a.probe, err = probe.Listen(cfg.HTTPAddr, a.session.Established, a.metrics.Registry); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// ProbeAddr is the bound probe address.
+func (a *Agent) ProbeAddr() string { return a.probe.Addr() }
+
+// Established reports whether the platform session is up.
+func (a *Agent) Established() bool { return a.session.Established() }
+
+// Run serves until ctx ends, then shuts down gracefully: no new tasks,
+// running ones get cfg.ShutdownGrace to finish, their results are sent,
+// and only then does the link close.
+func (a *Agent) Run(ctx context.Context) error {
+	// The link outlives ctx: results of draining tasks still need it.
+	linkCtx, stopLink := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLink()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Add(2)
+	go func() { defer wg.Done(); errs <- a.session.Run(linkCtx) }()
+	go func() { defer wg.Done(); errs <- a.probe.Serve(linkCtx) }()
+	a.log.Info("runner started", "name", a.cfg.Name, "url", session.RedactURL(a.cfg.APIURL),
+		"workspace_root", a.cfg.WorkspaceRoot, "probe_addr", a.probe.Addr(),
+		"max_concurrent_tasks", a.cfg.MaxConcurrentTasks, "bash_rules", len(a.cfg.Permission.EffectiveBash()))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errs: // the probe server failed; shut down too
+		a.log.Error(runErr, "component failed; shutting down")
+	}
+	a.shutdown()
+	stopLink()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		runErr = errors.Join(runErr, err)
+	}
+	return runErr
+}
+
+func (a *Agent) shutdown() {
+	grace := a.cfg.ShutdownGrace
+	a.log.Info("shutting down: no new tasks; waiting for running ones", "running", a.dispatcher.Running(), "grace", grace.String())
+	drainCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	a.dispatcher.Drain(drainCtx)
+	// Results of the drained tasks still have to reach the platform; give
+	// the link a little time beyond the grace if the platform is away.
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), max(time.Until(deadline(drainCtx)), 5*time.Second))
+	defer cancelFlush()
+	if err := a.outbox.WaitEmpty(flushCtx); err != nil {
+		a.log.Error(err, "results not delivered before exit", "queued", a.outbox.Len())
+		return
+	}
+	a.log.Info("all results delivered")
+}
+
+func deadline(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
+}

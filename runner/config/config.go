@@ -1,0 +1,229 @@
+// Package config owns the runner's configuration format: the YAML file, the
+// FLASHDUTY_RUNNER_* environment overlay, command-line overrides, defaults
+// and validation. The operator renders runner configuration through this
+// package too, so the format has exactly one owner.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Defaults a user can rely on (documented in docs/configuration.md).
+const (
+	DefaultAPIURL             = "wss://api.flashcat.cloud/runner/ws"
+	DefaultMaxConcurrentTasks = 16
+	DefaultHTTPAddr           = ":8081"
+	DefaultShutdownGrace      = 30 * time.Second
+	DefaultLogLevel           = "info"
+	DefaultLogFormat          = "text"
+
+	// DefaultDir is the per-user directory, relative to the home directory,
+	// that holds the default config file and workspace.
+	DefaultDir = ".flashduty-runner"
+
+	maxConcurrentTasksLimit = 1024
+	maxLabelLen             = 128
+	maxNameLen              = 253
+)
+
+// Config is the runner's whole configuration.
+type Config struct {
+	// APIKey authenticates the runner. It is never rendered into files by
+	// the operator; it comes from FLASHDUTY_RUNNER_API_KEY there.
+	APIKey             string        `yaml:"api_key,omitempty" json:"-"`
+	APIURL             string        `yaml:"api_url,omitempty"`
+	Name               string        `yaml:"name,omitempty"`
+	Labels             []string      `yaml:"labels,omitempty"`
+	WorkspaceRoot      string        `yaml:"workspace_root,omitempty"`
+	Permission         Permission    `yaml:"permission,omitempty"`
+	Log                Log           `yaml:"log,omitempty"`
+	MaxConcurrentTasks int           `yaml:"max_concurrent_tasks,omitempty"`
+	HTTPAddr           string        `yaml:"http_addr,omitempty"`
+	ShutdownGrace      time.Duration `yaml:"shutdown_grace,omitempty"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level,omitempty"`
+	Format string `yaml:"format,omitempty"`
+}
+
+// Permission holds the ordered rule lists.
+type Permission struct {
+	// Preset names built-in bash rules placed before Bash.
+	Preset string `yaml:"preset,omitempty"`
+	Bash   Rules  `yaml:"bash,omitempty"`
+	// MCP rules match "<server>/<tool>"; nil means every tool is allowed.
+	MCP Rules `yaml:"mcp,omitempty"`
+	// Webfetch rules match URLs that the built-in checks would refuse.
+	Webfetch Rules `yaml:"webfetch,omitempty"`
+}
+
+// EffectiveBash returns the preset's rules followed by the file's own, the
+// order in which they are matched (last match wins, so the file overrides).
+func (p Permission) EffectiveBash() Rules {
+	preset, _ := Preset(p.Preset)
+	out := make(Rules, 0, len(preset)+len(p.Bash))
+	out = append(out, preset...)
+	return append(out, p.Bash...)
+}
+
+// Identity holds host facts used for defaults.
+type Identity struct {
+	Home     string
+	Hostname string
+}
+
+// applyDefaults fills every empty field.
+func (c *Config) applyDefaults(id Identity) {
+	if c.APIURL == "" {
+		c.APIURL = DefaultAPIURL
+	}
+	if c.Name == "" {
+		c.Name = id.Hostname
+	}
+	if c.WorkspaceRoot == "" && id.Home != "" {
+		c.WorkspaceRoot = filepath.Join(id.Home, DefaultDir, "workspace")
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = DefaultLogLevel
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = DefaultLogFormat
+	}
+	if c.MaxConcurrentTasks == 0 {
+		c.MaxConcurrentTasks = DefaultMaxConcurrentTasks
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = DefaultShutdownGrace
+	}
+}
+
+// expandHome resolves a leading "~/" in paths.
+func (c *Config) expandHome(home string) {
+	if home == "" {
+		return
+	}
+	if c.WorkspaceRoot == "~" {
+		c.WorkspaceRoot = home
+	} else if rest, ok := strings.CutPrefix(c.WorkspaceRoot, "~/"); ok {
+		c.WorkspaceRoot = filepath.Join(home, rest)
+	}
+}
+
+// Validate checks every field and reports all problems at once, each
+// naming its field.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if strings.TrimSpace(c.APIKey) == "" {
+		bad("api_key", "is required (set it in the file or FLASHDUTY_RUNNER_API_KEY)")
+	} else if strings.ContainsAny(c.APIKey, " \t\r\n") {
+		bad("api_key", "contains white space")
+	}
+	if err := validateURL(c.APIURL); err != nil {
+		bad("api_url", "%v", err)
+	}
+	switch {
+	case c.Name == "":
+		bad("name", "is required (no host name to default to)")
+	case len(c.Name) > maxNameLen:
+		bad("name", "is longer than %d characters", maxNameLen)
+	case strings.ContainsFunc(c.Name, isControl):
+		bad("name", "contains control characters")
+	}
+	for i, l := range c.Labels {
+		field := fmt.Sprintf("labels[%d]", i)
+		switch {
+		case strings.TrimSpace(l) == "":
+			bad(field, "is empty")
+		case len(l) > maxLabelLen:
+			bad(field, "is longer than %d characters", maxLabelLen)
+		case strings.ContainsFunc(l, isControl) || strings.Contains(l, ","):
+			bad(field, "contains a comma or control characters")
+		}
+	}
+	if c.WorkspaceRoot == "" {
+		bad("workspace_root", "is required (no home directory to default to)")
+	} else if !filepath.IsAbs(c.WorkspaceRoot) {
+		bad("workspace_root", "must be an absolute path, got %q", c.WorkspaceRoot)
+	}
+	if _, ok := Preset(c.Permission.Preset); !ok {
+		bad("permission.preset", "unknown preset %q (known: %s)", c.Permission.Preset, strings.Join(PresetNames(), ", "))
+	}
+	for _, rl := range []struct {
+		name  string
+		rules Rules
+	}{{"permission.bash", c.Permission.Bash}, {"permission.mcp", c.Permission.MCP}, {"permission.webfetch", c.Permission.Webfetch}} {
+		if err := rl.rules.Validate(rl.name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "must be text or json, got %q", c.Log.Format)
+	}
+	if c.MaxConcurrentTasks < 1 || c.MaxConcurrentTasks > maxConcurrentTasksLimit {
+		bad("max_concurrent_tasks", "must be between 1 and %d, got %d", maxConcurrentTasksLimit, c.MaxConcurrentTasks)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("http_addr", "must be host:port, got %q", c.HTTPAddr)
+	}
+	if c.ShutdownGrace < time.Second || c.ShutdownGrace > time.Hour {
+		bad("shutdown_grace", "must be between 1s and 1h, got %s", c.ShutdownGrace)
+	}
+	return errors.Join(errs...)
+}
+
+func validateURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("is not a URL: %w", err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return fmt.Errorf("must start with ws:// or wss://, got %q", raw)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("has no host: %q", raw)
+	}
+	if u.User != nil {
+		return errors.New("must not hold credentials; use api_key")
+	}
+	if u.Query().Has("token") {
+		return errors.New("must not hold a token query parameter; use api_key")
+	}
+	return nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// Labels returns the configured labels followed by the built-in ones
+// (os:, arch:, hostname:), without duplicates.
+func (c *Config) EffectiveLabels(goos, goarch, hostname string) []string {
+	seen := make(map[string]bool, len(c.Labels)+3)
+	out := make([]string, 0, len(c.Labels)+3)
+	for _, l := range append(append([]string{}, c.Labels...), "os:"+goos, "arch:"+goarch, "hostname:"+hostname) {
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
+}

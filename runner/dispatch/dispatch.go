@@ -1,0 +1,314 @@
+// Package dispatch turns task requests into results: it looks up the
+// operation, bounds concurrency, cancels on request, writes one audit line
+// per task, and queues exactly one result per task in the Outbox.
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/protocol"
+)
+
+// Audit is what an operation reports about itself for the audit line.
+// It must never hold secrets or file contents.
+type Audit struct {
+	Target   string // the command, path or tool the task acted on
+	Decision string // "allow" or "deny" where a rule decided
+	Rule     string // the deciding rule
+	ExitCode int
+	Bytes    int64 // bytes read, written or produced
+}
+
+// Operation runs one task. A returned error becomes a failed result
+// (success:false, exit_code:1); a result value becomes result.
+type Operation func(ctx context.Context, args json.RawMessage, audit *Audit) (any, error)
+
+// Observer is told about finished tasks (metrics).
+type Observer interface {
+	TaskStarted(op string)
+	// started tells whether TaskStarted was called for this task.
+	TaskFinished(op, outcome, decision string, d time.Duration, started bool)
+}
+
+// Outcomes, as metrics and audit lines spell them.
+const (
+	OutcomeSuccess   = "success"
+	OutcomeError     = "error"
+	OutcomeDenied    = "denied"
+	OutcomeCancelled = "cancelled"
+)
+
+// Errors whose text the platform shows users.
+var (
+	ErrCancelled    = errors.New("task cancelled by the platform")
+	ErrShuttingDown = errors.New("runner is shutting down")
+)
+
+// Options configure a Dispatcher.
+type Options struct {
+	Operations    map[string]Operation
+	MaxConcurrent int
+	Outbox        *Outbox
+	Observer      Observer
+	Logger        logr.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Dispatcher runs tasks. Its zero value is not usable; call New.
+type Dispatcher struct {
+	ops    map[string]Operation
+	sem    chan struct{}
+	outbox *Outbox
+	obs    Observer
+	log    logr.Logger
+	now    func() time.Time
+
+	mu       sync.Mutex
+	tasks    map[string]context.CancelCauseFunc
+	draining bool
+	wg       sync.WaitGroup
+	// base is the parent of every task context; cancelling it with a
+	// cause stops every task at once (end of the shutdown grace).
+	base       context.Context
+	cancelBase context.CancelCauseFunc
+}
+
+// New returns a dispatcher.
+func New(o Options) *Dispatcher {
+	if o.MaxConcurrent < 1 {
+		o.MaxConcurrent = 1
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	base, cancel := context.WithCancelCause(context.Background())
+	return &Dispatcher{
+		ops: o.Operations, sem: make(chan struct{}, o.MaxConcurrent), outbox: o.Outbox,
+		obs: o.Observer, log: o.Logger, now: o.Now,
+		tasks: map[string]context.CancelCauseFunc{}, base: base, cancelBase: cancel,
+	}
+}
+
+type nopObserver struct{}
+
+func (nopObserver) TaskStarted(string)                                 {}
+func (nopObserver) TaskFinished(string, string, string, time.Duration, bool) {}
+
+// HandleFrame routes one inbound frame. It never blocks on a task.
+func (d *Dispatcher) HandleFrame(_ context.Context, env protocol.Envelope) {
+	switch env.Type {
+	case protocol.TypeTaskRequest:
+		d.handleRequest(env)
+	case protocol.TypeTaskCancel:
+		var c protocol.TaskCancel
+		if err := protocol.DecodePayload(env, &c); err != nil || c.TaskID == "" {
+			d.log.Info("ignoring malformed task.cancel", "error", fmt.Sprint(err))
+			return
+		}
+		d.Cancel(c.TaskID, ErrCancelled)
+	case protocol.TypeUpgrade:
+		d.log.Info("ignoring upgrade request: this runner is upgraded by replacing its binary or image")
+	default:
+		d.log.Info("ignoring message of unknown type", "type", env.Type)
+	}
+}
+
+func (d *Dispatcher) handleRequest(env protocol.Envelope) {
+	var req protocol.TaskRequest
+	if err := protocol.DecodePayload(env, &req); err != nil {
+		// Salvage the task id so that even a mangled request is answered.
+		var id struct {
+			TaskID string `json:"task_id"`
+		}
+		if json.Unmarshal(env.Payload, &id) != nil || id.TaskID == "" {
+			d.log.Error(err, "dropping task.request without a task_id: nothing to answer")
+			return
+		}
+		req = protocol.TaskRequest{TaskID: id.TaskID}
+		d.finish(req, time.Now(), nil, fmt.Errorf("invalid task.request: %w", err), &Audit{}, false)
+		return
+	}
+	if req.TaskID == "" {
+		d.log.Info("dropping task.request without a task_id: nothing to answer", "operation", req.Operation)
+		return
+	}
+	d.Submit(req)
+}
+
+// Submit runs req in the background and queues its result.
+func (d *Dispatcher) Submit(req protocol.TaskRequest) {
+	start := d.now()
+	d.mu.Lock()
+	if d.draining {
+		d.mu.Unlock()
+		d.finish(req, start, nil, ErrShuttingDown, &Audit{}, false)
+		return
+	}
+	if _, dup := d.tasks[req.TaskID]; dup {
+		d.mu.Unlock()
+		d.finish(req, start, nil, fmt.Errorf("task %s is already running", req.TaskID), &Audit{}, false)
+		return
+	}
+	ctx, cancel := context.WithCancelCause(d.base)
+	d.tasks[req.TaskID] = cancel
+	d.wg.Add(1)
+	d.mu.Unlock()
+
+	go func() {
+		defer d.wg.Done()
+		defer func() {
+			d.mu.Lock()
+			delete(d.tasks, req.TaskID)
+			d.mu.Unlock()
+			cancel(nil)
+		}()
+		d.run(ctx, req, start)
+	}()
+}
+
+func (d *Dispatcher) run(ctx context.Context, req protocol.TaskRequest, start time.Time) {
+	audit := &Audit{}
+	op, ok := d.ops[req.Operation]
+	if !ok {
+		d.finish(req, start, nil, fmt.Errorf("unknown operation: %s", req.Operation), audit, false)
+		return
+	}
+	// Wait for a slot; a task cancelled while waiting never starts.
+	select {
+	case d.sem <- struct{}{}:
+	case <-ctx.Done():
+		d.finish(req, start, nil, context.Cause(ctx), audit, false)
+		return
+	}
+	defer func() { <-d.sem }()
+	d.obs.TaskStarted(req.Operation)
+	result, err := d.call(ctx, op, req, audit)
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(err, cause) {
+		if errors.Is(err, context.Canceled) {
+			err = cause // the operation only echoed the cancellation
+		} else {
+			err = fmt.Errorf("%w: %w", cause, err)
+		}
+	}
+	d.finish(req, start, result, err, audit, true)
+}
+
+// call runs op, turning a panic into an error so that the task is still
+// answered and the runner stays up.
+func (d *Dispatcher) call(ctx context.Context, op Operation, req protocol.TaskRequest, audit *Audit) (result any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			d.log.Error(fmt.Errorf("panic: %v", p), "operation panicked", "task_id", req.TaskID, "operation", req.Operation, "stack", string(debug.Stack()))
+			result, err = nil, fmt.Errorf("internal error in %s operation", req.Operation)
+		}
+	}()
+	return op(ctx, req.Args, audit)
+}
+
+// finish queues the one result of req and writes its audit line.
+func (d *Dispatcher) finish(req protocol.TaskRequest, start time.Time, result any, err error, audit *Audit, started bool) {
+	res := protocol.TaskResult{TaskID: req.TaskID, SourceInstanceID: req.SourceInstanceID}
+	outcome := OutcomeSuccess
+	if err != nil {
+		res.Error, res.ExitCode = err.Error(), 1
+		switch {
+		case audit.Decision == "deny":
+			outcome = OutcomeDenied
+		case errors.Is(err, ErrCancelled) || errors.Is(err, ErrShuttingDown):
+			outcome = OutcomeCancelled
+		default:
+			outcome = OutcomeError
+		}
+	} else {
+		res.Success, res.Result = true, result
+	}
+	frame, encErr := protocol.Encode(protocol.TypeTaskResult, res, d.now())
+	if encErr != nil {
+		// A result that cannot be encoded still gets an answer.
+		res = protocol.TaskResult{TaskID: req.TaskID, SourceInstanceID: req.SourceInstanceID, Error: fmt.Sprintf("encode result: %v", encErr), ExitCode: 1}
+		frame, _ = protocol.Encode(protocol.TypeTaskResult, res, d.now())
+		outcome = OutcomeError
+	}
+	dur := d.now().Sub(start)
+	d.obs.TaskFinished(req.Operation, outcome, audit.Decision, dur, started)
+	kv := []any{
+		"task_id", req.TaskID, "trace_id", req.TraceID, "operation", req.Operation,
+		"target", clip(audit.Target, 256), "outcome", outcome, "exit_code", exitCode(res, audit),
+		"duration_ms", dur.Milliseconds(), "bytes", audit.Bytes,
+	}
+	if audit.Decision != "" {
+		kv = append(kv, "decision", audit.Decision, "rule", audit.Rule)
+	}
+	if err != nil {
+		kv = append(kv, "error", clip(err.Error(), 512))
+	}
+	d.log.Info("task finished", kv...)
+	// Last, so that metrics and the audit line never lag the platform.
+	d.outbox.Push(frame)
+}
+
+func exitCode(res protocol.TaskResult, audit *Audit) int {
+	if !res.Success {
+		return res.ExitCode
+	}
+	return audit.ExitCode
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// Cancel stops one task with the given cause. Unknown ids are ignored:
+// the task may have finished already.
+func (d *Dispatcher) Cancel(taskID string, cause error) {
+	d.mu.Lock()
+	cancel, ok := d.tasks[taskID]
+	d.mu.Unlock()
+	if !ok {
+		d.log.V(1).Info("cancel for a task that is not running", "task_id", taskID)
+		return
+	}
+	d.log.Info("cancelling task", "task_id", taskID, "cause", cause.Error())
+	cancel(cause)
+}
+
+// Running is the number of tasks accepted and not yet finished.
+func (d *Dispatcher) Running() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.tasks)
+}
+
+// Drain stops taking tasks (new ones are answered "runner is shutting
+// down") and waits for running ones. When ctx ends first, the remaining
+// tasks are cancelled and Drain waits for their results.
+func (d *Dispatcher) Drain(ctx context.Context) {
+	d.mu.Lock()
+	d.draining = true
+	d.mu.Unlock()
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	d.log.Info("shutdown grace over; cancelling running tasks", "running", d.Running())
+	d.cancelBase(ErrShuttingDown)
+	<-done
+}

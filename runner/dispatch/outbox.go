@@ -1,0 +1,127 @@
+package dispatch
+
+import (
+	"context"
+	"sync"
+)
+
+// Outbox queues encoded result frames until the platform has them.
+//
+// A frame moves from pending to in flight when the session writes it, and
+// leaves only when the session acknowledges it (a pong that answers a ping
+// sent after the frame proves the platform read it). When a link dies,
+// the session requeues what is still in flight, so a result written into
+// a socket that was already dead is sent again after the reconnect.
+type Outbox struct {
+	mu       sync.Mutex
+	next     uint64 // sequence number of the next pushed frame
+	pending  []Frame
+	inFlight []Frame
+	ready    chan struct{} // capacity 1: "something may be waiting"
+	empty    chan struct{} // closed while nothing is pending or in flight
+}
+
+// Frame is one queued frame and its sequence number.
+type Frame struct {
+	Seq  uint64
+	Data []byte
+}
+
+// NewOutbox returns an empty outbox.
+func NewOutbox() *Outbox {
+	o := &Outbox{next: 1, ready: make(chan struct{}, 1), empty: make(chan struct{})}
+	close(o.empty)
+	return o
+}
+
+// Push appends a frame.
+func (o *Outbox) Push(data []byte) {
+	o.mu.Lock()
+	if o.lenLocked() == 0 {
+		o.empty = make(chan struct{})
+	}
+	o.pending = append(o.pending, Frame{Seq: o.next, Data: data})
+	o.next++
+	o.mu.Unlock()
+	o.signal()
+}
+
+func (o *Outbox) signal() {
+	select {
+	case o.ready <- struct{}{}:
+	default:
+	}
+}
+
+// Ready is signalled when frames may be pending.
+func (o *Outbox) Ready() <-chan struct{} { return o.ready }
+
+// Take returns the oldest pending frame and marks it in flight.
+func (o *Outbox) Take() (uint64, []byte, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.pending) == 0 {
+		return 0, nil, false
+	}
+	f := o.pending[0]
+	o.pending[0] = Frame{}
+	o.pending = o.pending[1:]
+	o.inFlight = append(o.inFlight, f)
+	return f.Seq, f.Data, true
+}
+
+// Ack drops every in-flight frame up to and including seq.
+func (o *Outbox) Ack(seq uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for n < len(o.inFlight) && o.inFlight[n].Seq <= seq {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	o.inFlight = append([]Frame(nil), o.inFlight[n:]...)
+	if o.lenLocked() == 0 {
+		o.pending, o.inFlight = nil, nil
+		close(o.empty)
+	}
+}
+
+// Requeue puts every unacknowledged frame back in front of the pending
+// ones, oldest first.
+func (o *Outbox) Requeue() {
+	o.mu.Lock()
+	if len(o.inFlight) > 0 {
+		o.pending = append(o.inFlight, o.pending...)
+		o.inFlight = nil
+	}
+	o.mu.Unlock()
+	o.signal()
+}
+
+// Len is the number of frames not yet acknowledged.
+func (o *Outbox) Len() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.lenLocked()
+}
+
+func (o *Outbox) lenLocked() int { return len(o.pending) + len(o.inFlight) }
+
+// WaitEmpty blocks until every frame was acknowledged or ctx ends.
+func (o *Outbox) WaitEmpty(ctx context.Context) error {
+	for {
+		o.mu.Lock()
+		empty, n := o.empty, o.lenLocked()
+		o.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-empty:
+		}
+	}
+}
