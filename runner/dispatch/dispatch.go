@@ -103,7 +103,7 @@ func New(o Options) *Dispatcher {
 
 type nopObserver struct{}
 
-func (nopObserver) TaskStarted(string)                                 {}
+func (nopObserver) TaskStarted(string)                                       {}
 func (nopObserver) TaskFinished(string, string, string, time.Duration, bool) {}
 
 // HandleFrame routes one inbound frame. It never blocks on a task.

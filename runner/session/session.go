@@ -117,7 +117,7 @@ func (o *Options) defaults() {
 
 type nopObserver struct{}
 
-func (nopObserver) Connected(bool)       {}
+func (nopObserver) Connected(bool)      {}
 func (nopObserver) Reconnecting(string) {}
 
 // ErrAuth means the platform refused the API key.
