@@ -1,0 +1,99 @@
+package permission
+
+import "strings"
+
+// maxVanishCombos bounds how many present/absent combinations of
+// possibly-empty words are checked one by one; past it they are merged,
+// which is stricter but still sound.
+const maxVanishCombos = 256
+
+// decide decides one simple command given as words.
+func (p *Policy) decide(words []word) Decision {
+	display := make([]string, len(words))
+	known := true
+	for i, w := range words {
+		display[i] = w.src
+		if !w.known {
+			known = false
+		}
+	}
+	if known {
+		texts := make([]string, len(words))
+		for i, w := range words {
+			texts[i] = w.text
+		}
+		return p.DecideWords(texts)
+	}
+	text := strings.Join(display, " ")
+
+	// A lone unquoted expansion may expand to nothing, taking its word
+	// boundary with it: check the command with and without each such word.
+	var vanishing []int
+	for i, w := range words {
+		if w.vanish {
+			vanishing = append(vanishing, i)
+		}
+	}
+	if 1<<len(vanishing) > maxVanishCombos {
+		return p.decideTemplate(mergedTemplate(words), text)
+	}
+	var allowed *Decision
+	for mask := 0; mask < 1<<len(vanishing); mask++ {
+		absent := map[int]bool{}
+		for b, idx := range vanishing {
+			if mask&(1<<b) != 0 {
+				absent[idx] = true
+			}
+		}
+		var kept []word
+		for i, w := range words {
+			if !absent[i] {
+				kept = append(kept, w)
+			}
+		}
+		d := p.decideTemplate(template(kept), text)
+		if !d.Allowed {
+			return d
+		}
+		if allowed == nil {
+			allowed = &d
+		}
+	}
+	return *allowed
+}
+
+func template(words []word) []rune {
+	var t []rune
+	for i, w := range words {
+		if i > 0 {
+			t = append(t, sep)
+		}
+		if w.known {
+			t = append(t, []rune(w.text)...)
+		} else {
+			t = append(t, w.toks...)
+		}
+	}
+	return t
+}
+
+// mergedTemplate lets each possibly-empty word absorb the boundary before
+// it: a superset of every combination.
+func mergedTemplate(words []word) []rune {
+	var t []rune
+	for i, w := range words {
+		switch {
+		case w.vanish:
+			t = append(t, anyTok)
+			continue
+		case i > 0:
+			t = append(t, sep)
+		}
+		if w.known {
+			t = append(t, []rune(w.text)...)
+		} else {
+			t = append(t, w.toks...)
+		}
+	}
+	return t
+}

@@ -1,0 +1,194 @@
+// Package permission decides whether a command may run. It is pure: rules
+// in, decisions out, no I/O.
+//
+// Rules are ordered; the last rule that matches decides; no match denies.
+// A simple command is matched as its words after quote removal, joined by
+// single spaces; a space in a pattern matches only a boundary between two
+// words, `*` matches any characters (boundaries included) and `?` one
+// character within a word. A pattern ending in " *" also matches the bare
+// command (`ls *` matches `ls`, never `lsof`).
+package permission
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gobwas/glob"
+)
+
+// Actions.
+const (
+	Allow = "allow"
+	Deny  = "deny"
+)
+
+// sep joins words for matching. Commands holding NUL are refused before
+// matching, so no word can contain it.
+const sep = '\x00'
+
+// Rule is one ordered pattern and its action.
+type Rule struct {
+	Pattern string
+	Action  string
+}
+
+// compiled is a rule ready for matching: gobwas globs for concrete
+// commands, token patterns for commands with run-time words.
+type compiled struct {
+	Rule
+	index int
+	globs []*glob.Pattern // the pattern, and for a trailing " *" also the bare command
+	toks  [][]rune
+}
+
+// Policy is a compiled, ordered rule list. It is immutable and safe for
+// concurrent use.
+type Policy struct {
+	rules []compiled
+}
+
+// Compile checks and compiles rules once.
+func Compile(rules []Rule) (*Policy, error) {
+	p := &Policy{rules: make([]compiled, 0, len(rules))}
+	var errs []error
+	for i, r := range rules {
+		if r.Action != Allow && r.Action != Deny {
+			errs = append(errs, fmt.Errorf("rule %d (%q): action %q must be allow or deny", i+1, r.Pattern, r.Action))
+			continue
+		}
+		words := strings.Fields(r.Pattern)
+		if len(words) == 0 {
+			errs = append(errs, fmt.Errorf("rule %d: pattern is empty", i+1))
+			continue
+		}
+		c := compiled{Rule: r, index: i}
+		alts := [][]string{words}
+		if len(words) > 1 && words[len(words)-1] == "*" {
+			alts = append(alts, words[:len(words)-1])
+		}
+		for _, alt := range alts {
+			g, err := glob.Compile(globSource(alt), sep)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("rule %d (%q): %w", i+1, r.Pattern, err))
+				break
+			}
+			c.globs = append(c.globs, g)
+			c.toks = append(c.toks, patternTokens(alt))
+		}
+		p.rules = append(p.rules, c)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// globSource translates pattern words to gobwas syntax: `*` crosses word
+// boundaries (gobwas `**`), `?` does not, everything else is literal.
+func globSource(words []string) string {
+	var b strings.Builder
+	for i, w := range words {
+		if i > 0 {
+			b.WriteRune(sep)
+		}
+		prev := rune(0)
+		for _, r := range w {
+			if r == '*' && prev == '*' {
+				continue // `**` is `*`
+			}
+			prev = r
+			switch r {
+			case '*':
+				b.WriteString("**")
+			case '?':
+				b.WriteByte('?')
+			default:
+				b.WriteString(glob.QuoteMeta(string(r)))
+			}
+		}
+	}
+	return b.String()
+}
+
+// Len is the number of rules.
+func (p *Policy) Len() int { return len(p.rules) }
+
+// Decision is the verdict on one simple command (or file write).
+type Decision struct {
+	// Command is the checked text: words joined by spaces, run-time words
+	// shown as their source.
+	Command string
+	Allowed bool
+	// Rule decided; nil when no rule matched.
+	Rule *Rule
+	// Index is the rule's 1-based position in the list (0 when none).
+	Index int
+}
+
+// Err returns the platform's error text for a denial, nil when allowed.
+func (d Decision) Err() error {
+	switch {
+	case d.Allowed:
+		return nil
+	case d.Rule != nil:
+		return &DeniedError{Decision: d, msg: fmt.Sprintf("command denied by rule '%s': %s", d.Rule.Pattern, d.Command)}
+	default:
+		return &DeniedError{Decision: d, msg: "command denied (no matching allow rule): " + d.Command}
+	}
+}
+
+// DeniedError is returned for a denied command.
+type DeniedError struct {
+	Decision Decision
+	msg      string
+}
+
+func (e *DeniedError) Error() string { return e.msg }
+
+// DecideWords decides a command whose words are all known (run time).
+func (p *Policy) DecideWords(words []string) Decision {
+	text := strings.Join(words, string(sep))
+	d := Decision{Command: strings.Join(words, " ")}
+	// The last matching rule wins: scan from the end, stop at the first.
+	for i := len(p.rules) - 1; i >= 0; i-- {
+		c := &p.rules[i]
+		for _, g := range c.globs {
+			if g.Match(text) {
+				return decided(d, c)
+			}
+		}
+	}
+	return d
+}
+
+func decided(d Decision, c *compiled) Decision {
+	r := c.Rule
+	d.Rule, d.Index, d.Allowed = &r, c.index+1, c.Action == Allow
+	return d
+}
+
+// decideTemplate decides a command some of whose words are known only at
+// run time. It is sound: allowed only when every value the command could
+// take is allowed, and denied as soon as any value could be denied.
+func (p *Policy) decideTemplate(t []rune, display string) Decision {
+	d := Decision{Command: display}
+	for i := len(p.rules) - 1; i >= 0; i-- {
+		c := &p.rules[i]
+		cover := none
+		for _, pt := range c.toks {
+			cover = max(cover, covers(t, pt))
+		}
+		switch {
+		case cover == all:
+			// Values that matched a later rule were allowed by it (a later
+			// deny would have returned already), the rest fall here.
+			return decided(d, c)
+		case cover == some && c.Action == Deny:
+			return decided(d, c)
+		}
+		// A partial allow decides some values; the rest fall through to
+		// earlier rules, and only an all-covering allow can clear them.
+	}
+	return d
+}
