@@ -28,6 +28,8 @@ const usage = `flashduty-runner: the Flashduty AI SRE worknode.
 
 Usage:
   flashduty-runner run [--config FILE] [flags]   connect to Flashduty and run tasks
+  flashduty-runner check [--config FILE] [--json] -- 'COMMAND'
+                                                 decide a command against the rules; run nothing
   flashduty-runner version                       print version, commit and build date
 
 Configuration comes from the file (default ~/.flashduty-runner/config.yaml),
@@ -49,6 +51,8 @@ func run(args, env []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return cmdRun(args[1:], env, stderr)
+	case "check":
+		return cmdCheck(args[1:], env, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "flashduty-runner %s (commit %s, built %s, %s %s/%s)\n", version, commit, date, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
@@ -62,7 +66,7 @@ func run(args, env []string, stdout, stderr io.Writer) int {
 
 // configFlags registers --config and one flag per non-secret key, and
 // returns a loader that applies only the flags actually given.
-func configFlags(fs *flag.FlagSet, env []string) func() (*config.Config, error) {
+func configFlags(fs *flag.FlagSet, env []string, noKey bool) func() (*config.Config, error) {
 	path := fs.String("config", "", "config file (default ~/.flashduty-runner/config.yaml)")
 	values := map[string]*string{}
 	for _, k := range config.Keys() {
@@ -81,7 +85,7 @@ func configFlags(fs *flag.FlagSet, env []string) func() (*config.Config, error) 
 		}
 		home, _ := os.UserHomeDir()
 		hostname, _ := os.Hostname()
-		src := config.Source{Env: env, Flags: flags, Identity: config.Identity{Home: home, Hostname: hostname}}
+		src := config.Source{Env: env, Flags: flags, Identity: config.Identity{Home: home, Hostname: hostname}, NoKey: noKey}
 		switch {
 		case *path != "":
 			src.Path, src.PathExplicit = *path, true
@@ -95,7 +99,7 @@ func configFlags(fs *flag.FlagSet, env []string) func() (*config.Config, error) 
 func cmdRun(args, env []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("flashduty-runner run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	load := configFlags(fs, env)
+	load := configFlags(fs, env, false)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

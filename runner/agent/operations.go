@@ -1,13 +1,44 @@
 package agent
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/go-logr/logr"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/shell"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
 )
 
+// Policy compiles a rule list from the configuration.
+func Policy(rules config.Rules) (*permission.Policy, error) {
+	out := make([]permission.Rule, len(rules))
+	for i, r := range rules {
+		out[i] = permission.Rule{Pattern: r.Pattern, Action: r.Action}
+	}
+	p, err := permission.Compile(out)
+	if err != nil {
+		return nil, fmt.Errorf("compile permission rules: %w", err)
+	}
+	return p, nil
+}
+
 // operations builds the operation registry from the configuration.
-func operations(_ *config.Config, _ logr.Logger) (map[string]dispatch.Operation, error) {
-	return map[string]dispatch.Operation{}, nil
+func operations(cfg *config.Config, log logr.Logger) (map[string]dispatch.Operation, error) {
+	bashPolicy, err := Policy(cfg.Permission.EffectiveBash())
+	if err != nil {
+		return nil, err
+	}
+	spill := &workspace.Spiller{Root: cfg.WorkspaceRoot}
+	sh := shell.New(shell.Options{
+		Policy: bashPolicy, Root: cfg.WorkspaceRoot, Env: os.Environ(),
+		MaxTimeout: cfg.Bash.MaxTimeout, MaxOutput: cfg.Bash.MaxOutputBytes,
+		Spill: spill, Logger: log.WithName("bash"),
+	})
+	return map[string]dispatch.Operation{
+		"bash": sh.Run,
+	}, nil
 }

@@ -22,6 +22,8 @@ const (
 	DefaultShutdownGrace      = 30 * time.Second
 	DefaultLogLevel           = "info"
 	DefaultLogFormat          = "text"
+	DefaultBashMaxTimeout     = 30 * time.Minute
+	DefaultBashMaxOutputBytes = 16 << 20
 
 	// DefaultDir is the per-user directory, relative to the home directory,
 	// that holds the default config file and workspace.
@@ -46,6 +48,15 @@ type Config struct {
 	MaxConcurrentTasks int           `yaml:"max_concurrent_tasks,omitempty"`
 	HTTPAddr           string        `yaml:"http_addr,omitempty"`
 	ShutdownGrace      time.Duration `yaml:"shutdown_grace,omitempty"`
+	Bash               Bash          `yaml:"bash,omitempty"`
+}
+
+// Bash bounds the bash operation.
+type Bash struct {
+	// MaxTimeout caps the timeout a task may ask for.
+	MaxTimeout time.Duration `yaml:"max_timeout,omitempty"`
+	// MaxOutputBytes caps captured bytes per stream (stdout, stderr).
+	MaxOutputBytes int `yaml:"max_output_bytes,omitempty"`
 }
 
 // Log configures logging.
@@ -105,6 +116,12 @@ func (c *Config) applyDefaults(id Identity) {
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = DefaultShutdownGrace
+	}
+	if c.Bash.MaxTimeout == 0 {
+		c.Bash.MaxTimeout = DefaultBashMaxTimeout
+	}
+	if c.Bash.MaxOutputBytes == 0 {
+		c.Bash.MaxOutputBytes = DefaultBashMaxOutputBytes
 	}
 }
 
@@ -188,6 +205,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownGrace < time.Second || c.ShutdownGrace > time.Hour {
 		bad("shutdown_grace", "must be between 1s and 1h, got %s", c.ShutdownGrace)
+	}
+	if c.Bash.MaxTimeout < time.Second || c.Bash.MaxTimeout > 24*time.Hour {
+		bad("bash.max_timeout", "must be between 1s and 24h, got %s", c.Bash.MaxTimeout)
+	}
+	if c.Bash.MaxOutputBytes < 1024 || c.Bash.MaxOutputBytes > 1<<30 {
+		bad("bash.max_output_bytes", "must be between 1024 and 1073741824, got %d", c.Bash.MaxOutputBytes)
 	}
 	return errors.Join(errs...)
 }

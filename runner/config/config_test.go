@@ -31,6 +31,7 @@ func TestLoadDefaults(t *testing.T) {
 		WorkspaceRoot: "/home/sre/.flashduty-runner/workspace",
 		Log:           Log{Level: "info", Format: "text"}, MaxConcurrentTasks: 16,
 		HTTPAddr: ":8081", ShutdownGrace: 30 * time.Second,
+		Bash: Bash{MaxTimeout: 30 * time.Minute, MaxOutputBytes: 16 << 20},
 	}
 	if got := *cfg; !equalConfig(got, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", got, want)
@@ -179,6 +180,8 @@ func TestErrors(t *testing.T) {
 		{name: "env unknown", file: "api_key: k\n", env: []string{"FLASHDUTY_RUNNER_APIKEY=x"}, want: "FLASHDUTY_RUNNER_APIKEY: unknown environment variable"},
 		{name: "env duration", file: "api_key: k\n", env: []string{"FLASHDUTY_RUNNER_SHUTDOWN_GRACE=30"}, want: "FLASHDUTY_RUNNER_SHUTDOWN_GRACE: not a duration"},
 		{name: "flag secret", file: "", flags: map[string]string{"api_key": "x"}, want: "--api-key: not a configuration flag"},
+		{name: "bash timeout", file: "api_key: k\nbash: {max_timeout: 0.5s}\n", want: "bash.max_timeout: must be between 1s and 24h"},
+		{name: "bash output env", file: "api_key: k\n", env: []string{"FLASHDUTY_RUNNER_BASH_MAX_OUTPUT_BYTES=12"}, want: "bash.max_output_bytes: must be between"},
 		{name: "http addr", file: "api_key: k\nhttp_addr: '8081'\n", want: "http_addr: must be host:port"},
 	}
 	for _, tc := range cases {

@@ -34,6 +34,9 @@ type Source struct {
 	// Flags are command-line overrides keyed by Key.Name ("log.level").
 	Flags    map[string]string
 	Identity Identity
+	// NoKey is for callers that never connect (`check`): api_key is not
+	// required.
+	NoKey bool
 }
 
 // DefaultPath is ~/.flashduty-runner/config.yaml.
@@ -85,25 +88,37 @@ func Keys() []Key {
 		{Name: "log.format", Usage: "text or json",
 			set: str(func(c *Config) *string { return &c.Log.Format })},
 		{Name: "max_concurrent_tasks", Usage: "tasks run at once; more wait",
-			set: func(c *Config, v string) error {
-				n, err := strconv.Atoi(strings.TrimSpace(v))
-				if err != nil {
-					return fmt.Errorf("not a whole number: %q", v)
-				}
-				c.MaxConcurrentTasks = n
-				return nil
-			}},
+			set: integer(func(c *Config) *int { return &c.MaxConcurrentTasks })},
 		{Name: "http_addr", Usage: "address of /healthz, /readyz and /metrics",
 			set: str(func(c *Config) *string { return &c.HTTPAddr })},
 		{Name: "shutdown_grace", Usage: "how long running tasks may finish after SIGTERM",
-			set: func(c *Config, v string) error {
-				d, err := time.ParseDuration(strings.TrimSpace(v))
-				if err != nil {
-					return fmt.Errorf("not a duration such as 30s: %q", v)
-				}
-				c.ShutdownGrace = d
-				return nil
-			}},
+			set: duration(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+		{Name: "bash.max_timeout", Usage: "the longest timeout a bash task may ask for",
+			set: duration(func(c *Config) *time.Duration { return &c.Bash.MaxTimeout })},
+		{Name: "bash.max_output_bytes", Usage: "bytes of stdout and of stderr kept per bash task",
+			set: integer(func(c *Config) *int { return &c.Bash.MaxOutputBytes })},
+	}
+}
+
+func duration(f func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("not a duration such as 30s: %q", v)
+		}
+		*f(c) = d
+		return nil
+	}
+}
+
+func integer(f func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("not a whole number: %q", v)
+		}
+		*f(c) = n
+		return nil
 	}
 }
 
@@ -135,6 +150,10 @@ func Load(src Source) (*Config, error) {
 	cfg.APIKey = strings.TrimSpace(cfg.APIKey) // Secrets made with `echo` end in a newline
 	cfg.expandHome(src.Identity.Home)
 	cfg.applyDefaults(src.Identity)
+	if src.NoKey && cfg.APIKey == "" {
+		cfg.APIKey = "unused"
+		defer func() { cfg.APIKey = "" }()
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}

@@ -101,6 +101,14 @@ func New(o Options) *Dispatcher {
 	}
 }
 
+type taskIDKey struct{}
+
+// TaskID returns the id of the task whose context ctx is ("" outside one).
+func TaskID(ctx context.Context) string {
+	id, _ := ctx.Value(taskIDKey{}).(string)
+	return id
+}
+
 type nopObserver struct{}
 
 func (nopObserver) TaskStarted(string)                                       {}
@@ -162,6 +170,7 @@ func (d *Dispatcher) Submit(req protocol.TaskRequest) {
 		return
 	}
 	ctx, cancel := context.WithCancelCause(d.base)
+	ctx = context.WithValue(ctx, taskIDKey{}, req.TaskID)
 	d.tasks[req.TaskID] = cancel
 	d.wg.Add(1)
 	d.mu.Unlock()

@@ -376,7 +376,9 @@ func templateWord(w *syntax.Word, src string) word {
 
 func isAny(rune) bool { return true }
 
-func isDquoteEscapable(r rune) bool { return r == '$' || r == '`' || r == '"' || r == '\\' || r == '\n' }
+func isDquoteEscapable(r rune) bool {
+	return r == '$' || r == '`' || r == '"' || r == '\\' || r == '\n'
+}
 
 // unescape removes backslashes that escape a character for which ok holds,
 // and line continuations.

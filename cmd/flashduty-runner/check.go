@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/agent"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
+)
+
+// checkReport is the --json output.
+type checkReport struct {
+	Allowed  bool           `json:"allowed"`
+	Commands []checkCommand `json:"commands"`
+	Error    *string        `json:"error"`
+}
+
+type checkCommand struct {
+	Command  string  `json:"command"`
+	Action   string  `json:"action"`
+	Rule     *string `json:"rule"`
+	Position int     `json:"position,omitempty"`
+}
+
+// cmdCheck decides a command against the configured rules without
+// running anything. Exit status: 0 allowed, 1 denied, 2 usage or
+// configuration error.
+func cmdCheck(args, env []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("flashduty-runner check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	load := configFlags(fs, env, true)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: flashduty-runner check [--config FILE] [--json] -- 'COMMAND'")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	command := strings.Join(fs.Args(), " ")
+	cfg, err := load()
+	if err != nil {
+		fmt.Fprintf(stderr, "flashduty-runner: %v\n", err)
+		return 2
+	}
+	policy, err := agent.Policy(cfg.Permission.EffectiveBash())
+	if err != nil {
+		fmt.Fprintf(stderr, "flashduty-runner: %v\n", err)
+		return 2
+	}
+	v := policy.Check(command)
+	report := checkReport{Allowed: v.Allowed, Commands: []checkCommand{}}
+	for _, d := range v.Decisions {
+		c := checkCommand{Command: d.Command, Action: permission.Deny}
+		if d.Allowed {
+			c.Action = permission.Allow
+		}
+		if d.Rule != nil {
+			pattern := d.Rule.Pattern
+			c.Rule, c.Position = &pattern, d.Index
+		}
+		report.Commands = append(report.Commands, c)
+	}
+	if v.Err != nil {
+		msg := v.Err.Error()
+		report.Error = &msg
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(report)
+	} else {
+		printReport(stdout, report)
+	}
+	if !v.Allowed {
+		return 1
+	}
+	return 0
+}
+
+func printReport(w io.Writer, r checkReport) {
+	for _, c := range r.Commands {
+		rule := "no rule matched (denied by default)"
+		if c.Rule != nil {
+			rule = fmt.Sprintf("rule %d %q", c.Position, *c.Rule)
+		}
+		fmt.Fprintf(w, "%-5s  %s\n       %s\n", strings.ToUpper(c.Action), c.Command, rule)
+	}
+	if r.Allowed {
+		fmt.Fprintln(w, "allowed")
+		return
+	}
+	fmt.Fprintf(w, "denied: %s\n", *r.Error)
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/platformtest"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCheckCommand(t *testing.T) {
+	cfg := writeConfig(t, "permission:\n  preset: strict\n  bash:\n    'kubectl get secret*': deny\n")
+	cases := []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"--config", cfg, "--", "kubectl get pods"}, 0, `rule 2 "kubectl get *"`},
+		{[]string{"--config", cfg, "--", "kubectl get pods; rm -rf /"}, 1, "denied: command denied by rule '*': rm -rf /"},
+		{[]string{"--config", cfg, "kubectl", "get", "secrets"}, 1, `rule 7 "kubectl get secret*"`},
+		{[]string{"--config", cfg, "--", "echo 'x"}, 1, "failed to parse command"},
+		{[]string{"--config", cfg}, 2, ""},
+		{[]string{"--config", "/nonexistent.yaml", "--", "ls"}, 2, ""},
+		{[]string{"--config", writeConfig(t, "permission: {bash: {ls: ask}}\n"), "--", "ls"}, 2, ""},
+	}
+	for _, c := range cases {
+		var out, errOut bytes.Buffer
+		code := run(append([]string{"check"}, c.args...), nil, &out, &errOut)
+		if code != c.code || !strings.Contains(out.String(), c.out) {
+			t.Errorf("check %q: exit %d want %d\nstdout: %s\nstderr: %s", c.args, code, c.code, out.String(), errOut.String())
+		}
+	}
+}
+
+func TestCheckJSON(t *testing.T) {
+	cfg := writeConfig(t, "permission: {bash: {'*': allow, 'rm *': deny}}\n")
+	var out bytes.Buffer
+	code := run([]string{"check", "--config", cfg, "--json", "--", "ls | rm x"}, nil, &out, &bytes.Buffer{})
+	var got map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || code != 1 {
+		t.Fatalf("exit %d, %v: %s", code, err, out.String())
+	}
+	want := `{"allowed":false,"commands":[{"action":"allow","command":"ls","position":1,"rule":"*"},{"action":"deny","command":"rm x","position":2,"rule":"rm *"}],"error":"command denied by rule 'rm *': rm x"}`
+	if b, _ := json.Marshal(got); string(b) != want {
+		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+}
+
+func TestUsageAndVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if run([]string{"version"}, nil, &out, &errOut) != 0 || !strings.HasPrefix(out.String(), "flashduty-runner ") {
+		t.Fatal(out.String())
+	}
+	if run(nil, nil, &out, &errOut) != 2 || run([]string{"bogus"}, nil, &out, &errOut) != 2 {
+		t.Fatal("bad usage must exit 2")
+	}
+	errOut.Reset()
+	if code := run([]string{"run", "--config", writeConfig(t, "name: x\n")}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "api_key: is required") {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+}
+
+// TestSIGTERMDrains runs the real binary: a task in flight when SIGTERM
+// arrives finishes, its result reaches the platform, and the exit is 0.
+func TestSIGTERMDrains(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "flashduty-runner")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	sim, err := platformtest.Start(platformtest.Options{APIKey: "fk_drain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	cfg := writeConfig(t, "permission: {preset: trust}\nhttp_addr: 127.0.0.1:0\nshutdown_grace: 10s\n")
+	cmd := exec.Command(bin, "run", "--config", cfg)
+	cmd.Env = append(os.Environ(), "FLASHDUTY_RUNNER_API_KEY=fk_drain", "FLASHDUTY_RUNNER_API_URL="+sim.URL(),
+		"FLASHDUTY_RUNNER_WORKSPACE_ROOT="+t.TempDir(), "HOME="+t.TempDir())
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := sim.WaitConn(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := c.SendTask(platformtest.Task{Operation: "bash", Args: map[string]any{"command": "sleep 1; echo finished"}})
+	time.Sleep(300 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r, err := sim.WaitResult(ctx, id)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs.String())
+	}
+	var res struct{ Stdout string }
+	if err := r.Decode(&res); err != nil || res.Stdout != "finished\n" {
+		t.Fatalf("result %+v %v", r, err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, logs.String())
+	}
+	if strings.Contains(logs.String(), "fk_drain") {
+		t.Fatal("the key appeared in the logs")
+	}
+	if v := sim.Violations(); len(v) > 0 {
+		t.Fatalf("violations: %v", v)
+	}
+}

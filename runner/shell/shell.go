@@ -1,0 +1,391 @@
+// Package shell is the `bash` operation. It parses the command once,
+// checks every part against the permission rules before anything runs,
+// and then executes that same tree in an embedded bash interpreter whose
+// call, exec and open handlers check every real command line and every
+// file opened for writing again at run time.
+package shell
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/interp"
+	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
+)
+
+// Defaults for Options.
+const (
+	DefaultTimeout   = 120 * time.Second
+	DefaultMaxTime   = 30 * time.Minute
+	DefaultMaxOutput = 16 << 20
+	// TimeoutExitCode is what a timed-out command reports, as timeout(1).
+	TimeoutExitCode = 124
+	killWait        = 2 * time.Second
+)
+
+// Options configure the operation.
+type Options struct {
+	Policy *permission.Policy
+	// Root is the workspace root; commands start in it or below it.
+	Root string
+	// Env is the child environment; FLASHDUTY_* entries are dropped.
+	Env            []string
+	DefaultTimeout time.Duration
+	MaxTimeout     time.Duration
+	// MaxOutput bounds captured bytes per stream; the rest is counted
+	// and discarded.
+	MaxOutput int
+	Spill     *workspace.Spiller
+	Logger    logr.Logger
+}
+
+// Shell runs bash tasks.
+type Shell struct {
+	o      Options
+	env    []string
+	lookup expand.Environ // PATH for finding programs: the runner's, not the script's
+}
+
+// New returns the operation.
+func New(o Options) *Shell {
+	if o.DefaultTimeout <= 0 {
+		o.DefaultTimeout = DefaultTimeout
+	}
+	if o.MaxTimeout <= 0 {
+		o.MaxTimeout = DefaultMaxTime
+	}
+	if o.MaxOutput <= 0 {
+		o.MaxOutput = DefaultMaxOutput
+	}
+	env := CleanEnv(o.Env)
+	return &Shell{o: o, env: env, lookup: expand.ListEnviron(env...)}
+}
+
+// CleanEnv drops the runner's own FLASHDUTY_* variables (the API key among
+// them) from an environment.
+func CleanEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(strings.ToUpper(kv), "FLASHDUTY_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+type args struct {
+	Command string   `json:"command"`
+	Workdir string   `json:"workdir"`
+	Timeout *float64 `json:"timeout"`
+}
+
+// Result is the bash result object (docs/protocol.md).
+type Result struct {
+	Stdout    string `json:"stdout"`
+	Stderr    string `json:"stderr"`
+	ExitCode  int    `json:"exit_code"`
+	Truncated bool   `json:"truncated,omitempty"`
+	FilePath  string `json:"file_path,omitempty"`
+	TotalSize int64  `json:"total_size"`
+}
+
+// Run is the dispatch.Operation for `bash`.
+func (s *Shell) Run(ctx context.Context, raw json.RawMessage, audit *dispatch.Audit) (any, error) {
+	var a args
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, fmt.Errorf("invalid bash args: %w", err)
+	}
+	audit.Target = a.Command
+	if a.Command == "" {
+		return nil, errors.New("invalid bash args: command is required")
+	}
+	timeout := s.o.DefaultTimeout
+	if a.Timeout != nil && *a.Timeout > 0 {
+		timeout = min(time.Duration(*a.Timeout*float64(time.Second)), s.o.MaxTimeout)
+	}
+	file, err := permission.Parse(a.Command)
+	if err != nil {
+		return nil, err
+	}
+	verdict := s.o.Policy.CheckFile(file)
+	s.logDecisions(ctx, verdict.Decisions, "static")
+	if !verdict.Allowed {
+		s.deny(ctx, audit, verdict)
+		return nil, verdict.Err
+	}
+	audit.Decision = permission.Allow
+	if d := lastRule(verdict.Decisions); d != nil {
+		audit.Rule = d.Rule.Pattern
+	}
+	dir, err := workspace.Dir(s.o.Root, a.Workdir)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.exec(ctx, file, dir, timeout, audit)
+	if err != nil {
+		return nil, err
+	}
+	audit.ExitCode = res.ExitCode
+	return res, nil
+}
+
+// exec runs the checked program.
+func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout time.Duration, audit *dispatch.Audit) (*Result, error) {
+	runCtx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
+	defer cancel()
+	stdout, stderr := &capped{max: s.o.MaxOutput}, &capped{max: s.o.MaxOutput}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, fmt.Errorf("open %s for stdin: %w", os.DevNull, err)
+	}
+	defer devnull.Close()
+	procs := &groups{}
+	defer procs.killAll() // nothing the command started outlives the task
+
+	runner, err := interp.New(
+		interp.Env(expand.ListEnviron(s.env...)),
+		interp.Dir(dir),
+		interp.StdIO(devnull, stdout, stderr),
+		interp.CallHandler(s.callHandler),
+		interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return s.execHandler(procs) }),
+		interp.OpenHandler(s.openHandler),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("start interpreter: %w", err)
+	}
+	runErr := runner.Run(runCtx, file)
+	procs.killAll()
+
+	res := &Result{}
+	var denied *permission.DeniedError
+	var status interp.ExitStatus
+	switch {
+	case errors.As(runErr, &denied):
+		s.deny(ctx, audit, permission.Verdict{Decisions: []permission.Decision{denied.Decision}, Err: denied})
+		return nil, denied
+	case ctx.Err() != nil:
+		return nil, context.Cause(ctx) // cancelled by the platform or shutdown
+	case errors.Is(context.Cause(runCtx), errTimeout):
+		res.ExitCode = TimeoutExitCode
+		stderr.note(fmt.Sprintf("[flashduty-runner] command timed out after %s; its processes were killed", timeout))
+	case runErr == nil:
+	case errors.As(runErr, &status):
+		res.ExitCode = int(status)
+	default:
+		// An interpreter error (bad redirection, unsupported builtin…):
+		// the command ran and failed, as it would in bash.
+		res.ExitCode = 1
+		stderr.note(runErr.Error())
+	}
+	taskID := dispatch.TaskID(ctx)
+	out := s.o.Spill.Apply("bash", taskID, stdout.String(), stdout.total)
+	errOut := s.o.Spill.Apply("bash_stderr", taskID, stderr.String(), stderr.total)
+	res.Stdout, res.Stderr = out.Content, errOut.Content
+	res.Truncated, res.FilePath, res.TotalSize = out.Truncated, out.FilePath, out.TotalSize
+	if !out.Truncated && errOut.Truncated {
+		res.Truncated, res.FilePath = true, errOut.FilePath
+	}
+	audit.Bytes = stdout.total + stderr.total
+	return res, nil
+}
+
+var errTimeout = errors.New("command timed out")
+
+func (s *Shell) deny(ctx context.Context, audit *dispatch.Audit, v permission.Verdict) {
+	audit.Decision = permission.Deny
+	for _, d := range v.Decisions {
+		if !d.Allowed {
+			rule, pos := "(no matching allow rule)", 0
+			if d.Rule != nil {
+				rule, pos = d.Rule.Pattern, d.Index
+			}
+			audit.Rule = rule
+			s.o.Logger.Info("command denied", "task_id", dispatch.TaskID(ctx), "command", clip(d.Command), "rule", rule, "rule_position", pos)
+			return
+		}
+	}
+}
+
+func (s *Shell) logDecisions(ctx context.Context, ds []permission.Decision, stage string) {
+	log := s.o.Logger.V(1)
+	if !log.Enabled() {
+		return
+	}
+	for _, d := range ds {
+		rule := "(none)"
+		if d.Rule != nil {
+			rule = fmt.Sprintf("%d:%s=%s", d.Index, d.Rule.Pattern, d.Rule.Action)
+		}
+		log.Info("permission decision", "task_id", dispatch.TaskID(ctx), "stage", stage, "command", clip(d.Command), "allowed", d.Allowed, "rule", rule)
+	}
+}
+
+func lastRule(ds []permission.Decision) *permission.Decision {
+	for i := len(ds) - 1; i >= 0; i-- {
+		if ds[i].Rule != nil {
+			return &ds[i]
+		}
+	}
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > 512 {
+		return s[:512] + "…"
+	}
+	return s
+}
+
+// callHandler checks every simple command (builtins, functions and the
+// commands eval and source run included) with its real arguments.
+func (s *Shell) callHandler(ctx context.Context, args []string) ([]string, error) {
+	v := s.o.Policy.CheckArgs(args)
+	s.logDecisions(ctx, v.Decisions, "runtime")
+	if !v.Allowed {
+		return nil, v.Err
+	}
+	return args, nil
+}
+
+// openHandler checks every file the shell itself opens for writing.
+func (s *Shell) openHandler(ctx context.Context, path string, flag int, perm os.FileMode) (io.ReadWriteCloser, error) {
+	if flag&(os.O_WRONLY|os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_TRUNC) != 0 {
+		if d := s.o.Policy.CheckWrite(path); !d.Allowed {
+			return nil, d.Err()
+		}
+	}
+	return interp.DefaultOpenHandler()(ctx, path, flag, perm)
+}
+
+// execHandler runs a program in its own process group, so that a timeout
+// or cancel kills it and everything it started. Unlike the interpreter's
+// default handler it never falls back to running a file as an unchecked
+// script.
+func (s *Shell) execHandler(procs *groups) interp.ExecHandlerFunc {
+	return func(ctx context.Context, args []string) error {
+		if v := s.o.Policy.CheckArgs(args); !v.Allowed {
+			return v.Err
+		}
+		hc := interp.HandlerCtx(ctx)
+		path, err := interp.LookPathDir(hc.Dir, s.lookup, args[0])
+		if err != nil {
+			fmt.Fprintln(hc.Stderr, err)
+			return interp.ExitStatus(127)
+		}
+		cmd := exec.CommandContext(ctx, path)
+		cmd.Args = args
+		cmd.Env = CleanEnv(exported(hc.Env))
+		cmd.Dir = hc.Dir
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = hc.Stdin, hc.Stdout, hc.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = killWait
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintln(hc.Stderr, err)
+			return interp.ExitStatus(126)
+		}
+		procs.add(cmd.Process.Pid)
+		err = cmd.Wait()
+		var exitErr *exec.ExitError
+		switch {
+		case err == nil, errors.Is(err, exec.ErrWaitDelay):
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.As(err, &exitErr):
+			if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				return interp.ExitStatus(128 + int(ws.Signal()))
+			}
+			return interp.ExitStatus(exitErr.ExitCode())
+		}
+		return err
+	}
+}
+
+// exported lists the exported string variables of the interpreter.
+func exported(env expand.Environ) []string {
+	var out []string
+	for name, v := range env.Each {
+		if v.Exported && v.Kind == expand.String && v.IsSet() {
+			out = append(out, name+"="+v.String())
+		}
+	}
+	return out
+}
+
+// groups remembers the process groups a task started.
+type groups struct {
+	mu   sync.Mutex
+	pgid []int
+}
+
+func (g *groups) add(pgid int) {
+	g.mu.Lock()
+	g.pgid = append(g.pgid, pgid)
+	g.mu.Unlock()
+}
+
+func (g *groups) killAll() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, p := range g.pgid {
+		_ = syscall.Kill(-p, syscall.SIGKILL) // ESRCH when already gone
+	}
+	g.pgid = nil
+}
+
+// capped keeps the first max bytes and counts the rest.
+type capped struct {
+	mu    sync.Mutex
+	max   int
+	buf   []byte
+	total int64
+	notes []string
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total += int64(len(p))
+	if room := c.max - len(c.buf); room > 0 {
+		c.buf = append(c.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil // never fail the writer: a full buffer is not the command's problem
+}
+
+func (c *capped) note(s string) {
+	c.mu.Lock()
+	c.notes = append(c.notes, s)
+	c.mu.Unlock()
+}
+
+func (c *capped) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := string(c.buf)
+	if c.total > int64(len(c.buf)) {
+		s += fmt.Sprintf("\n[flashduty-runner] output cut at %d bytes; %d bytes in all\n", len(c.buf), c.total)
+	}
+	for _, n := range c.notes {
+		if s != "" && !strings.HasSuffix(s, "\n") {
+			s += "\n"
+		}
+		s += n + "\n"
+	}
+	return s
+}

@@ -1,0 +1,242 @@
+package shell
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
+)
+
+func newShell(t *testing.T, rules ...string) (*Shell, string) {
+	t.Helper()
+	var rs []permission.Rule
+	for i := 0; i+1 < len(rules); i += 2 {
+		rs = append(rs, permission.Rule{Pattern: rules[i], Action: rules[i+1]})
+	}
+	p, err := permission.Compile(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	env := append(os.Environ(), "FLASHDUTY_RUNNER_API_KEY=fk_secret", "flashduty_other=x")
+	return New(Options{Policy: p, Root: root, Env: env, Spill: &workspace.Spiller{Root: root}, Logger: logr.Discard()}), root
+}
+
+func run(t *testing.T, s *Shell, args map[string]any) (*Result, *dispatch.Audit, error) {
+	t.Helper()
+	raw, _ := json.Marshal(args)
+	audit := &dispatch.Audit{}
+	res, err := s.Run(context.Background(), raw, audit)
+	if err != nil {
+		return nil, audit, err
+	}
+	return res.(*Result), audit, nil
+}
+
+func TestRunsCommands(t *testing.T) {
+	s, _ := newShell(t, "*", "allow")
+	r, audit, err := run(t, s, map[string]any{"command": "echo hello; echo oops >&2; exit 3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Stdout != "hello\n" || r.Stderr != "oops\n" || r.ExitCode != 3 || r.TotalSize != 6 {
+		t.Fatalf("%+v", r)
+	}
+	if audit.Decision != "allow" || audit.ExitCode != 3 || audit.Target == "" {
+		t.Fatalf("audit %+v", audit)
+	}
+	r, _, _ = run(t, s, map[string]any{"command": "cat; echo done"}) // stdin is empty, not the runner's
+	if r.Stdout != "done\n" {
+		t.Fatalf("stdin: %+v", r)
+	}
+}
+
+func TestStaticDenial(t *testing.T) {
+	s, _ := newShell(t, "*", "allow", "rm -rf /", "deny")
+	_, audit, err := run(t, s, map[string]any{"command": "ls; rm -rf /"})
+	if err == nil || err.Error() != "command denied by rule 'rm -rf /': rm -rf /" {
+		t.Fatalf("got %v", err)
+	}
+	if audit.Decision != "deny" || audit.Rule != "rm -rf /" {
+		t.Fatalf("audit %+v", audit)
+	}
+	s, _ = newShell(t)
+	if _, _, err := run(t, s, map[string]any{"command": "ls"}); err == nil || err.Error() != "command denied (no matching allow rule): ls" {
+		t.Fatalf("empty rules: %v", err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	s, _ := newShell(t, "*", "allow")
+	for _, args := range []map[string]any{
+		{"command": ""}, {"command": 5}, {"command": "ls\x00"}, {"command": "echo 'open"},
+		{"command": strings.Repeat("x", permission.MaxCommandBytes+1)}, {"command": "ls", "timeout": "soon"},
+	} {
+		if _, _, err := run(t, s, args); err == nil {
+			t.Errorf("%v ran", args)
+		}
+	}
+}
+
+// Commands whose real command line exists only at run time are caught by
+// the interpreter's handlers.
+func TestRunTimeChecks(t *testing.T) {
+	cases := []struct {
+		name, cmd string
+		rules     []string
+		setup     func(root string)
+		notRun    bool // the interpreter refuses on its own; no rule needed
+	}{
+		{"eval", `eval "echo hi; touch pwned"`, []string{"*", "deny", "echo *", "allow", "eval *", "allow"}, nil, false},
+		{"source", `source s.sh`, []string{"*", "allow", "touch *", "deny"}, func(root string) {
+			_ = os.WriteFile(filepath.Join(root, "s.sh"), []byte("touch pwned\n"), 0o644)
+		}, false},
+		{"arithmetic", `export x='a[$(touch pwned)]'; (( x ))`, []string{"*", "allow", "touch *", "deny"}, nil, true},
+		{"eval redirect", `eval 'echo hi > pwned'`, []string{"*", "allow", "> *", "deny"}, nil, false},
+		{"exec redirect", `X=pwned; eval "exec > \$X"; echo hi`, []string{"*", "allow", "> *", "deny"}, nil, false},
+		{"function arg", `f() { "$@"; }; f touch pwned`, []string{"*", "allow", "touch *", "deny"}, nil, false},
+		{"no shebang", `./noshebang`, []string{"*", "allow", "touch *", "deny"}, func(root string) {
+			_ = os.WriteFile(filepath.Join(root, "noshebang"), []byte("touch pwned\n"), 0o755)
+		}, true},
+		{"read then run", `read -r c <cmd.txt; $c pwned`, []string{"*", "allow", "touch *", "deny"}, func(root string) {
+			_ = os.WriteFile(filepath.Join(root, "cmd.txt"), []byte("touch\n"), 0o644)
+		}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, root := newShell(t, c.rules...)
+			if c.setup != nil {
+				c.setup(root)
+			}
+			r, _, err := run(t, s, map[string]any{"command": c.cmd})
+			if _, statErr := os.Stat(filepath.Join(root, "pwned")); statErr == nil {
+				t.Fatalf("the denied command ran (err %v, result %+v)", err, r)
+			}
+			var denied *permission.DeniedError
+			if c.notRun {
+				if err != nil || r.ExitCode == 0 {
+					t.Fatalf("want a failed command, got err %v, result %+v", err, r)
+				}
+				return
+			}
+			if !errors.As(err, &denied) {
+				t.Fatalf("want a run-time denial, got err %v, result %+v", err, r)
+			}
+		})
+	}
+}
+
+func TestTimeoutKillsProcessGroup(t *testing.T) {
+	s, root := newShell(t, "*", "allow")
+	start := time.Now()
+	r, _, err := run(t, s, map[string]any{"command": "sh -c 'sleep 60 & echo $! > bg.pid; sleep 60'", "timeout": 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("took %s", took)
+	}
+	if r.ExitCode != TimeoutExitCode || !strings.Contains(r.Stderr, "timed out after 500ms") {
+		t.Fatalf("%+v", r)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "bg.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	deadline := time.Now().Add(2 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("background process %d survived the timeout", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	s, _ := newShell(t, "*", "allow")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() { time.Sleep(200 * time.Millisecond); cancel(dispatch.ErrCancelled) }()
+	start := time.Now()
+	_, err := s.Run(ctx, json.RawMessage(`{"command":"sleep 30"}`), &dispatch.Audit{})
+	if !errors.Is(err, dispatch.ErrCancelled) || time.Since(start) > 5*time.Second {
+		t.Fatalf("cancel: %v after %s", err, time.Since(start))
+	}
+}
+
+func TestEnvironmentHasNoRunnerSecrets(t *testing.T) {
+	s, _ := newShell(t, "*", "allow")
+	r, _, err := run(t, s, map[string]any{"command": "env; echo \"[$FLASHDUTY_RUNNER_API_KEY]\""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.ToUpper(r.Stdout), "FLASHDUTY") || !strings.Contains(r.Stdout, "[]") {
+		t.Fatalf("runner variables leaked:\n%s", r.Stdout)
+	}
+}
+
+func TestWorkdir(t *testing.T) {
+	s, root := newShell(t, "*", "allow")
+	if err := os.MkdirAll(filepath.Join(root, "sub", "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Symlink("/tmp", filepath.Join(root, "out"))
+	_ = os.Symlink("sub", filepath.Join(root, "in"))
+	r, _, err := run(t, s, map[string]any{"command": "pwd", "workdir": "in/dir"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, _ := filepath.EvalSymlinks(filepath.Join(root, "sub", "dir"))
+	if strings.TrimSpace(r.Stdout) != real {
+		t.Fatalf("pwd %q want %q", r.Stdout, real)
+	}
+	for _, wd := range []string{"../", "out", "/etc", "sub/../../x", "missing"} {
+		if _, _, err := run(t, s, map[string]any{"command": "pwd", "workdir": wd}); err == nil {
+			t.Errorf("workdir %q accepted", wd)
+		} else if wd != "missing" && !strings.HasPrefix(err.Error(), "path is outside workspace root: ") {
+			t.Errorf("workdir %q: %v", wd, err)
+		}
+	}
+}
+
+func TestLargeOutputSpills(t *testing.T) {
+	s, root := newShell(t, "*", "allow")
+	r, _, err := run(t, s, map[string]any{"command": "seq 1 20000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Truncated || r.FilePath == "" || r.TotalSize != 108894 || !strings.HasPrefix(r.Stdout, "<output_truncated>") {
+		t.Fatalf("%+v", r)
+	}
+	full, err := os.ReadFile(filepath.Join(root, r.FilePath))
+	if err != nil || len(full) != 108894 || !strings.HasPrefix(string(full), "1\n2\n") {
+		t.Fatalf("spilled file: %d bytes, %v", len(full), err)
+	}
+	if !strings.HasPrefix(r.FilePath, ".work/outputs/bash_") || len(r.Stdout) > 9000 {
+		t.Fatalf("preview: %s (%d bytes)", r.FilePath, len(r.Stdout))
+	}
+}
+
+func TestOutputCap(t *testing.T) {
+	s, _ := newShell(t, "*", "allow")
+	s.o.MaxOutput = 1000
+	r, _, err := run(t, s, map[string]any{"command": "seq 1 100000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TotalSize != 588895 || !r.Truncated {
+		t.Fatalf("%+v", r.TotalSize)
+	}
+}

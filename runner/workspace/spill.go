@@ -1,0 +1,122 @@
+// Package workspace confines file operations to the workspace root and
+// keeps large outputs there.
+package workspace
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Large-output rule (docs/protocol.md).
+const (
+	SpillThreshold = 30000 // bytes of text above which output is spilled
+	PreviewLines   = 20
+	PreviewBytes   = 8000
+	OutputsDir     = ".work/outputs"
+)
+
+// Output is a text result after the large-output rule.
+type Output struct {
+	Content   string
+	Truncated bool
+	FilePath  string // workspace-relative, when spilled
+	TotalSize int64  // original bytes
+}
+
+// Spiller saves large outputs under OutputsDir of a workspace.
+type Spiller struct {
+	Root string
+	Now  func() time.Time
+}
+
+// Apply returns text unchanged when small; otherwise it saves the whole
+// text and returns a preview that names the file. totalSize is the size
+// the text had before any capture cap (len(text) if none).
+func (s *Spiller) Apply(op, taskID, text string, totalSize int64) Output {
+	if totalSize < int64(len(text)) {
+		totalSize = int64(len(text))
+	}
+	if len(text) <= SpillThreshold && totalSize == int64(len(text)) {
+		return Output{Content: text, TotalSize: totalSize}
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	name := path.Join(OutputsDir, fmt.Sprintf("%s_%s_%d.txt", op, fileID(taskID), now().Unix()))
+	saved := name
+	if err := s.save(name, text); err != nil {
+		saved = ""
+	}
+	return Output{Content: preview(text, saved, totalSize), Truncated: true, FilePath: saved, TotalSize: totalSize}
+}
+
+func (s *Spiller) save(name, text string) error {
+	root, err := os.OpenRoot(s.Root)
+	if err != nil {
+		return fmt.Errorf("open workspace: %w", err)
+	}
+	defer root.Close()
+	if err := root.MkdirAll(OutputsDir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", OutputsDir, err)
+	}
+	if err := root.WriteFile(name, []byte(text), 0o644); err != nil {
+		return fmt.Errorf("save large output: %w", err)
+	}
+	return nil
+}
+
+// fileID keeps a task id safe for a file name.
+func fileID(taskID string) string {
+	var b strings.Builder
+	for _, r := range taskID {
+		if b.Len() >= 40 {
+			break
+		}
+		if r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		var x [6]byte
+		_, _ = rand.Read(x[:])
+		return hex.EncodeToString(x[:])
+	}
+	return b.String()
+}
+
+func preview(text, file string, total int64) string {
+	lines := strings.SplitAfterN(text, "\n", PreviewLines+1)
+	if len(lines) > PreviewLines {
+		lines = lines[:PreviewLines]
+	}
+	head := strings.Join(lines, "")
+	if len(head) > PreviewBytes {
+		cut := PreviewBytes
+		for cut > 0 && !utf8.RuneStart(head[cut]) {
+			cut--
+		}
+		head = head[:cut]
+	}
+	nLines := strings.Count(head, "\n")
+	var b strings.Builder
+	b.WriteString("<output_truncated>\n")
+	fmt.Fprintf(&b, "Output too large (%d bytes).", total)
+	if file != "" {
+		fmt.Fprintf(&b, " Full content saved to: %s\n\n", file)
+	} else {
+		b.WriteString(" The full content could not be saved.\n\n")
+	}
+	fmt.Fprintf(&b, "Preview (first %d lines):\n```\n%s\n```\n", nLines, strings.TrimRight(head, "\n"))
+	if file != "" {
+		fmt.Fprintf(&b, "Read the rest with the read operation on %s.\n", file)
+	}
+	b.WriteString("</output_truncated>")
+	return b.String()
+}
