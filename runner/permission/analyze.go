@@ -29,12 +29,12 @@ func (p *Policy) Check(command string) Verdict {
 	if err != nil {
 		return Verdict{Err: err}
 	}
-	return p.CheckFile(f)
+	return p.CheckParsed(f, command)
 }
 
-// CheckFile decides an already parsed program.
-func (p *Policy) CheckFile(f *syntax.File) Verdict {
-	a := &analyzer{p: p}
+// CheckParsed decides a program Parse returned for command.
+func (p *Policy) CheckParsed(f *syntax.File, command string) Verdict {
+	a := &analyzer{p: p, src: command}
 	a.file(f, 0)
 	return a.verdict()
 }
@@ -62,6 +62,7 @@ func (p *Policy) CheckWrite(path string) Decision {
 
 type analyzer struct {
 	p         *Policy
+	src       string // the text being analysed, for showing words as written
 	decisions []Decision
 	err       error
 }
@@ -99,15 +100,19 @@ func (a *analyzer) file(f *syntax.File, depth int) {
 		case *syntax.DeclClause:
 			words := []word{knownWord(n.Variant.Value)}
 			for _, as := range n.Args {
-				words = append(words, assignWord(as))
+				words = append(words, a.assignWord(as))
 			}
 			a.command(words, depth)
 		case *syntax.LetClause:
-			a.command([]word{knownWord("let"), sourceWord(n, 4)}, depth)
+			words := []word{knownWord("let")}
+			if len(n.Exprs) > 0 {
+				words = append(words, a.sourceWord(n.Exprs[0], n.Exprs[len(n.Exprs)-1]))
+			}
+			a.command(words, depth)
 		case *syntax.ArithmCmd:
-			a.command([]word{knownWord("(("), sourceWord(n.X, 0), knownWord("))")}, depth)
+			a.command([]word{knownWord("(("), a.sourceWord(n.X, n.X), knownWord("))")}, depth)
 		case *syntax.TestClause:
-			a.command([]word{knownWord("[["), sourceWord(n.X, 0), knownWord("]]")}, depth)
+			a.command([]word{knownWord("[["), a.sourceWord(n.X, n.X), knownWord("]]")}, depth)
 		case *syntax.Redirect:
 			a.redirect(n)
 		}
@@ -121,10 +126,10 @@ func (a *analyzer) call(c *syntax.CallExpr, depth int) {
 	}
 	var words []word
 	for _, as := range c.Assigns {
-		words = append(words, assignWord(as))
+		words = append(words, a.assignWord(as))
 	}
 	for _, w := range c.Args {
-		words = append(words, evalWord(w)...)
+		words = append(words, a.evalWord(w)...)
 	}
 	a.command(words, depth)
 }
@@ -156,7 +161,10 @@ func (a *analyzer) command(words []word, depth int) {
 				a.fail(err)
 				continue
 			}
+			outer := a.src
+			a.src = w.script.text
 			a.file(f, depth+1)
+			a.src = outer
 		}
 	}
 }
@@ -171,7 +179,7 @@ func (a *analyzer) redirect(r *syntax.Redirect) {
 	default:
 		return
 	}
-	target := evalWord(r.Word)
+	target := a.evalWord(r.Word)
 	if len(target) == 1 && target[0].known && target[0].text == "/dev/null" {
 		return
 	}
@@ -206,28 +214,34 @@ func unknownWord(src string) word {
 	return word{toks: []rune{anyTok}, src: src}
 }
 
-func printNode(n syntax.Node) string {
+// text returns the source of the nodes from first to last, as written
+// (falling back to printing when there is no source, as at run time).
+func (a *analyzer) text(first, last syntax.Node) string {
+	start, end := int(first.Pos().Offset()), int(last.End().Offset())
+	if a.src != "" && start >= 0 && start <= end && end <= len(a.src) {
+		return a.src[start:end]
+	}
 	var b bytes.Buffer
-	_ = syntax.NewPrinter(syntax.SingleLine(true)).Print(&b, n)
+	_ = syntax.NewPrinter(syntax.SingleLine(true)).Print(&b, first)
 	return b.String()
 }
 
 // sourceWord checks arithmetic and test expressions by their source text.
 // Their values are known only at run time, so any `$` in them makes the
 // word unknown.
-func sourceWord(n syntax.Node, _ int) word {
-	src := printNode(n)
+func (a *analyzer) sourceWord(first, last syntax.Node) word {
+	src := a.text(first, last)
 	if strings.ContainsAny(src, "$`") {
 		return unknownWord(src)
 	}
 	return knownWord(src)
 }
 
-func assignWord(as *syntax.Assign) word {
-	src := printNode(as)
+func (a *analyzer) assignWord(as *syntax.Assign) word {
+	src := a.text(as, as)
 	if as.Naked {
 		if as.Value != nil {
-			ws := evalWord(as.Value)
+			ws := a.evalWord(as.Value)
 			if len(ws) == 1 {
 				return ws[0]
 			}
@@ -247,7 +261,7 @@ func assignWord(as *syntax.Assign) word {
 	if as.Value == nil {
 		return knownWord(prefix)
 	}
-	ws := evalWord(as.Value)
+	ws := a.evalWord(as.Value)
 	if len(ws) != 1 {
 		return unknownWord(src) // brace expansion in an assignment value
 	}
@@ -268,8 +282,8 @@ func unknownWordIfDynamic(src string) word {
 // evalWord returns the words one source word becomes. A word without
 // run-time parts is expanded exactly as the interpreter would (quote
 // removal, brace expansion); a word with them becomes a template.
-func evalWord(w *syntax.Word) []word {
-	src := printNode(w)
+func (a *analyzer) evalWord(w *syntax.Word) []word {
+	src := a.text(w, w)
 	if hasExpansion(w) {
 		return []word{templateWord(w, src)}
 	}
@@ -289,16 +303,22 @@ func evalWord(w *syntax.Word) []word {
 	return out
 }
 
+// hasExpansion reports run-time parts at the top of a word or inside its
+// double quotes (deeper ones are inside those parts).
 func hasExpansion(w *syntax.Word) bool {
-	found := false
-	syntax.Walk(w, func(n syntax.Node) bool {
-		switch n.(type) {
-		case *syntax.ParamExp, *syntax.CmdSubst, *syntax.ArithmExp, *syntax.ProcSubst, *syntax.ExtGlob:
-			found = true
+	for _, part := range w.Parts {
+		parts := []syntax.WordPart{part}
+		if dq, ok := part.(*syntax.DblQuoted); ok {
+			parts = dq.Parts
 		}
-		return !found
-	})
-	return found
+		for _, p := range parts {
+			switch p.(type) {
+			case *syntax.ParamExp, *syntax.CmdSubst, *syntax.ArithmExp, *syntax.ProcSubst, *syntax.ExtGlob:
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hasGlob reports unquoted, unescaped glob characters.

@@ -2,10 +2,11 @@ package permission
 
 import "strings"
 
-// maxVanishCombos bounds how many present/absent combinations of
-// possibly-empty words are checked one by one; past it they are merged,
-// which is stricter but still sound.
-const maxVanishCombos = 256
+// Possibly-empty words are checked present and absent, combination by
+// combination, while that costs at most maxTemplateWork automaton steps;
+// past it they are merged into one template, which is stricter but still
+// sound.
+const maxTemplateWork = 1 << 22
 
 // decide decides one simple command given as words.
 func (p *Policy) decide(words []word) Decision {
@@ -34,7 +35,7 @@ func (p *Policy) decide(words []word) Decision {
 			vanishing = append(vanishing, i)
 		}
 	}
-	if 1<<len(vanishing) > maxVanishCombos {
+	if len(vanishing) > 16 || (1<<len(vanishing))*len(template(words))*p.patternRunes > maxTemplateWork {
 		return p.decideTemplate(mergedTemplate(words), text)
 	}
 	var allowed *Decision

@@ -40,12 +40,16 @@ type compiled struct {
 	index int
 	globs []*glob.Pattern // the pattern, and for a trailing " *" also the bare command
 	toks  [][]rune
+	// prefix is the literal start of the pattern, shared by every
+	// alternative: a cheap way to rule a template out.
+	prefix []rune
 }
 
 // Policy is a compiled, ordered rule list. It is immutable and safe for
 // concurrent use.
 type Policy struct {
-	rules []compiled
+	rules        []compiled
+	patternRunes int // total pattern length, for bounding template work
 }
 
 // Compile checks and compiles rules once.
@@ -75,6 +79,10 @@ func Compile(rules []Rule) (*Policy, error) {
 			}
 			c.globs = append(c.globs, g)
 			c.toks = append(c.toks, patternTokens(alt))
+			p.patternRunes += len(c.toks[len(c.toks)-1]) + 1
+		}
+		if len(c.toks) > 0 {
+			c.prefix = literalPrefix(c.toks[len(c.toks)-1])
 		}
 		p.rules = append(p.rules, c)
 	}
@@ -176,8 +184,10 @@ func (p *Policy) decideTemplate(t []rune, display string) Decision {
 	for i := len(p.rules) - 1; i >= 0; i-- {
 		c := &p.rules[i]
 		cover := none
-		for _, pt := range c.toks {
-			cover = max(cover, covers(t, pt))
+		if prefixesAgree(t, c.prefix) {
+			for _, pt := range c.toks {
+				cover = max(cover, covers(t, pt))
+			}
 		}
 		switch {
 		case cover == all:

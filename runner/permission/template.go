@@ -138,3 +138,31 @@ func includes(t, p []rune) bool {
 	}
 	return false
 }
+
+// literalPrefix is the run of literal tokens a token list starts with.
+func literalPrefix(toks []rune) []rune {
+	for i, r := range toks {
+		if r < 0 {
+			return toks[:i]
+		}
+	}
+	return toks
+}
+
+// prefixesAgree is false when the literal start of template t and a
+// pattern's literal prefix differ somewhere: then no string of t can
+// match the pattern.
+func prefixesAgree(t, prefix []rune) bool {
+	for i, r := range prefix {
+		if i >= len(t) {
+			return true // t is shorter: leave it to the full check
+		}
+		if t[i] < 0 {
+			return true
+		}
+		if t[i] != r {
+			return false
+		}
+	}
+	return true
+}

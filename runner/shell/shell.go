@@ -122,7 +122,7 @@ func (s *Shell) Run(ctx context.Context, raw json.RawMessage, audit *dispatch.Au
 	if err != nil {
 		return nil, err
 	}
-	verdict := s.o.Policy.CheckFile(file)
+	verdict := s.o.Policy.CheckParsed(file, a.Command)
 	s.logDecisions(ctx, verdict.Decisions, "static")
 	if !verdict.Allowed {
 		s.deny(ctx, audit, verdict)

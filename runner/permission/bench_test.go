@@ -1,0 +1,70 @@
+package permission
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func policyOf(b *testing.B, n int) *Policy {
+	b.Helper()
+	// The matching allow rule comes first, so the last-match-wins scan has
+	// to look at every rule: the worst case.
+	rs := rules("*", "deny", "kubectl get *", "allow")
+	for i := range n - 2 {
+		rs = append(rs, Rule{Pattern: fmt.Sprintf("tool%d sub%d *", i, i), Action: Allow})
+	}
+	return mustCompile(b, rs)
+}
+
+// BenchmarkCheck measures a whole check (parse + decide) of a typical
+// command at 10 and 1,000 rules.
+func BenchmarkCheck(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		p := policyOf(b, n)
+		for _, cmd := range []string{
+			"kubectl get pods -n kube-system -o wide",
+			`kubectl get pods -n "$NS" | grep -v Running | head -20`,
+		} {
+			b.Run(fmt.Sprintf("rules=%d/%s", n, strings.Fields(cmd)[0]+map[bool]string{true: "-pipeline", false: ""}[strings.Contains(cmd, "|")]), func(b *testing.B) {
+				for b.Loop() {
+					if v := p.Check(cmd); v.Allowed == strings.Contains(cmd, "grep") {
+						b.Fatalf("unexpected verdict %v", v.Err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkDecideWords is the run-time check of one known command line.
+func BenchmarkDecideWords(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		p := policyOf(b, n)
+		words := strings.Fields("kubectl get pods -n kube-system -o wide")
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				p.DecideWords(words)
+			}
+		})
+	}
+}
+
+// BenchmarkAdversarialInputs bounds the cost of hostile input near the
+// 64 KiB limit (each must stay far below a second).
+func BenchmarkAdversarialInputs(b *testing.B) {
+	p := mustCompile(b, trustPlus)
+	for name, cmd := range map[string]string{
+		"vanishing-words": "echo $a $b $c $d $e $f $g $h " + strings.Repeat("x", 60000),
+		"many-commands":   strings.Repeat("ls $a;", 9000),
+		"deep-nesting":    strings.Repeat("$(", 2000) + strings.Repeat(")", 2000),
+		"many-params":     "echo " + strings.Repeat("$a", 30000),
+		"many-assigns":    strings.Repeat("a=$(b) ", 8000),
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				p.Check(cmd)
+			}
+		})
+	}
+}
