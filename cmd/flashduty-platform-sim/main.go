@@ -44,6 +44,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 150*time.Second, "how long to wait for each task's result")
 	waitRunner := fs.Duration("wait-runner", 60*time.Second, "how long to wait for a runner before the first task")
 	verbose := fs.Bool("verbose", false, "print every frame, heartbeats included")
+	keep := fs.Bool("keep-running", false, "keep serving after the commands end, until SIGINT or SIGTERM")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -73,6 +74,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "flashduty-platform-sim: %v\n", err)
 		return 1
+	}
+	if *keep {
+		<-ctx.Done()
 	}
 	if v := sim.Violations(); len(v) > 0 {
 		fmt.Fprintf(out, "protocol violations by the runner:\n  %s\n", strings.Join(v, "\n  "))

@@ -19,7 +19,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
 )
 
-func newShell(t *testing.T, rules ...string) (*Shell, string) {
+func newShell(t testing.TB, rules ...string) (*Shell, string) {
 	t.Helper()
 	var rs []permission.Rule
 	for i := 0; i+1 < len(rules); i += 2 {
