@@ -110,6 +110,7 @@ func TestRunTimeChecks(t *testing.T) {
 		{"no shebang", `./noshebang`, []string{"*", "allow", "touch *", "deny"}, func(root string) {
 			_ = os.WriteFile(filepath.Join(root, "noshebang"), []byte("touch pwned\n"), 0o755)
 		}, true},
+		{"alias", "shopt -s expand_aliases\nalias x='touch pwned'\nx", []string{"*", "allow", "touch *", "deny"}, nil, false},
 		{"read then run", `read -r c <cmd.txt; $c pwned`, []string{"*", "allow", "touch *", "deny"}, func(root string) {
 			_ = os.WriteFile(filepath.Join(root, "cmd.txt"), []byte("touch\n"), 0o644)
 		}, false},
