@@ -38,7 +38,11 @@ func operations(cfg *config.Config, log logr.Logger) (map[string]dispatch.Operat
 		MaxTimeout: cfg.Bash.MaxTimeout, MaxOutput: cfg.Bash.MaxOutputBytes,
 		Spill: spill, Logger: log.WithName("bash"),
 	})
-	return map[string]dispatch.Operation{
-		"bash": sh.Run,
-	}, nil
+	ws, err := workspace.New(workspace.Options{Root: cfg.WorkspaceRoot, Spill: spill})
+	if err != nil {
+		return nil, err
+	}
+	ops := ws.Operations()
+	ops["bash"] = sh.Run
+	return ops, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,10 +30,19 @@ type Output struct {
 	TotalSize int64  // original bytes
 }
 
-// Spiller saves large outputs under OutputsDir of a workspace.
+// Pruning bounds for OutputsDir.
+const (
+	DefaultOutputsMaxAge   = 7 * 24 * time.Hour
+	DefaultOutputsMaxBytes = 512 << 20
+)
+
+// Spiller saves large outputs under OutputsDir of a workspace and prunes
+// that directory by age and total size.
 type Spiller struct {
-	Root string
-	Now  func() time.Time
+	Root     string
+	Now      func() time.Time
+	MaxAge   time.Duration // default DefaultOutputsMaxAge
+	MaxBytes int64         // default DefaultOutputsMaxBytes
 }
 
 // Apply returns text unchanged when small; otherwise it saves the whole
@@ -69,7 +79,63 @@ func (s *Spiller) save(name, text string) error {
 	if err := root.WriteFile(name, []byte(text), 0o644); err != nil {
 		return fmt.Errorf("save large output: %w", err)
 	}
+	s.prune(root, name)
 	return nil
+}
+
+// prune removes outputs older than MaxAge, then the oldest until the
+// rest fit in MaxBytes. keep (the file just written) always stays.
+func (s *Spiller) prune(root *os.Root, keep string) {
+	maxAge, maxBytes := s.MaxAge, s.MaxBytes
+	if maxAge <= 0 {
+		maxAge = DefaultOutputsMaxAge
+	}
+	if maxBytes <= 0 {
+		maxBytes = DefaultOutputsMaxBytes
+	}
+	d, err := root.Open(OutputsDir)
+	if err != nil {
+		return
+	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return
+	}
+	type file struct {
+		name string
+		mod  time.Time
+		size int64
+	}
+	var files []file
+	var total int64
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !e.Type().IsRegular() {
+			continue
+		}
+		name := path.Join(OutputsDir, e.Name())
+		if name != keep && now.Sub(info.ModTime()) > maxAge {
+			_ = root.Remove(name)
+			continue
+		}
+		files = append(files, file{name, info.ModTime(), info.Size()})
+		total += info.Size()
+	}
+	slices.SortFunc(files, func(a, b file) int { return a.mod.Compare(b.mod) })
+	for _, f := range files {
+		if total <= maxBytes {
+			break
+		}
+		if f.name != keep {
+			_ = root.Remove(f.name)
+			total -= f.size
+		}
+	}
 }
 
 // fileID keeps a task id safe for a file name.

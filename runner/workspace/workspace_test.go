@@ -1,0 +1,458 @@
+package workspace
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+)
+
+type fixture struct {
+	t       *testing.T
+	ws      *Workspace
+	root    string
+	outside string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	base := t.TempDir()
+	root := filepath.Join(base, "ws")
+	outside := filepath.Join(base, "ws2") // shares the prefix: a string-prefix check would pass it
+	for _, d := range []string{root, outside, filepath.Join(root, "dir")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("TOP SECRET"), 0o644))
+	must(t, os.WriteFile(filepath.Join(root, "dir", "a.txt"), []byte("hello\nworld\n"), 0o644))
+	ws, err := New(Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, ws: ws, root: root, outside: outside}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) link(target, name string) {
+	f.t.Helper()
+	must(f.t, os.Symlink(target, filepath.Join(f.root, name)))
+}
+
+func (f *fixture) call(op string, args any) (any, error) {
+	raw, _ := json.Marshal(args)
+	return f.ws.Operations()[op](context.Background(), raw, &dispatch.Audit{})
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func TestReadWriteRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.call("write", map[string]any{"path": "new/deep/file.txt", "content": b64("0123456789")}); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := os.Stat(filepath.Join(f.root, "new/deep/file.txt"))
+	dinfo, _ := os.Stat(filepath.Join(f.root, "new/deep"))
+	if info.Mode().Perm() != 0o644 || dinfo.Mode().Perm() != 0o755 {
+		t.Fatalf("modes %v %v", info.Mode(), dinfo.Mode())
+	}
+	for _, c := range []struct {
+		offset, limit int64
+		want          string
+	}{{0, 0, "0123456789"}, {3, 4, "3456"}, {8, 100, "89"}, {20, 0, ""}, {0, -1, "0123456789"}} {
+		res, err := f.call("read", map[string]any{"path": f.root + "/new/deep/file.txt", "offset": c.offset, "limit": c.limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := res.(*ReadResult)
+		got, _ := base64.StdEncoding.DecodeString(r.Content)
+		if string(got) != c.want || r.TotalSize != 10 {
+			t.Errorf("offset %d limit %d: %q size %d", c.offset, c.limit, got, r.TotalSize)
+		}
+	}
+	// No temporary files are left behind.
+	entries, _ := os.ReadDir(filepath.Join(f.root, "new/deep"))
+	if len(entries) != 1 {
+		t.Fatalf("left-overs: %v", entries)
+	}
+}
+
+func TestEscapesAreRefused(t *testing.T) {
+	f := newFixture(t)
+	f.link(filepath.Join(f.outside, "secret"), "to_secret")
+	f.link(f.outside, "to_outside_dir")
+	f.link("to_outside_dir", "chain")
+	f.link(filepath.Join(f.outside, "nothing-yet"), "dangling")
+	f.link("/proc/self/root", "proc_root")
+	f.link("loop_b", "loop_a")
+	f.link("loop_a", "loop_b")
+	f.link("dir", "dir_link")
+	paths := []string{
+		"../ws2/secret", f.outside + "/secret", "/etc/passwd", "dir/../../ws2/secret", "to_secret",
+		"to_outside_dir/secret", "chain/secret", "dangling", "proc_root/etc/passwd", "dir_link/../../ws2/secret",
+	}
+	for _, p := range paths {
+		if _, err := f.call("read", map[string]any{"path": p}); err == nil || !strings.Contains(err.Error(), "outside workspace root") {
+			t.Errorf("read %q: %v", p, err)
+		}
+		if _, err := f.call("write", map[string]any{"path": p, "content": b64("pwned")}); err == nil {
+			t.Errorf("write %q succeeded", p)
+		}
+	}
+	for _, p := range []string{"../ws2", "to_outside_dir", "chain", "/"} {
+		if _, err := f.call("list", map[string]any{"path": p}); err == nil || !strings.Contains(err.Error(), "outside workspace root") {
+			t.Errorf("list %q: %v", p, err)
+		}
+	}
+	if _, err := f.call("read", map[string]any{"path": "loop_a"}); err == nil {
+		t.Error("symlink loop read")
+	}
+	// The outside was never touched.
+	data, _ := os.ReadFile(filepath.Join(f.outside, "secret"))
+	if string(data) != "TOP SECRET" {
+		t.Fatal("outside file changed")
+	}
+	if _, err := os.Lstat(filepath.Join(f.outside, "nothing-yet")); err == nil {
+		t.Fatal("write through a dangling symlink landed outside")
+	}
+	// A symlink that stays inside is followed.
+	res, err := f.call("read", map[string]any{"path": "dir_link/a.txt"})
+	if err != nil || res.(*ReadResult).TotalSize != 12 {
+		t.Fatalf("inside symlink: %v", err)
+	}
+	// Walks never leave either.
+	for _, op := range []struct {
+		name string
+		args map[string]any
+	}{{"list", map[string]any{"path": ".", "recursive": true}}, {"glob", map[string]any{"pattern": "**/*"}}, {"grep", map[string]any{"pattern": "SECRET"}}} {
+		res, err := f.call(op.name, op.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := json.Marshal(res); strings.Contains(string(b), "dir/secret") || strings.Contains(string(b), "chain/") || strings.Contains(string(b), "TOP SECRET") {
+			t.Errorf("%s reached outside: %s", op.name, b)
+		}
+	}
+}
+
+func TestRefusesSpecialFiles(t *testing.T) {
+	f := newFixture(t)
+	must(t, syscall.Mkfifo(filepath.Join(f.root, "fifo"), 0o644))
+	done := make(chan error, 1)
+	go func() { _, err := f.call("read", map[string]any{"path": "fifo"}); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("fifo: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reading a FIFO hung")
+	}
+	if _, err := f.call("write", map[string]any{"path": "fifo", "content": b64("x")}); err == nil {
+		t.Fatal("wrote a fifo")
+	}
+	if _, err := f.call("read", map[string]any{"path": "dir"}); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Fatal(err)
+	}
+	must(t, os.Link(filepath.Join(f.root, "dir", "a.txt"), filepath.Join(f.root, "hard")))
+	if _, err := f.call("write", map[string]any{"path": "hard", "content": b64("x")}); err == nil || !strings.Contains(err.Error(), "hard links") {
+		t.Fatalf("hard link: %v", err)
+	}
+	for _, bad := range []map[string]any{
+		{"path": "a\x00b", "content": ""}, {"path": strings.Repeat("a/", 3000), "content": ""},
+		{"path": "x", "content": "not base64!"}, {"path": "", "content": ""}, {"path": ".", "content": b64("x")},
+	} {
+		if _, err := f.call("write", bad); err == nil {
+			t.Errorf("write %v accepted", bad)
+		}
+	}
+}
+
+func TestWriteCapAndReadCap(t *testing.T) {
+	f := newFixture(t)
+	f.ws.o.MaxWriteBytes, f.ws.o.MaxReadBytes = 100, 10
+	if _, err := f.call("write", map[string]any{"path": "big", "content": b64(strings.Repeat("x", 101))}); err == nil || !strings.Contains(err.Error(), "100 byte limit") {
+		t.Fatal(err)
+	}
+	_, err := f.call("read", map[string]any{"path": "dir/a.txt"})
+	if err == nil || !strings.Contains(err.Error(), "offset and limit") {
+		t.Fatalf("read cap: %v", err)
+	}
+	if _, err := f.call("read", map[string]any{"path": "dir/a.txt", "offset": 6, "limit": 6}); err != nil {
+		t.Fatalf("paged read: %v", err)
+	}
+}
+
+// A full disk (here: a file size limit) during write leaves the old file
+// intact and no temporary file behind. The limit is set in a child
+// process so that it cannot disturb other tests.
+func TestWriteFailureKeepsOldFile(t *testing.T) {
+	if dir := os.Getenv("WORKSPACE_FSIZE_CHILD"); dir != "" {
+		var lim syscall.Rlimit
+		lim.Cur, lim.Max = 1000, 1000
+		_ = syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim)
+		ws, _ := New(Options{Root: dir})
+		raw, _ := json.Marshal(map[string]any{"path": "f", "content": b64(strings.Repeat("n", 5000))})
+		_, err := ws.Write(context.Background(), raw, &dispatch.Audit{})
+		fmt.Println("child write error:", err)
+		return
+	}
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "f"), []byte("old contents"), 0o644))
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestWriteFailureKeepsOldFile$")
+	cmd.Env = append(os.Environ(), "WORKSPACE_FSIZE_CHILD="+dir)
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "child write error: write f:") {
+		t.Fatalf("child: %s", out)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "f"))
+	entries, _ := os.ReadDir(dir)
+	if string(data) != "old contents" || len(entries) != 1 {
+		t.Fatalf("old file %q, entries %v", data, entries)
+	}
+}
+
+func TestListGlob(t *testing.T) {
+	f := newFixture(t)
+	for _, p := range []string{"b/x.go", "b/c/y.go", "b/c/z.txt", "node_modules/m.go", ".hidden"} {
+		must(t, os.MkdirAll(filepath.Join(f.root, filepath.Dir(p)), 0o755))
+		must(t, os.WriteFile(filepath.Join(f.root, p), []byte("package x\n"), 0o644))
+	}
+	f.link("b", "b_link")
+	res, err := f.call("list", map[string]any{"path": ".", "recursive": true, "ignore": []string{"node_modules"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, e := range res.(*ListResult).Entries {
+		paths = append(paths, fmt.Sprintf("%s:%v", e.Path, e.IsDir))
+	}
+	want := ".hidden:false b:true b/c:true b/c/y.go:false b/c/z.txt:false b/x.go:false b_link:false dir:true dir/a.txt:false"
+	if strings.Join(paths, " ") != want {
+		t.Fatalf("list:\n got %s\nwant %s", strings.Join(paths, " "), want)
+	}
+	for pattern, want := range map[string]string{
+		"**/*.go":       "b/c/y.go b/x.go node_modules/m.go",
+		"b/**/*.go":     "b/c/y.go b/x.go",
+		"b/*.{go,txt}":  "b/x.go",
+		"b/c/?.go":      "b/c/y.go",
+		"b/c/[yz].*":    "b/c/y.go b/c/z.txt",
+		f.root + "/b/*": "b/c b/x.go",
+		"missing/**":    "",
+	} {
+		res, err := f.call("glob", map[string]any{"pattern": pattern})
+		if err != nil {
+			t.Fatalf("%s: %v", pattern, err)
+		}
+		if got := strings.Join(res.(*GlobResult).Matches, " "); got != want {
+			t.Errorf("glob %s: %q want %q", pattern, got, want)
+		}
+	}
+	if _, err := f.call("glob", map[string]any{"pattern": "../ws2/*"}); err == nil {
+		t.Error("glob escaped")
+	}
+	f.ws.o.MaxEntries = 2
+	res, _ = f.call("list", map[string]any{"path": ".", "recursive": true})
+	if l := res.(*ListResult); len(l.Entries) != 2 || !l.Truncated {
+		t.Fatalf("bound: %+v", l)
+	}
+}
+
+func TestGrep(t *testing.T) {
+	f := newFixture(t)
+	must(t, os.WriteFile(filepath.Join(f.root, "bin.dat"), []byte("hello\x00world"), 0o644))
+	must(t, os.WriteFile(filepath.Join(f.root, "long.txt"), []byte(strings.Repeat("hello", 5000)+"\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(f.root, "x.go"), []byte("// hello\n"), 0o644))
+	res, err := f.call("grep", map[string]any{"pattern": "^hel+o", "include": []string{"*.txt"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := res.(*GrepResult)
+	if len(g.Matches) != 2 || g.Matches[0].Path != "dir/a.txt" || g.Matches[0].LineNumber != 1 || len(g.Matches[1].Content) > maxLineBytes+4 {
+		t.Fatalf("%+v", g.Matches)
+	}
+	if !strings.HasPrefix(g.Content, "dir/a.txt:1:hello\n") {
+		t.Fatalf("content %q", g.Content[:40])
+	}
+	if _, err := f.call("grep", map[string]any{"pattern": "--pre=bash"}); err != nil {
+		t.Fatalf("a pattern that looks like a flag is just a pattern: %v", err)
+	}
+	if _, err := f.call("grep", map[string]any{"pattern": "(unclosed"}); err == nil {
+		t.Fatal("bad regexp accepted")
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(dispatch.ErrCancelled)
+	raw, _ := json.Marshal(map[string]any{"pattern": "x"})
+	if _, err := f.ws.Grep(ctx, raw, &dispatch.Audit{}); !errors.Is(err, dispatch.ErrCancelled) {
+		t.Fatalf("cancel: %v", err)
+	}
+}
+
+func TestGrepSpillsLargeContent(t *testing.T) {
+	f := newFixture(t)
+	var b strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&b, "match line %d\n", i)
+	}
+	must(t, os.WriteFile(filepath.Join(f.root, "many.txt"), []byte(b.String()), 0o644))
+	res, err := f.call("grep", map[string]any{"pattern": "match"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := res.(*GrepResult)
+	if !g.Truncated || !strings.HasPrefix(g.FilePath, ".work/outputs/grep_") || g.TotalSize < 30000 {
+		t.Fatalf("%+v", g.FilePath)
+	}
+	// The spilled file is not found by the next grep.
+	res, _ = f.call("grep", map[string]any{"pattern": "match line 2999"})
+	if n := len(res.(*GrepResult).Matches); n != 1 {
+		t.Fatalf("grep saw its own outputs: %d matches", n)
+	}
+}
+
+func zipOf(t *testing.T, entries map[string]string, symlink string) (string, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, body := range entries {
+		w, err := zw.Create(name)
+		must(t, err)
+		_, _ = w.Write([]byte(body))
+	}
+	if symlink != "" {
+		h := &zip.FileHeader{Name: symlink}
+		h.SetMode(os.ModeSymlink | 0o777)
+		w, _ := zw.CreateHeader(h)
+		_, _ = w.Write([]byte("/etc/passwd"))
+	}
+	must(t, zw.Close())
+	sum := sha256.Sum256(buf.Bytes())
+	return base64.StdEncoding.EncodeToString(buf.Bytes()), "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func TestSyncSkill(t *testing.T) {
+	f := newFixture(t)
+	data, sum := zipOf(t, map[string]string{"SKILL.md": "# skill", "scripts/run.sh": "echo hi"}, "")
+	res, err := f.call("sync_skill", map[string]any{"skill_name": "s", "skill_dir": "skills/s", "zip_data": data, "checksum": sum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(res); string(b) != `{"path":"skills/s","success":true}` {
+		t.Fatal(string(b))
+	}
+	must(t, os.WriteFile(filepath.Join(f.root, "skills/s/stale"), []byte("x"), 0o644))
+	data2, sum2 := zipOf(t, map[string]string{"SKILL.md": "# v2"}, "")
+	if _, err := f.call("sync_skill", map[string]any{"skill_dir": "skills/s", "zip_data": data2, "checksum": sum2}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(f.root, "skills/s/SKILL.md")); string(got) != "# v2" {
+		t.Fatal("not replaced")
+	}
+	if _, err := os.Stat(filepath.Join(f.root, "skills/s/stale")); err == nil {
+		t.Fatal("old files survived the swap")
+	}
+	bad := []struct {
+		name string
+		args map[string]any
+		want string
+	}{
+		{"checksum", map[string]any{"skill_dir": "skills/s", "zip_data": data, "checksum": sum2}, "checksum mismatch"},
+		{"empty dir", map[string]any{"skill_dir": "", "zip_data": data, "checksum": sum}, "must name a directory"},
+		{"root dir", map[string]any{"skill_dir": ".", "zip_data": data, "checksum": sum}, "must name a directory"},
+		{"root abs", map[string]any{"skill_dir": f.root, "zip_data": data, "checksum": sum}, "must name a directory"},
+		{"outside", map[string]any{"skill_dir": "../ws2/s", "zip_data": data, "checksum": sum}, "outside workspace root"},
+	}
+	trav, travSum := zipOf(t, map[string]string{"../../evil": "x"}, "")
+	abs, absSum := zipOf(t, map[string]string{"/etc/evil": "x"}, "")
+	link, linkSum := zipOf(t, map[string]string{"ok": "x"}, "link")
+	bad = append(bad,
+		struct {
+			name string
+			args map[string]any
+			want string
+		}{"traversal", map[string]any{"skill_dir": "skills/s", "zip_data": trav, "checksum": travSum}, "contains .."},
+		struct {
+			name string
+			args map[string]any
+			want string
+		}{"absolute", map[string]any{"skill_dir": "skills/s", "zip_data": abs, "checksum": absSum}, "is absolute"},
+		struct {
+			name string
+			args map[string]any
+			want string
+		}{"symlink", map[string]any{"skill_dir": "skills/s", "zip_data": link, "checksum": linkSum}, "is a symlink"},
+	)
+	for _, b := range bad {
+		if _, err := f.call("sync_skill", b.args); err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("%s: %v", b.name, err)
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(f.root, "skills/s/SKILL.md")); string(got) != "# v2" {
+		t.Fatal("a refused archive touched the skill")
+	}
+}
+
+func TestSyncSkillZipBomb(t *testing.T) {
+	f := newFixture(t)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("bomb")
+	zeros := make([]byte, 1<<20)
+	for range maxSkillEntryBytes>>20 + 1 {
+		_, _ = w.Write(zeros)
+	}
+	_ = zw.Close()
+	sum := sha256.Sum256(buf.Bytes())
+	_, err := f.call("sync_skill", map[string]any{"skill_dir": "bomb", "zip_data": base64.StdEncoding.EncodeToString(buf.Bytes()), "checksum": "sha256:" + hex.EncodeToString(sum[:])})
+	if err == nil || !strings.Contains(err.Error(), "over") {
+		t.Fatalf("zip bomb: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(f.root, "bomb")); err == nil {
+		t.Fatal("bomb extracted")
+	}
+}
+
+func TestSpillPrunes(t *testing.T) {
+	root := t.TempDir()
+	now := time.Now()
+	s := &Spiller{Root: root, MaxBytes: 100 << 10, Now: func() time.Time { return now }}
+	big := strings.Repeat("y", 40000)
+	var files []string
+	for i := range 5 {
+		out := s.Apply("bash", fmt.Sprint("t", i), big, 0)
+		files = append(files, out.FilePath)
+		old := now.Add(-time.Duration(10-i) * time.Minute)
+		_ = os.Chtimes(filepath.Join(root, out.FilePath), old, old)
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, OutputsDir))
+	if len(entries) != 2 { // 2 × 40 KB fit in 100 KB; the newest stay
+		t.Fatalf("%d files left", len(entries))
+	}
+	if _, err := os.Stat(filepath.Join(root, files[4])); err != nil {
+		t.Fatal("the newest output was pruned")
+	}
+	preview := s.Apply("bash", "t", big, 0).Content
+	if !strings.HasPrefix(preview, "<output_truncated>") || len(preview) > PreviewBytes+500 {
+		t.Fatal(preview)
+	}
+}
