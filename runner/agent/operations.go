@@ -10,6 +10,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/shell"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/webfetch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
 )
 
@@ -42,7 +43,12 @@ func operations(cfg *config.Config, log logr.Logger) (map[string]dispatch.Operat
 	if err != nil {
 		return nil, err
 	}
+	webPolicy, err := Policy(cfg.Permission.Webfetch)
+	if err != nil {
+		return nil, err
+	}
 	ops := ws.Operations()
 	ops["bash"] = sh.Run
+	ops["webfetch"] = webfetch.New(webfetch.Options{Policy: webPolicy, Spill: spill}).Run
 	return ops, nil
 }
