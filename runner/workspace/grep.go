@@ -20,6 +20,7 @@ const (
 	maxGrepMatches = 5000
 	maxLineBytes   = 2000
 	binarySniff    = 8000
+	wholeFileBytes = 4 << 20 // files up to this size are read in one go
 )
 
 type grepArgs struct {
@@ -86,6 +87,8 @@ func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispat
 	res := &GrepResult{Matches: []Match{}}
 	var content strings.Builder
 	var scanned int64
+	var buf bytes.Buffer
+	br := bufio.NewReaderSize(nil, 64<<10)
 	err = walk(ctx, r, ".", true, func(p string, d fs.DirEntry) (bool, error) {
 		if d.IsDir() {
 			return p != ".work", nil
@@ -93,27 +96,54 @@ func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispat
 		if !d.Type().IsRegular() || !included(p) {
 			return false, nil
 		}
-		f, _, err := openRegular(r, p, p)
+		f, info, err := openRegular(r, p, p)
 		if err != nil {
 			return false, nil // vanished or changed kind while walking
 		}
 		defer f.Close()
-		br := bufio.NewReaderSize(f, 64<<10)
+		hit := func(n int, line []byte) error {
+			if len(res.Matches) >= maxGrepMatches {
+				res.Truncated = true
+				return errStop
+			}
+			text := clipLine(line)
+			res.Matches = append(res.Matches, Match{Path: p, LineNumber: n, Content: text})
+			fmt.Fprintf(&content, "%s:%d:%s\n", p, n, text)
+			return nil
+		}
+		if info.Size() <= wholeFileBytes {
+			// Small files: one read, and one regexp pass over the whole
+			// file rules out most of them without splitting lines.
+			buf.Reset()
+			if _, err := buf.ReadFrom(f); err != nil {
+				return false, nil
+			}
+			data := buf.Bytes()
+			scanned += int64(len(data))
+			if bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 || !re.Match(data) {
+				return false, nil
+			}
+			for n := 1; len(data) > 0; n++ {
+				line, rest, _ := bytes.Cut(data, []byte{'\n'})
+				data = rest
+				if re.Match(line) {
+					if err := hit(n, line); err != nil {
+						return false, err
+					}
+				}
+			}
+			return false, nil
+		}
+		br.Reset(f)
 		if head, _ := br.Peek(binarySniff); bytes.IndexByte(head, 0) >= 0 {
 			return false, nil
 		}
 		for n := 1; ; n++ {
 			line, err := readLine(br)
 			scanned += int64(len(line))
-			if len(line) > 0 || err == nil {
-				if re.Match(line) {
-					text := clipLine(line)
-					if len(res.Matches) >= maxGrepMatches {
-						res.Truncated = true
-						return false, errStop
-					}
-					res.Matches = append(res.Matches, Match{Path: p, LineNumber: n, Content: text})
-					fmt.Fprintf(&content, "%s:%d:%s\n", p, n, text)
+			if (len(line) > 0 || err == nil) && re.Match(line) {
+				if err := hit(n, line); err != nil {
+					return false, err
 				}
 			}
 			if err != nil {
