@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -454,5 +455,33 @@ func TestSpillPrunes(t *testing.T) {
 	preview := s.Apply("bash", "t", big, 0).Content
 	if !strings.HasPrefix(preview, "<output_truncated>") || len(preview) > PreviewBytes+500 {
 		t.Fatal(preview)
+	}
+}
+
+// A directory swapped for a symlink that leads out while a walk is under
+// way is not entered.
+func TestWalkSurvivesSwapToSymlink(t *testing.T) {
+	f := newFixture(t)
+	must(t, os.MkdirAll(filepath.Join(f.root, "a", "b"), 0o755))
+	must(t, os.WriteFile(filepath.Join(f.root, "a", "b", "x"), nil, 0o644))
+	r, err := os.OpenRoot(f.root)
+	must(t, err)
+	defer r.Close()
+	var seen []string
+	err = walk(context.Background(), r, ".", true, func(p string, d fs.DirEntry) (bool, error) {
+		seen = append(seen, p)
+		if p == "a/b" { // swap it after it was listed, before it is entered
+			must(t, os.RemoveAll(filepath.Join(f.root, "a", "b")))
+			must(t, os.Symlink(f.outside, filepath.Join(f.root, "a", "b")))
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range seen {
+		if strings.HasPrefix(p, "a/b/") {
+			t.Fatalf("walked into the swapped symlink: %v", seen)
+		}
 	}
 }
