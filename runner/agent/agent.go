@@ -6,6 +6,8 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -74,6 +76,11 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	so.Handler, so.Outbox, so.Observer = a.dispatcher.HandleFrame, a.outbox, a.metrics
 	so.Host = &hostinfo.Host{WorkspaceRoot: cfg.WorkspaceRoot}
 	so.Logger = o.Logger.WithName("session")
+	if cfg.CAFile != "" {
+		if so.TLSConfig, err = tlsConfig(cfg.CAFile); err != nil {
+			return nil, err
+		}
+	}
 	if a.session, err = session.New(so); err != nil {
 		return nil, err
 	}
@@ -142,4 +149,20 @@ func (a *Agent) shutdown() {
 func deadline(ctx context.Context) time.Time {
 	d, _ := ctx.Deadline()
 	return d
+}
+
+// tlsConfig trusts the system roots plus the PEM bundle at caFile.
+func tlsConfig(caFile string) (*tls.Config, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read ca_file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("ca_file %s holds no PEM certificate", caFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -541,5 +542,42 @@ func waitUntil(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestTLSWithCAFile(t *testing.T) {
+	sim, err := platformtest.Start(platformtest.Options{APIKey: testKey, TLS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	ca := t.TempDir() + "/ca.pem"
+	if err := os.WriteFile(ca, sim.CAPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := startWith(t, sim, func(c *config.Config, _ *Options) { c.CAFile = ca })
+	if !strings.HasPrefix(sim.URL(), "wss://") {
+		t.Fatal(sim.URL())
+	}
+	c := h.conn(1)
+	if r, err := c.Run(ctxT(t), platformtest.Task{Operation: "echo", Args: map[string]any{}}); err != nil || !r.Success {
+		t.Fatalf("%+v %v", r, err)
+	}
+}
+
+func TestTLSUntrustedFails(t *testing.T) {
+	sim, err := platformtest.Start(platformtest.Options{APIKey: testKey, TLS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	h := startWith(t, sim)
+	waitUntil(t, func() bool { return strings.Contains(h.logs.String(), "certificate") })
+	if h.agent.Established() {
+		t.Fatal("connected to an untrusted server")
+	}
+	_, err = New(&config.Config{APIURL: sim.URL(), APIKey: "k", WorkspaceRoot: t.TempDir(), HTTPAddr: "127.0.0.1:0", MaxConcurrentTasks: 1, CAFile: "/nonexistent"}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "read ca_file") {
+		t.Fatalf("missing ca_file: %v", err)
 	}
 }

@@ -49,6 +49,9 @@ type Config struct {
 	HTTPAddr           string        `yaml:"http_addr,omitempty"`
 	ShutdownGrace      time.Duration `yaml:"shutdown_grace,omitempty"`
 	Bash               Bash          `yaml:"bash,omitempty"`
+	// CAFile is a PEM bundle trusted in addition to the system roots for
+	// the platform connection (a TLS-inspecting proxy, a private endpoint).
+	CAFile string `yaml:"ca_file,omitempty"`
 }
 
 // Bash bounds the bash operation.
@@ -205,6 +208,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownGrace < time.Second || c.ShutdownGrace > time.Hour {
 		bad("shutdown_grace", "must be between 1s and 1h, got %s", c.ShutdownGrace)
+	}
+	if c.CAFile != "" && !filepath.IsAbs(c.CAFile) {
+		bad("ca_file", "must be an absolute path, got %q", c.CAFile)
 	}
 	if c.Bash.MaxTimeout < time.Second || c.Bash.MaxTimeout > 24*time.Hour {
 		bad("bash.max_timeout", "must be between 1s and 24h, got %s", c.Bash.MaxTimeout)

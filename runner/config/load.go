@@ -93,6 +93,8 @@ func Keys() []Key {
 			set: str(func(c *Config) *string { return &c.HTTPAddr })},
 		{Name: "shutdown_grace", Usage: "how long running tasks may finish after SIGTERM",
 			set: duration(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+		{Name: "ca_file", Usage: "PEM bundle trusted in addition to the system roots",
+			set: str(func(c *Config) *string { return &c.CAFile })},
 		{Name: "bash.max_timeout", Usage: "the longest timeout a bash task may ask for",
 			set: duration(func(c *Config) *time.Duration { return &c.Bash.MaxTimeout })},
 		{Name: "bash.max_output_bytes", Usage: "bytes of stdout and of stderr kept per bash task",

@@ -7,6 +7,7 @@ package platformtest
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,8 @@ type Options struct {
 	// OnEvent, if set, is called for connects, disconnects, frames and
 	// violations (the command-line simulator prints them).
 	OnEvent func(Event)
+	// TLS serves wss:// with a fresh self-signed certificate (CAPEM).
+	TLS bool
 }
 
 // Event is something that happened on the server.
@@ -73,6 +76,7 @@ func (r *Result) Decode(v any) error {
 type Server struct {
 	opts  Options
 	ln    net.Listener
+	caPEM []byte
 	http  *http.Server
 	url   string
 	seq   atomic.Int64
@@ -108,6 +112,17 @@ func Start(opts Options) (*Server, error) {
 	s := &Server{opts: opts, ln: ln, results: map[string][]*Result{}, sent: map[string]bool{}}
 	s.cond = sync.NewCond(&s.mu)
 	s.url = "ws://" + ln.Addr().String() + "/runner/ws"
+	if opts.TLS {
+		cert, caPEM, err := selfSigned()
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		s.caPEM = caPEM
+		s.ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		ln = s.ln
+		s.url = "wss://" + ln.Addr().String() + "/runner/ws"
+	}
 	s.http = &http.Server{Handler: http.HandlerFunc(s.serveWS), ReadHeaderTimeout: 10 * time.Second}
 	s.conns.Add(1)
 	go func() {
@@ -116,6 +131,9 @@ func Start(opts Options) (*Server, error) {
 	}()
 	return s, nil
 }
+
+// CAPEM is the certificate to trust for a TLS simulator.
+func (s *Server) CAPEM() []byte { return s.caPEM }
 
 // URL is the WebSocket URL runners dial.
 func (s *Server) URL() string { return s.url }
