@@ -94,8 +94,8 @@ type Identity struct {
 	Hostname string
 }
 
-// applyDefaults fills every empty field.
-func (c *Config) applyDefaults(id Identity) {
+// ApplyDefaults fills every empty field.
+func (c *Config) ApplyDefaults(id Identity) {
 	if c.APIURL == "" {
 		c.APIURL = DefaultAPIURL
 	}

@@ -151,7 +151,7 @@ func Load(src Source) (*Config, error) {
 	}
 	cfg.APIKey = strings.TrimSpace(cfg.APIKey) // Secrets made with `echo` end in a newline
 	cfg.expandHome(src.Identity.Home)
-	cfg.applyDefaults(src.Identity)
+	cfg.ApplyDefaults(src.Identity)
 	if src.NoKey && cfg.APIKey == "" {
 		cfg.APIKey = "unused"
 		defer func() { cfg.APIKey = "" }()

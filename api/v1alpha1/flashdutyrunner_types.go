@@ -1,0 +1,296 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// FlashdutyRunnerSpec is the desired state of a group of runners.
+// +kubebuilder:validation:XValidation:rule="!(has(self.serviceAccountName) && has(self.rbac) && ((has(self.rbac.preset) && self.rbac.preset != 'none') || (has(self.rbac.extraRules) && size(self.rbac.extraRules) > 0)))",message="set either serviceAccountName or rbac, not both"
+type FlashdutyRunnerSpec struct {
+	// APIKeySecretRef names the Secret key that holds the Flashduty API key.
+	// Rotating the key in the Secret rolls the runners by itself.
+	APIKeySecretRef SecretKeyRef `json:"apiKeySecretRef"`
+
+	// APIURL is the platform WebSocket endpoint.
+	// +kubebuilder:validation:Pattern=`^wss?://[^\s]+$`
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	APIURL string `json:"apiURL,omitempty"`
+
+	// RunnerName is the name shown in Flashduty; defaults to the resource's name.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	RunnerName string `json:"runnerName,omitempty"`
+
+	// Labels route tasks to these runners.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=128
+	// +kubebuilder:validation:items:Pattern=`^[^,\s]+$`
+	// +listType=set
+	// +optional
+	Labels []string `json:"labels,omitempty"`
+
+	// Permission holds the command, MCP and webfetch rules.
+	// +optional
+	Permission Permission `json:"permission,omitempty"`
+
+	// Replicas is the number of runner pods.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Image is the runner image; defaults to the operator's --runner-image.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Image string `json:"image,omitempty"`
+
+	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
+	// +optional
+	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+
+	// Resources of the runner container; defaults to 50m CPU and 64Mi
+	// memory requested, 512Mi memory limit.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+	// PodLabels are added to the runner pods.
+	// +optional
+	PodLabels map[string]string `json:"podLabels,omitempty"`
+	// PodAnnotations are added to the runner pods.
+	// +optional
+	PodAnnotations map[string]string `json:"podAnnotations,omitempty"`
+	// Env is added to the runner container (FLASHDUTY_RUNNER_* names are reserved).
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.all(e, !e.name.startsWith('FLASHDUTY_RUNNER_'))",message="FLASHDUTY_RUNNER_* variables are set by the operator"
+	// +optional
+	Env []corev1.EnvVar `json:"env,omitempty"`
+
+	// RBAC gives the runners a Kubernetes identity.
+	// +optional
+	RBAC *RBAC `json:"rbac,omitempty"`
+
+	// ServiceAccountName runs the runners as an existing service account
+	// instead of one the operator manages (not together with rbac).
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// Workspace is where file operations happen.
+	// +optional
+	Workspace *Workspace `json:"workspace,omitempty"`
+
+	// Proxy for the runner's outbound connections.
+	// +optional
+	Proxy *Proxy `json:"proxy,omitempty"`
+
+	// CABundle is trusted, in addition to the system roots, for the
+	// platform connection.
+	// +optional
+	CABundle *CABundle `json:"caBundle,omitempty"`
+
+	// +kubebuilder:validation:Enum=debug;info;warn;error
+	// +kubebuilder:default=info
+	// +optional
+	LogLevel string `json:"logLevel,omitempty"`
+
+	// MaxConcurrentTasks per runner; more wait.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1024
+	// +optional
+	MaxConcurrentTasks *int32 `json:"maxConcurrentTasks,omitempty"`
+
+	// Paused scales the runners to zero without deleting anything.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
+}
+
+// SecretKeyRef names a key in a Secret of the same namespace.
+type SecretKeyRef struct {
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// +kubebuilder:default=api_key
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// Permission holds ordered rule lists: the last matching rule wins.
+type Permission struct {
+	// Preset places built-in bash rules before Bash.
+	// +kubebuilder:validation:Enum=strict;readonly;kubernetes-readonly;trust
+	// +optional
+	Preset string `json:"preset,omitempty"`
+	// Bash rules, matched against every command after shell parsing. No
+	// rules and no preset deny everything.
+	// +kubebuilder:validation:MaxItems=512
+	// +listType=atomic
+	// +optional
+	Bash []Rule `json:"bash,omitempty"`
+	// MCP rules match "<server>/<tool>"; absent allows every tool.
+	// +kubebuilder:validation:MaxItems=512
+	// +listType=atomic
+	// +optional
+	MCP []Rule `json:"mcp,omitempty"`
+	// Webfetch rules match URLs that the built-in checks refuse.
+	// +kubebuilder:validation:MaxItems=512
+	// +listType=atomic
+	// +optional
+	Webfetch []Rule `json:"webfetch,omitempty"`
+}
+
+// Rule is one pattern and its action.
+// +kubebuilder:validation:XValidation:rule="self.action == 'allow' || self.action == 'deny'",message="action must be allow or deny"
+// +kubebuilder:validation:XValidation:rule="self.pattern.trim().size() > 0",message="pattern must not be empty"
+type Rule struct {
+	// +kubebuilder:validation:MaxLength=1024
+	Pattern string `json:"pattern"`
+	// +kubebuilder:validation:MaxLength=8
+	Action string `json:"action"`
+}
+
+// RBAC presets.
+const (
+	RBACNone          = "none"
+	RBACNamespaceView = "namespace-view"
+	RBACClusterView   = "cluster-view"
+)
+
+// RBAC describes the runners' Kubernetes identity.
+type RBAC struct {
+	// Preset binds the built-in view ClusterRole (which cannot read
+	// Secrets) in the namespace or cluster-wide.
+	// +kubebuilder:validation:Enum=none;namespace-view;cluster-view
+	// +kubebuilder:default=none
+	// +optional
+	Preset string `json:"preset,omitempty"`
+	// ExtraRules are granted in the runners' namespace.
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	ExtraRules []rbacv1.PolicyRule `json:"extraRules,omitempty"`
+}
+
+// Workspace chooses the workspace volume.
+// +kubebuilder:validation:XValidation:rule="!(has(self.sizeLimit) && has(self.volumeClaimTemplate))",message="set sizeLimit (emptyDir) or volumeClaimTemplate, not both"
+type Workspace struct {
+	// SizeLimit of the emptyDir workspace (default 1Gi).
+	// +optional
+	SizeLimit *resource.Quantity `json:"sizeLimit,omitempty"`
+	// VolumeClaimTemplate makes the workspace a per-pod ephemeral volume
+	// from this claim spec.
+	// +optional
+	VolumeClaimTemplate *corev1.PersistentVolumeClaimSpec `json:"volumeClaimTemplate,omitempty"`
+}
+
+// Proxy settings for outbound connections.
+type Proxy struct {
+	// +optional
+	HTTPProxy string `json:"httpProxy,omitempty"`
+	// +optional
+	HTTPSProxy string `json:"httpsProxy,omitempty"`
+	// +optional
+	NoProxy string `json:"noProxy,omitempty"`
+}
+
+// CABundle is a PEM bundle in a ConfigMap or Secret key.
+// +kubebuilder:validation:XValidation:rule="has(self.configMapKeyRef) != has(self.secretKeyRef)",message="set exactly one of configMapKeyRef and secretKeyRef"
+type CABundle struct {
+	// +optional
+	ConfigMapKeyRef *corev1.ConfigMapKeySelector `json:"configMapKeyRef,omitempty"`
+	// +optional
+	SecretKeyRef *corev1.SecretKeySelector `json:"secretKeyRef,omitempty"`
+}
+
+// Condition types and reasons.
+const (
+	ConditionReady       = "Ready"
+	ConditionProgressing = "Progressing"
+	ConditionDegraded    = "Degraded"
+
+	ReasonAllConnected        = "AllRunnersConnected"
+	ReasonNotConnected        = "RunnersNotConnected"
+	ReasonPaused              = "Paused"
+	ReasonSecretNotFound      = "SecretNotFound"
+	ReasonSecretKeyMissing    = "SecretKeyMissing"
+	ReasonCABundleNotFound    = "CABundleNotFound"
+	ReasonInvalidPermission   = "InvalidPermission"
+	ReasonRolloutInProgress   = "RolloutInProgress"
+	ReasonRolloutComplete     = "RolloutComplete"
+	ReasonReconcileError      = "ReconcileError"
+	ReasonAsExpected          = "AsExpected"
+	ReasonWaitingForPrecheck  = "WaitingForConfiguration"
+	ReasonServiceAccountError = "ServiceAccountConflict"
+)
+
+// FlashdutyRunnerStatus is the observed state.
+type FlashdutyRunnerStatus struct {
+	// ObservedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Replicas is the number of runner pods.
+	// +optional
+	Replicas int32 `json:"replicas"`
+	// ReadyReplicas is the number of runners connected to Flashduty.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas"`
+	// Selector selects the runner pods (for the scale subresource).
+	// +optional
+	Selector string `json:"selector,omitempty"`
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// FlashdutyRunner runs Flashduty runners in the cluster.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
+// +kubebuilder:resource:shortName=fdr,categories=flashduty
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.spec.replicas`
+// +kubebuilder:printcolumn:name="Connected",type=integer,JSONPath=`.status.readyReplicas`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.spec.apiURL`,priority=1
+// +kubebuilder:printcolumn:name="Labels",type=string,JSONPath=`.spec.labels`,priority=1
+type FlashdutyRunner struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   FlashdutyRunnerSpec   `json:"spec"`
+	Status FlashdutyRunnerStatus `json:"status,omitempty"`
+}
+
+// FlashdutyRunnerList is a list of FlashdutyRunners.
+// +kubebuilder:object:root=true
+type FlashdutyRunnerList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []FlashdutyRunner `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&FlashdutyRunner{}, &FlashdutyRunnerList{})
+}

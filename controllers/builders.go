@@ -1,0 +1,339 @@
+package controllers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
+)
+
+// Labels and annotations the operator sets.
+const (
+	labelName      = "app.kubernetes.io/name"
+	labelInstance  = "app.kubernetes.io/instance"
+	labelManagedBy = "app.kubernetes.io/managed-by"
+	labelComponent = "app.kubernetes.io/component"
+	managedBy      = "flashduty-operator"
+
+	// AnnotationInputsHash on the pod template changes whenever the
+	// rendered configuration, the API key or the CA bundle changes, so
+	// pods roll by themselves.
+	AnnotationInputsHash = "flashduty.flashcat.cloud/inputs-hash"
+	// AnnotationDesiredHash on every child records what the operator last
+	// wrote; a child is updated only when it differs.
+	AnnotationDesiredHash = "flashduty.flashcat.cloud/desired-hash"
+
+	runnerUID = 65532
+)
+
+// Inputs are everything a FlashdutyRunner's children are built from.
+type Inputs struct {
+	Runner      *fdv1.FlashdutyRunner
+	Config      []byte // rendered runner configuration
+	SecretValue []byte // the API key (hashed, never copied)
+	CAValue     []byte // the CA bundle (hashed)
+	Image       string // default runner image
+}
+
+// Names of the children, stable for a FlashdutyRunner.
+func deploymentName(fdr *fdv1.FlashdutyRunner) string     { return fdr.Name }
+func configMapName(fdr *fdv1.FlashdutyRunner) string      { return fdr.Name + "-config" }
+func serviceAccountName(fdr *fdv1.FlashdutyRunner) string { return fdr.Name + "-runner" }
+func roleName(fdr *fdv1.FlashdutyRunner) string           { return fdr.Name + "-runner" }
+func clusterRoleBindingName(fdr *fdv1.FlashdutyRunner) string {
+	return "flashduty-runner-" + fdr.Namespace + "-" + fdr.Name
+}
+
+// SelectorLabels select a FlashdutyRunner's pods.
+func SelectorLabels(fdr *fdv1.FlashdutyRunner) map[string]string {
+	return map[string]string{labelName: "flashduty-runner", labelInstance: fdr.Name}
+}
+
+func commonLabels(fdr *fdv1.FlashdutyRunner) map[string]string {
+	l := SelectorLabels(fdr)
+	l[labelManagedBy] = managedBy
+	l[labelComponent] = "runner"
+	return l
+}
+
+func objectMeta(fdr *fdv1.FlashdutyRunner, name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: fdr.Namespace, Labels: commonLabels(fdr)}
+}
+
+func rbacPreset(fdr *fdv1.FlashdutyRunner) string {
+	if fdr.Spec.RBAC == nil || fdr.Spec.RBAC.Preset == "" {
+		return fdv1.RBACNone
+	}
+	return fdr.Spec.RBAC.Preset
+}
+
+func extraRules(fdr *fdv1.FlashdutyRunner) []rbacv1.PolicyRule {
+	if fdr.Spec.RBAC == nil {
+		return nil
+	}
+	return fdr.Spec.RBAC.ExtraRules
+}
+
+// needsToken tells whether the pods need a service-account token.
+func needsToken(fdr *fdv1.FlashdutyRunner) bool {
+	return fdr.Spec.ServiceAccountName != "" || rbacPreset(fdr) != fdv1.RBACNone || len(extraRules(fdr)) > 0
+}
+
+// Desired returns the namespaced children a FlashdutyRunner should have,
+// in creation order, each stamped with its desired hash. Pure: no I/O.
+func Desired(in Inputs) ([]client.Object, error) {
+	fdr := in.Runner
+	var objs []client.Object
+	objs = append(objs, &corev1.ConfigMap{
+		ObjectMeta: objectMeta(fdr, configMapName(fdr)),
+		Data:       map[string]string{configFile: string(in.Config)},
+	})
+	if fdr.Spec.ServiceAccountName == "" {
+		objs = append(objs, &corev1.ServiceAccount{
+			ObjectMeta:                   objectMeta(fdr, serviceAccountName(fdr)),
+			AutomountServiceAccountToken: ptr.To(needsToken(fdr)),
+		})
+	}
+	if rules := extraRules(fdr); len(rules) > 0 {
+		objs = append(objs,
+			&rbacv1.Role{ObjectMeta: objectMeta(fdr, roleName(fdr)+"-extra"), Rules: rules},
+			roleBinding(fdr, roleName(fdr)+"-extra", rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: roleName(fdr) + "-extra"}))
+	}
+	if rbacPreset(fdr) == fdv1.RBACNamespaceView {
+		objs = append(objs, roleBinding(fdr, roleName(fdr)+"-view", rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"}))
+	}
+	dep, err := deployment(in)
+	if err != nil {
+		return nil, err
+	}
+	objs = append(objs, dep)
+	if replicas(fdr) > 1 {
+		objs = append(objs, &policyv1.PodDisruptionBudget{
+			ObjectMeta: objectMeta(fdr, fdr.Name),
+			Spec: policyv1.PodDisruptionBudgetSpec{
+				MaxUnavailable: ptr.To(intstr.FromInt32(1)),
+				Selector:       &metav1.LabelSelector{MatchLabels: SelectorLabels(fdr)},
+			},
+		})
+	}
+	for _, o := range objs {
+		if err := stamp(o); err != nil {
+			return nil, err
+		}
+	}
+	return objs, nil
+}
+
+// DesiredClusterRoleBinding is the cluster-view binding, or nil.
+func DesiredClusterRoleBinding(fdr *fdv1.FlashdutyRunner) (*rbacv1.ClusterRoleBinding, error) {
+	if rbacPreset(fdr) != fdv1.RBACClusterView {
+		return nil, nil
+	}
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: clusterRoleBindingName(fdr), Labels: commonLabels(fdr),
+			Annotations: map[string]string{"flashduty.flashcat.cloud/owner": fdr.Namespace + "/" + fdr.Name}},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: serviceAccountName(fdr), Namespace: fdr.Namespace}},
+	}
+	return crb, stamp(crb)
+}
+
+func roleBinding(fdr *fdv1.FlashdutyRunner, name string, ref rbacv1.RoleRef) *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		ObjectMeta: objectMeta(fdr, name),
+		RoleRef:    ref,
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: serviceAccountName(fdr), Namespace: fdr.Namespace}},
+	}
+}
+
+func replicas(fdr *fdv1.FlashdutyRunner) int32 {
+	if fdr.Spec.Paused {
+		return 0
+	}
+	if fdr.Spec.Replicas == nil {
+		return 1
+	}
+	return *fdr.Spec.Replicas
+}
+
+// inputsHash covers what the pods read at start: config, key, CA.
+func inputsHash(in Inputs) string {
+	h := sha256.New()
+	for _, part := range [][]byte{in.Config, in.SecretValue, in.CAValue} {
+		fmt.Fprintf(h, "%d:", len(part))
+		h.Write(part)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+func deployment(in Inputs) (*appsv1.Deployment, error) {
+	fdr := in.Runner
+	s := fdr.Spec
+	image := s.Image
+	if image == "" {
+		image = in.Image
+	}
+	pull := s.ImagePullPolicy
+	if pull == "" {
+		pull = corev1.PullIfNotPresent
+	}
+	key := s.APIKeySecretRef.Key
+	if key == "" {
+		key = defaultKeyName
+	}
+	env := []corev1.EnvVar{
+		{Name: "FLASHDUTY_RUNNER_API_KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: s.APIKeySecretRef.Name}, Key: key}}},
+		{Name: "HOME", Value: "/tmp"}, // kubectl keeps its cache there; the root file system is read-only
+	}
+	if p := s.Proxy; p != nil {
+		for _, kv := range [][2]string{{"HTTP_PROXY", p.HTTPProxy}, {"HTTPS_PROXY", p.HTTPSProxy}, {"NO_PROXY", p.NoProxy}} {
+			if kv[1] != "" {
+				env = append(env, corev1.EnvVar{Name: kv[0], Value: kv[1]}, corev1.EnvVar{Name: strings.ToLower(kv[0]), Value: kv[1]})
+			}
+		}
+	}
+	env = append(env, s.Env...)
+	resources := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+	}
+	if s.Resources != nil {
+		resources = *s.Resources
+	}
+	mounts := []corev1.VolumeMount{
+		{Name: "config", MountPath: configDir, ReadOnly: true},
+		{Name: "workspace", MountPath: workspaceDir},
+		{Name: "tmp", MountPath: "/tmp"},
+	}
+	volumes := []corev1.Volume{
+		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: configMapName(fdr)},
+			Items:                []corev1.KeyToPath{{Key: configFile, Path: configFile}},
+		}}},
+		workspaceVolume(s.Workspace),
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(resource.MustParse("256Mi"))}}},
+	}
+	if ca := s.CABundle; ca != nil {
+		mounts = append(mounts, corev1.VolumeMount{Name: "ca", MountPath: caDir, ReadOnly: true})
+		v := corev1.Volume{Name: "ca"}
+		if ca.ConfigMapKeyRef != nil {
+			v.ConfigMap = &corev1.ConfigMapVolumeSource{LocalObjectReference: ca.ConfigMapKeyRef.LocalObjectReference,
+				Items: []corev1.KeyToPath{{Key: ca.ConfigMapKeyRef.Key, Path: caFile}}}
+		} else {
+			v.Secret = &corev1.SecretVolumeSource{SecretName: ca.SecretKeyRef.Name,
+				Items: []corev1.KeyToPath{{Key: ca.SecretKeyRef.Key, Path: caFile}}}
+		}
+		volumes = append(volumes, v)
+	}
+	annotations := map[string]string{}
+	maps.Copy(annotations, s.PodAnnotations)
+	annotations[AnnotationInputsHash] = inputsHash(in)
+	podLabels := map[string]string{}
+	maps.Copy(podLabels, s.PodLabels)
+	maps.Copy(podLabels, commonLabels(fdr))
+	sa := s.ServiceAccountName
+	if sa == "" {
+		sa = serviceAccountName(fdr)
+	}
+	probe := func(path string, period int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("probes")}},
+			PeriodSeconds:    period,
+			TimeoutSeconds:   3,
+			FailureThreshold: 3,
+		}
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: objectMeta(fdr, deploymentName(fdr)),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(replicas(fdr)),
+			Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(fdr)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: annotations},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:            sa,
+					AutomountServiceAccountToken:  ptr.To(needsToken(fdr)),
+					TerminationGracePeriodSeconds: ptr.To(int64(shutdownGrace.Seconds()) + 10),
+					ImagePullSecrets:              s.ImagePullSecrets,
+					NodeSelector:                  s.NodeSelector,
+					Tolerations:                   s.Tolerations,
+					Affinity:                      s.Affinity,
+					TopologySpreadConstraints:     s.TopologySpreadConstraints,
+					PriorityClassName:             s.PriorityClassName,
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot:   ptr.To(true),
+						RunAsUser:      ptr.To(int64(runnerUID)),
+						RunAsGroup:     ptr.To(int64(runnerUID)),
+						FSGroup:        ptr.To(int64(runnerUID)),
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					Containers: []corev1.Container{{
+						Name:            "runner",
+						Image:           image,
+						ImagePullPolicy: pull,
+						Args:            []string{"run", "--config", configDir + "/" + configFile},
+						Env:             env,
+						Ports:           []corev1.ContainerPort{{Name: "probes", ContainerPort: probePort, Protocol: corev1.ProtocolTCP}},
+						ReadinessProbe:  probe("/readyz", 5),
+						LivenessProbe:   probe("/healthz", 20),
+						Resources:       resources,
+						VolumeMounts:    mounts,
+						SecurityContext: &corev1.SecurityContext{
+							AllowPrivilegeEscalation: ptr.To(false),
+							ReadOnlyRootFilesystem:   ptr.To(true),
+							RunAsNonRoot:             ptr.To(true),
+							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+						},
+					}},
+					Volumes: volumes,
+				},
+			},
+		},
+	}, nil
+}
+
+func workspaceVolume(w *fdv1.Workspace) corev1.Volume {
+	v := corev1.Volume{Name: "workspace"}
+	if w != nil && w.VolumeClaimTemplate != nil {
+		v.Ephemeral = &corev1.EphemeralVolumeSource{VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{Spec: *w.VolumeClaimTemplate}}
+		return v
+	}
+	size := resource.MustParse("1Gi")
+	if w != nil && w.SizeLimit != nil {
+		size = *w.SizeLimit
+	}
+	v.EmptyDir = &corev1.EmptyDirVolumeSource{SizeLimit: &size}
+	return v
+}
+
+// stamp records the hash of what the operator wants in the object itself.
+func stamp(o client.Object) error {
+	data, err := json.Marshal(o)
+	if err != nil {
+		return fmt.Errorf("hash %T: %w", o, err)
+	}
+	sum := sha256.Sum256(data)
+	ann := maps.Clone(o.GetAnnotations())
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AnnotationDesiredHash] = hex.EncodeToString(sum[:])[:32]
+	o.SetAnnotations(ann)
+	return nil
+}

@@ -1,0 +1,371 @@
+// Package controllers reconciles FlashdutyRunners into runner
+// Deployments and their companions.
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
+)
+
+// Finalizer is set only on runners with rbac.preset cluster-view: their
+// ClusterRoleBinding cannot be owned by a namespaced object.
+const Finalizer = "flashduty.flashcat.cloud/cluster-rbac"
+
+// Field index names.
+const (
+	indexSecrets    = "flashduty.spec.secretRefs"
+	indexConfigMaps = "flashduty.spec.configMapRefs"
+)
+
+// Reconciler reconciles FlashdutyRunners.
+type Reconciler struct {
+	Client client.Client
+	// Reader reads Secrets straight from the API server, so the operator
+	// keeps no cache of Secret data.
+	Reader   client.Reader
+	Recorder events.EventRecorder
+	// RunnerImage is the default image.
+	RunnerImage string
+}
+
+// +kubebuilder:rbac:groups=flashduty.flashcat.cloud,resources=flashdutyrunners,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=flashduty.flashcat.cloud,resources=flashdutyrunners/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=flashduty.flashcat.cloud,resources=flashdutyrunners/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups="",resources=configmaps;serviceaccounts,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;delete;bind;escalate
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterrolebindings,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=view
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one FlashdutyRunner's children to the desired state.
+// With nothing to change it writes nothing.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	fdr := &fdv1.FlashdutyRunner{}
+	if err := r.Client.Get(ctx, req.NamespacedName, fdr); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !fdr.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, fdr)
+	}
+	if err := r.clusterBinding(ctx, fdr); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	in := Inputs{Runner: fdr, Image: r.RunnerImage}
+	problem, err := r.inputs(ctx, fdr, &in)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	dep := &appsv1.Deployment{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: fdr.Namespace, Name: deploymentName(fdr)}, dep); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, fmt.Errorf("get deployment: %w", err)
+		}
+		dep = nil
+	}
+	if problem == nil {
+		desired, err := Desired(in)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		for _, obj := range desired {
+			if err := r.apply(ctx, fdr, obj); err != nil {
+				return ctrl.Result{}, err
+			}
+			if d, ok := obj.(*appsv1.Deployment); ok && dep == nil {
+				dep = d // just created: no status yet
+			}
+		}
+		if err := r.prune(ctx, fdr, desired); err != nil {
+			return ctrl.Result{}, err
+		}
+	} else {
+		logger.Info("not rolling out", "reason", problem.Reason, "message", problem.Message)
+	}
+	return ctrl.Result{}, r.updateStatus(ctx, fdr, problem, dep)
+}
+
+// inputs reads the Secret key and the CA bundle and renders the config.
+// A problem (missing Secret, bad rules) is returned for the status, not
+// as an error: retrying would not help until something changes, and the
+// watches bring that change.
+func (r *Reconciler) inputs(ctx context.Context, fdr *fdv1.FlashdutyRunner, in *Inputs) (*Problem, error) {
+	ref := fdr.Spec.APIKeySecretRef
+	key := ref.Key
+	if key == "" {
+		key = defaultKeyName
+	}
+	val, problem, err := r.secretValue(ctx, fdr.Namespace, ref.Name, key, fdv1.ReasonSecretNotFound, fdv1.ReasonSecretKeyMissing)
+	if problem != nil || err != nil {
+		return problem, err
+	}
+	in.SecretValue = val
+	if ca := fdr.Spec.CABundle; ca != nil {
+		if ca.SecretKeyRef != nil {
+			val, problem, err = r.secretValue(ctx, fdr.Namespace, ca.SecretKeyRef.Name, ca.SecretKeyRef.Key, fdv1.ReasonCABundleNotFound, fdv1.ReasonCABundleNotFound)
+		} else {
+			val, problem, err = r.configMapValue(ctx, fdr.Namespace, ca.ConfigMapKeyRef.Name, ca.ConfigMapKeyRef.Key)
+		}
+		if problem != nil || err != nil {
+			return problem, err
+		}
+		in.CAValue = val
+	}
+	cfg, err := RenderConfig(fdr)
+	if err != nil {
+		reason := fdv1.ReasonInvalidPermission
+		if !errors.Is(err, ErrInvalidPermission) {
+			reason = fdv1.ReasonReconcileError
+		}
+		return &Problem{Reason: reason, Message: err.Error()}, nil
+	}
+	in.Config = cfg
+	return nil, nil
+}
+
+func (r *Reconciler) secretValue(ctx context.Context, ns, name, key, notFound, keyMissing string) ([]byte, *Problem, error) {
+	s := &corev1.Secret{}
+	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &Problem{Reason: notFound, Message: fmt.Sprintf("Secret %s/%s not found", ns, name)}, nil
+		}
+		return nil, nil, fmt.Errorf("get secret %s: %w", name, err)
+	}
+	v, ok := s.Data[key]
+	if !ok || len(v) == 0 {
+		return nil, &Problem{Reason: keyMissing, Message: fmt.Sprintf("Secret %s/%s has no key %q", ns, name, key)}, nil
+	}
+	return v, nil, nil
+}
+
+func (r *Reconciler) configMapValue(ctx context.Context, ns, name, key string) ([]byte, *Problem, error) {
+	cm := &corev1.ConfigMap{}
+	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, cm); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &Problem{Reason: fdv1.ReasonCABundleNotFound, Message: fmt.Sprintf("ConfigMap %s/%s not found", ns, name)}, nil
+		}
+		return nil, nil, fmt.Errorf("get configmap %s: %w", name, err)
+	}
+	v, ok := cm.Data[key]
+	if !ok || v == "" {
+		return nil, &Problem{Reason: fdv1.ReasonCABundleNotFound, Message: fmt.Sprintf("ConfigMap %s/%s has no key %q", ns, name, key)}, nil
+	}
+	return []byte(v), nil, nil
+}
+
+// apply creates obj, or replaces it when its desired hash changed.
+func (r *Reconciler) apply(ctx context.Context, fdr *fdv1.FlashdutyRunner, obj client.Object) error {
+	if err := controllerutil.SetControllerReference(fdr, obj, r.Client.Scheme()); err != nil {
+		return fmt.Errorf("set owner of %s: %w", obj.GetName(), err)
+	}
+	return r.applyObject(ctx, fdr, obj)
+}
+
+func (r *Reconciler) applyObject(ctx context.Context, fdr *fdv1.FlashdutyRunner, obj client.Object) error {
+	kind := kindOf(obj)
+	existing := &metav1.PartialObjectMetadata{}
+	existing.SetGroupVersionKind(gvkOf(r.Client, obj))
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(obj), existing)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := r.Client.Create(ctx, obj); err != nil {
+			return fmt.Errorf("create %s %s: %w", kind, obj.GetName(), err)
+		}
+		r.Recorder.Eventf(fdr, obj, corev1.EventTypeNormal, "Created", "Create", "created %s %s", kind, obj.GetName())
+		return nil
+	case err != nil:
+		return fmt.Errorf("get %s %s: %w", kind, obj.GetName(), err)
+	}
+	if existing.GetAnnotations()[AnnotationDesiredHash] == obj.GetAnnotations()[AnnotationDesiredHash] {
+		return nil // nothing changed: no write
+	}
+	obj.SetResourceVersion(existing.GetResourceVersion())
+	if err := r.Client.Update(ctx, obj); err != nil {
+		return fmt.Errorf("update %s %s: %w", kind, obj.GetName(), err)
+	}
+	r.Recorder.Eventf(fdr, obj, corev1.EventTypeNormal, "Updated", "Update", "updated %s %s", kind, obj.GetName())
+	return nil
+}
+
+// prune deletes children that the spec no longer asks for (a PDB after
+// scaling to one, role bindings after an rbac change).
+func (r *Reconciler) prune(ctx context.Context, fdr *fdv1.FlashdutyRunner, desired []client.Object) error {
+	want := map[string]bool{}
+	for _, o := range desired {
+		want[kindOf(o)+"/"+o.GetName()] = true
+	}
+	candidates := []client.Object{
+		&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: fdr.Name}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: roleName(fdr) + "-view"}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: roleName(fdr) + "-extra"}},
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: roleName(fdr) + "-extra"}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: serviceAccountName(fdr)}},
+	}
+	for _, c := range candidates {
+		if want[kindOf(c)+"/"+c.GetName()] {
+			continue
+		}
+		c.SetNamespace(fdr.Namespace)
+		existing := &metav1.PartialObjectMetadata{}
+		existing.SetGroupVersionKind(gvkOf(r.Client, c))
+		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(c), existing); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return fmt.Errorf("get %s %s: %w", kindOf(c), c.GetName(), err)
+		}
+		if !metav1.IsControlledBy(existing, fdr) {
+			continue // not ours (a user's own service account, say)
+		}
+		if err := r.Client.Delete(ctx, c, client.Preconditions{UID: ptrUID(existing)}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("delete %s %s: %w", kindOf(c), c.GetName(), err)
+		}
+		r.Recorder.Eventf(fdr, c, corev1.EventTypeNormal, "Deleted", "Delete", "deleted %s %s: no longer needed", kindOf(c), c.GetName())
+	}
+	return nil
+}
+
+func ptrUID(o client.Object) *types.UID {
+	uid := o.GetUID()
+	return &uid
+}
+
+// clusterBinding keeps the cluster-view ClusterRoleBinding and the
+// finalizer that cleans it up in step with the spec.
+func (r *Reconciler) clusterBinding(ctx context.Context, fdr *fdv1.FlashdutyRunner) error {
+	crb, err := DesiredClusterRoleBinding(fdr)
+	if err != nil {
+		return err
+	}
+	if crb == nil {
+		if controllerutil.ContainsFinalizer(fdr, Finalizer) {
+			return r.finalize(ctx, fdr)
+		}
+		return nil
+	}
+	if !controllerutil.ContainsFinalizer(fdr, Finalizer) {
+		controllerutil.AddFinalizer(fdr, Finalizer)
+		if err := r.Client.Update(ctx, fdr); err != nil {
+			return fmt.Errorf("add finalizer: %w", err)
+		}
+	}
+	return r.applyObject(ctx, fdr, crb)
+}
+
+// finalize deletes the ClusterRoleBinding and drops the finalizer.
+func (r *Reconciler) finalize(ctx context.Context, fdr *fdv1.FlashdutyRunner) error {
+	if !controllerutil.ContainsFinalizer(fdr, Finalizer) {
+		return nil
+	}
+	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: clusterRoleBindingName(fdr)}}
+	if err := r.Client.Delete(ctx, crb); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("delete cluster role binding: %w", err)
+	}
+	controllerutil.RemoveFinalizer(fdr, Finalizer)
+	if err := r.Client.Update(ctx, fdr); err != nil {
+		return fmt.Errorf("remove finalizer: %w", err)
+	}
+	return nil
+}
+
+func (r *Reconciler) updateStatus(ctx context.Context, fdr *fdv1.FlashdutyRunner, problem *Problem, dep *appsv1.Deployment) error {
+	st := ComputeStatus(fdr, problem, dep)
+	if reflect.DeepEqual(st, fdr.Status) {
+		return nil
+	}
+	old := meta.FindStatusCondition(fdr.Status.Conditions, fdv1.ConditionReady)
+	now := meta.FindStatusCondition(st.Conditions, fdv1.ConditionReady)
+	oldDegraded := meta.FindStatusCondition(fdr.Status.Conditions, fdv1.ConditionDegraded)
+	fdr.Status = st
+	if err := r.Client.Status().Update(ctx, fdr); err != nil {
+		return fmt.Errorf("update status: %w", err)
+	}
+	if now != nil && (old == nil || old.Status != now.Status || old.Reason != now.Reason) {
+		typ := corev1.EventTypeNormal
+		if now.Status != metav1.ConditionTrue && now.Reason != fdv1.ReasonPaused {
+			typ = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(fdr, nil, typ, now.Reason, "Status", "%s", now.Message)
+	}
+	if d := meta.FindStatusCondition(st.Conditions, fdv1.ConditionDegraded); d != nil && d.Status == metav1.ConditionTrue &&
+		(oldDegraded == nil || oldDegraded.Reason != d.Reason) && (now == nil || now.Reason != d.Reason) {
+		r.Recorder.Eventf(fdr, nil, corev1.EventTypeWarning, d.Reason, "Status", "%s", d.Message)
+	}
+	return nil
+}
+
+// SetupWithManager registers the controller, its watches and indexes.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	ctx := context.Background()
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &fdv1.FlashdutyRunner{}, indexSecrets, func(o client.Object) []string {
+		fdr := o.(*fdv1.FlashdutyRunner)
+		names := []string{fdr.Spec.APIKeySecretRef.Name}
+		if ca := fdr.Spec.CABundle; ca != nil && ca.SecretKeyRef != nil {
+			names = append(names, ca.SecretKeyRef.Name)
+		}
+		return names
+	}); err != nil {
+		return fmt.Errorf("index secret refs: %w", err)
+	}
+	if err := idx.IndexField(ctx, &fdv1.FlashdutyRunner{}, indexConfigMaps, func(o client.Object) []string {
+		if ca := o.(*fdv1.FlashdutyRunner).Spec.CABundle; ca != nil && ca.ConfigMapKeyRef != nil {
+			return []string{ca.ConfigMapKeyRef.Name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("index configmap refs: %w", err)
+	}
+	byRef := func(index string) handler.MapFunc {
+		return func(ctx context.Context, o client.Object) []reconcile.Request {
+			list := &fdv1.FlashdutyRunnerList{}
+			if err := mgr.GetClient().List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: o.GetName()}); err != nil {
+				return nil
+			}
+			reqs := make([]reconcile.Request, 0, len(list.Items))
+			for _, fdr := range list.Items {
+				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&fdr)})
+			}
+			return reqs
+		}
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&fdv1.FlashdutyRunner{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.ConfigMap{}, builder.OnlyMetadata).
+		Owns(&corev1.ServiceAccount{}, builder.OnlyMetadata).
+		Owns(&rbacv1.Role{}, builder.OnlyMetadata).
+		Owns(&rbacv1.RoleBinding{}, builder.OnlyMetadata).
+		Owns(&policyv1.PodDisruptionBudget{}, builder.OnlyMetadata).
+		// Secrets and CA ConfigMaps are watched by metadata only: a change
+		// bumps resourceVersion, and the data is read from the API server.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(byRef(indexSecrets)), builder.OnlyMetadata).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(byRef(indexConfigMaps)), builder.OnlyMetadata).
+		Named("flashdutyrunner").
+		Complete(r)
+}

@@ -1,0 +1,171 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
+)
+
+// The suite runs one real kube-apiserver and etcd (envtest) and one
+// operator for every test; each test works in its own namespace.
+var (
+	restCfg    *rest.Config
+	k8s        client.Client // the test's own client (not counted)
+	writes     atomic.Int64  // API writes made by the operator
+	testScheme = runtime.NewScheme()
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func assetsDir() string {
+	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
+		return d
+	}
+	matches, _ := filepath.Glob("../bin/k8s/*/kube-apiserver")
+	if len(matches) == 0 {
+		return ""
+	}
+	return filepath.Dir(matches[len(matches)-1])
+}
+
+func runSuite(m *testing.M) int {
+	assets := assetsDir()
+	if assets == "" {
+		fmt.Fprintln(os.Stderr, "controllers: no envtest binaries; run `make test` or hack/setup-envtest.sh first")
+		return 1
+	}
+	utilruntime.Must(clientgoscheme.AddToScheme(testScheme))
+	utilruntime.Must(fdv1.AddToScheme(testScheme))
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.Level(zapLevel()))))
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: assets,
+	}
+	var err error
+	if restCfg, err = env.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "start envtest: %v\n", err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	if k8s, err = client.New(restCfg, client.Options{Scheme: testScheme}); err != nil {
+		fmt.Fprintf(os.Stderr, "client: %v\n", err)
+		return 1
+	}
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:  testScheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		NewClient: func(cfg *rest.Config, opts client.Options) (client.Client, error) {
+			c, err := client.New(cfg, opts)
+			return &counting{Client: c}, err
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "manager: %v\n", err)
+		return 1
+	}
+	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("flashduty-operator"), RunnerImage: "runner:test"}
+	if err := r.SetupWithManager(mgr); err != nil {
+		fmt.Fprintf(os.Stderr, "setup: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	code := m.Run()
+	cancel()
+	if err := <-done; err != nil {
+		fmt.Fprintf(os.Stderr, "manager stopped: %v\n", err)
+	}
+	return code
+}
+
+func zapLevel() int8 {
+	if os.Getenv("OPERATOR_TEST_LOGS") != "" {
+		return -1
+	}
+	return 2 // errors only
+}
+
+// counting counts the operator's API writes.
+type counting struct{ client.Client }
+
+func (c *counting) Create(ctx context.Context, o client.Object, opts ...client.CreateOption) error {
+	writes.Add(1)
+	return c.Client.Create(ctx, o, opts...)
+}
+
+func (c *counting) Update(ctx context.Context, o client.Object, opts ...client.UpdateOption) error {
+	writes.Add(1)
+	return c.Client.Update(ctx, o, opts...)
+}
+
+func (c *counting) Patch(ctx context.Context, o client.Object, p client.Patch, opts ...client.PatchOption) error {
+	writes.Add(1)
+	return c.Client.Patch(ctx, o, p, opts...)
+}
+
+func (c *counting) Delete(ctx context.Context, o client.Object, opts ...client.DeleteOption) error {
+	writes.Add(1)
+	return c.Client.Delete(ctx, o, opts...)
+}
+
+func (c *counting) Status() client.SubResourceWriter { return &countingStatus{c.Client.Status()} }
+
+type countingStatus struct{ client.SubResourceWriter }
+
+func (c *countingStatus) Update(ctx context.Context, o client.Object, opts ...client.SubResourceUpdateOption) error {
+	writes.Add(1)
+	return c.SubResourceWriter.Update(ctx, o, opts...)
+}
+
+func (c *countingStatus) Patch(ctx context.Context, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+	writes.Add(1)
+	return c.SubResourceWriter.Patch(ctx, o, p, opts...)
+}
+
+// namespace makes a fresh namespace for one test.
+func namespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-"}}
+	if err := k8s.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+// eventually polls cond until it holds, failing the test after 15 s.
+func eventually(t *testing.T, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: %v", what, err)
+}
