@@ -215,7 +215,9 @@ func TestInvalidSpecsRejectedByAPIServer(t *testing.T) {
 			f.Spec.ServiceAccountName = "mine"
 			f.Spec.RBAC = &fdv1.RBAC{Preset: fdv1.RBACNamespaceView}
 		}, "set either serviceAccountName or rbac, not both"},
-		{"reserved env", func(f *fdv1.FlashdutyRunner) { f.Spec.Env = []corev1.EnvVar{{Name: "FLASHDUTY_RUNNER_API_KEY", Value: "x"}} }, "FLASHDUTY_RUNNER_* variables are set by the operator"},
+		{"reserved env", func(f *fdv1.FlashdutyRunner) {
+			f.Spec.Env = []corev1.EnvVar{{Name: "FLASHDUTY_RUNNER_API_KEY", Value: "x"}}
+		}, "FLASHDUTY_RUNNER_* variables are set by the operator"},
 		{"no secret name", func(f *fdv1.FlashdutyRunner) { f.Spec.APIKeySecretRef.Name = "" }, "spec.apiKeySecretRef.name"},
 		{"label with comma", func(f *fdv1.FlashdutyRunner) { f.Spec.Labels = []string{"a,b"} }, "spec.labels[0]"},
 		{"ca both", func(f *fdv1.FlashdutyRunner) {
