@@ -13,6 +13,12 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.dat
 
 BIN := $(CURDIR)/bin
 GOLANGCI_LINT_VERSION ?= v2.15.0
+CONTROLLER_GEN_VERSION ?= v0.23.0
+# The control plane for envtest, built from the Go module proxy by
+# hack/setup-envtest.sh and cached under bin/k8s/.
+K8S_VERSION ?= 1.37.2
+ETCD_VERSION ?= 3.6.16
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 
 .PHONY: help
 help: ## Show this help.
@@ -22,6 +28,25 @@ help: ## Show this help.
 build: ## Build the binaries into bin/.
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/flashduty-runner ./cmd/flashduty-runner
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/flashduty-platform-sim ./cmd/flashduty-platform-sim
+	CGO_ENABLED=0 go build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' -o $(BIN)/flashduty-operator ./cmd/flashduty-operator
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate the CRD and the operator's RBAC from the code markers.
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=flashduty-operator paths=./controllers/... output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods.
+	$(CONTROLLER_GEN) object paths=./api/...
+
+.PHONY: verify-generated
+verify-generated: manifests generate ## Fail when generated files are not committed.
+	@if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- api config; then \
+		git diff --stat -- api config; echo "generated files are stale: run make manifests generate and commit"; exit 1; fi
+
+.PHONY: envtest
+envtest: ## Build (once) the kube-apiserver, etcd and kubectl that tests use.
+	@K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/setup-envtest.sh >/dev/null
 
 .PHONY: fmt
 fmt: ## Format the code.
@@ -34,12 +59,13 @@ vet: ## go vet, and fail on unformatted files.
 	go vet ./...
 
 .PHONY: test
-test: vet ## Run every test (the command CI runs).
-	go test -race -count=1 ./...
+test: vet verify-generated envtest ## Run every test (the command CI runs).
+	KUBEBUILDER_ASSETS=$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/setup-envtest.sh) \
+		go test -race -count=1 ./...
 
 .PHONY: bench
-bench: ## Run the benchmarks (figures in docs/benchmarks.md).
-	go test -run '^$$' -bench . -benchmem ./...
+bench: envtest ## Run the benchmarks (figures in docs/benchmarks.md).
+	KUBEBUILDER_ASSETS=$$(hack/setup-envtest.sh) go test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: lint
 lint: $(BIN)/golangci-lint ## Run golangci-lint.
@@ -47,3 +73,7 @@ lint: $(BIN)/golangci-lint ## Run golangci-lint.
 
 $(BIN)/golangci-lint:
 	GOBIN=$(BIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+$(CONTROLLER_GEN):
+	GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	mv $(BIN)/controller-gen $@
