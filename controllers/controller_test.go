@@ -362,3 +362,29 @@ func TestRBACPresets(t *testing.T) {
 		return nil
 	})
 }
+
+func TestRedactionSpec(t *testing.T) {
+	ns := namespace(t)
+	create(t, secret(ns, "fd-key", "api_key", "fk"), runner(ns, "r", func(f *fdv1.FlashdutyRunner) {
+		f.Spec.Redaction = &fdv1.Redaction{Read: true, Disable: []string{"jwt"}, Patterns: []fdv1.RedactionPattern{{Name: "ticket", Regex: `TKT-[0-9]+`}}}
+	}))
+	cm := &corev1.ConfigMap{}
+	eventually(t, "configmap", func() error { return get(t, ns, "r-config", cm) })
+	var cfg config.Config
+	if err := config.Parse([]byte(cm.Data["config.yaml"]), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Redaction.IsEnabled() || !cfg.Redaction.Read || cfg.Redaction.Disable[0] != "jwt" || cfg.Redaction.Patterns[0].Regex != "TKT-[0-9]+" {
+		t.Fatalf("%+v", cfg.Redaction)
+	}
+	// A regexp the API server cannot judge is caught by the operator.
+	create(t, runner(ns, "bad", func(f *fdv1.FlashdutyRunner) {
+		f.Spec.Redaction = &fdv1.Redaction{Patterns: []fdv1.RedactionPattern{{Name: "x", Regex: "(unclosed"}}}
+	}))
+	wantCondition(t, ns, "bad", fdv1.ConditionDegraded, metav1.ConditionTrue, fdv1.ReasonInvalidRedaction)
+	if err := k8s.Create(bg, runner(ns, "bad2", func(f *fdv1.FlashdutyRunner) {
+		f.Spec.Redaction = &fdv1.Redaction{Disable: []string{"everything"}}
+	})); err == nil || !apierrors.IsInvalid(err) {
+		t.Fatalf("unknown detector accepted: %v", err)
+	}
+}

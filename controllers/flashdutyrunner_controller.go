@@ -139,9 +139,12 @@ func (r *Reconciler) inputs(ctx context.Context, fdr *fdv1.FlashdutyRunner, in *
 	}
 	cfg, err := RenderConfig(fdr)
 	if err != nil {
-		reason := fdv1.ReasonInvalidPermission
-		if !errors.Is(err, ErrInvalidPermission) {
-			reason = fdv1.ReasonReconcileError
+		reason := fdv1.ReasonReconcileError
+		switch {
+		case errors.Is(err, ErrInvalidPermission):
+			reason = fdv1.ReasonInvalidPermission
+		case errors.Is(err, ErrInvalidRedaction):
+			reason = fdv1.ReasonInvalidRedaction
 		}
 		return &Problem{Reason: reason, Message: err.Error()}, nil
 	}

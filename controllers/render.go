@@ -9,6 +9,7 @@ import (
 
 	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 )
 
 // Paths inside the runner container.
@@ -23,8 +24,11 @@ const (
 	defaultKeyName = "api_key"
 )
 
-// ErrInvalidPermission marks rule errors in a spec.
-var ErrInvalidPermission = errors.New("invalid permission rules")
+// Errors that mark the part of a spec at fault.
+var (
+	ErrInvalidPermission = errors.New("invalid permission rules")
+	ErrInvalidRedaction  = errors.New("invalid redaction settings")
+)
 
 // RenderConfig renders the runner configuration file of a FlashdutyRunner
 // through the runner's own config package, and validates it the way the
@@ -57,6 +61,15 @@ func RenderConfig(fdr *fdv1.FlashdutyRunner) ([]byte, error) {
 	}
 	if s.CABundle != nil {
 		cfg.CAFile = caDir + "/" + caFile
+	}
+	if r := s.Redaction; r != nil {
+		cfg.Redaction = config.Redaction{Enabled: r.Enabled, Read: r.Read, Disable: r.Disable}
+		for _, p := range r.Patterns {
+			cfg.Redaction.Patterns = append(cfg.Redaction.Patterns, config.RedactionPattern{Name: p.Name, Regex: p.Regex})
+		}
+		if _, err := redact.New(cfg.Redaction.Options("")); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidRedaction, err)
+		}
 	}
 	// Validate a copy completed the way the runner completes it at start:
 	// a spec the runner would refuse never reaches a pod.

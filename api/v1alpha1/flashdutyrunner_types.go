@@ -124,6 +124,43 @@ type FlashdutyRunnerSpec struct {
 	// Paused scales the runners to zero without deleting anything.
 	// +optional
 	Paused bool `json:"paused,omitempty"`
+
+	// Redaction scrubs secrets from everything the runners send back. It
+	// is on unless disabled; the runner's own API key is always redacted.
+	// +optional
+	Redaction *Redaction `json:"redaction,omitempty"`
+}
+
+// Redaction configures output redaction.
+type Redaction struct {
+	// Enabled turns the detectors on (default true).
+	// +kubebuilder:default=true
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+	// Read also redacts file contents returned by the read operation.
+	// +optional
+	Read bool `json:"read,omitempty"`
+	// Disable turns built-in detectors off.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Enum=pem_private_key;aws_access_key_id;aws_secret_access_key;github_token;gitlab_token;slack_token;jwt;bearer_token;url_password;kubernetes_secret_data
+	// +listType=set
+	// +optional
+	Disable []string `json:"disable,omitempty"`
+	// Patterns are extra detectors: a name and a Go (RE2) regular expression.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Patterns []RedactionPattern `json:"patterns,omitempty"`
+}
+
+// RedactionPattern is a named regular expression.
+type RedactionPattern struct {
+	// +kubebuilder:validation:Pattern=`^[a-z0-9_]{1,63}$`
+	Name string `json:"name"`
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Regex string `json:"regex"`
 }
 
 // SecretKeyRef names a key in a Secret of the same namespace.
@@ -236,12 +273,11 @@ const (
 	ReasonSecretKeyMissing    = "SecretKeyMissing"
 	ReasonCABundleNotFound    = "CABundleNotFound"
 	ReasonInvalidPermission   = "InvalidPermission"
+	ReasonInvalidRedaction    = "InvalidRedaction"
 	ReasonRolloutInProgress   = "RolloutInProgress"
 	ReasonRolloutComplete     = "RolloutComplete"
 	ReasonReconcileError      = "ReconcileError"
 	ReasonAsExpected          = "AsExpected"
-	ReasonWaitingForPrecheck  = "WaitingForConfiguration"
-	ReasonServiceAccountError = "ServiceAccountConflict"
 )
 
 // FlashdutyRunnerStatus is the observed state.

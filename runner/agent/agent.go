@@ -22,6 +22,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/hostinfo"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/metrics"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/probe"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/session"
 )
 
@@ -57,7 +58,11 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: o.Logger, outbox: dispatch.NewOutbox()}
 	a.metrics = metrics.New(o.Version, a.outbox.Len)
 
-	ops, err := operations(cfg, o.Logger)
+	redactor, err := redact.New(cfg.Redaction.Options(cfg.APIKey))
+	if err != nil {
+		return nil, fmt.Errorf("redaction: %w", err)
+	}
+	ops, err := operations(cfg, redactor, o.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +72,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	a.dispatcher = dispatch.New(dispatch.Options{
 		Operations: ops, MaxConcurrent: cfg.MaxConcurrentTasks, Outbox: a.outbox,
 		Observer: a.metrics, Logger: o.Logger.WithName("task"),
+		Redact: func(s string) (string, map[string]int) { return redactor.String(s) },
 	})
 
 	hostname, _ := os.Hostname()

@@ -581,3 +581,30 @@ func TestTLSUntrustedFails(t *testing.T) {
 		t.Fatalf("missing ca_file: %v", err)
 	}
 }
+
+func TestRedactionEverywhere(t *testing.T) {
+	h := start(t, func(c *config.Config, _ *Options) {
+		c.Permission = config.Permission{Preset: "trust", Bash: config.Rules{{Pattern: "rm *", Action: "deny"}}}
+	})
+	c := h.conn(1)
+	ctx := ctxT(t)
+	script := `printf '%s\n' 'key ` + testKey + `' 'apiVersion: v1' 'data:' '  password: c2VjcmV0' 'kind: Secret'; printf 'AKIAIOSFODNN7EXAMPLE\n' >&2`
+	r, err := c.Run(ctx, platformtest.Task{Operation: "bash", Args: map[string]any{"command": script}})
+	if err != nil || !r.Success {
+		t.Fatalf("%+v %v", r, err)
+	}
+	var out struct{ Stdout, Stderr string }
+	_ = r.Decode(&out)
+	if strings.Contains(out.Stdout, "SECRETkey") || strings.Contains(out.Stdout, "c2VjcmV0") || !strings.Contains(out.Stdout, "[REDACTED:api_key]") ||
+		!strings.Contains(out.Stdout, "password: [REDACTED:kubernetes_secret_data]") || out.Stderr != "[REDACTED:aws_access_key_id]\n" {
+		t.Fatalf("not redacted:\n%s\n%s", out.Stdout, out.Stderr)
+	}
+	// An error message is scrubbed too.
+	r, _ = c.Run(ctx, platformtest.Task{Operation: "bash", Args: map[string]any{"command": "rm '" + testKey + "'"}})
+	if r.Success || strings.Contains(r.Error, "SECRETkey") || !strings.Contains(r.Error, "[REDACTED:api_key]") {
+		t.Fatalf("error: %q", r.Error)
+	}
+	if !strings.Contains(h.logs.String(), `"redacted"="api_key=1,aws_access_key_id=1,kubernetes_secret_data=1"`) {
+		t.Fatalf("audit line lacks redaction counts:\n%s", h.logs)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/shell"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/webfetch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
@@ -28,18 +29,18 @@ func Policy(rules config.Rules) (*permission.Policy, error) {
 }
 
 // operations builds the operation registry from the configuration.
-func operations(cfg *config.Config, log logr.Logger) (map[string]dispatch.Operation, error) {
+func operations(cfg *config.Config, redactor *redact.Redactor, log logr.Logger) (map[string]dispatch.Operation, error) {
 	bashPolicy, err := Policy(cfg.Permission.EffectiveBash())
 	if err != nil {
 		return nil, err
 	}
-	spill := &workspace.Spiller{Root: cfg.WorkspaceRoot}
+	spill := &workspace.Spiller{Root: cfg.WorkspaceRoot, Redactor: redactor}
 	sh := shell.New(shell.Options{
 		Policy: bashPolicy, Root: cfg.WorkspaceRoot, Env: os.Environ(),
 		MaxTimeout: cfg.Bash.MaxTimeout, MaxOutput: cfg.Bash.MaxOutputBytes,
-		Spill: spill, Logger: log.WithName("bash"),
+		Spill: spill, Logger: log.WithName("bash"), Redactor: redactor,
 	})
-	ws, err := workspace.New(workspace.Options{Root: cfg.WorkspaceRoot, Spill: spill})
+	ws, err := workspace.New(workspace.Options{Root: cfg.WorkspaceRoot, Spill: spill, RedactRead: cfg.Redaction.IsEnabled() && cfg.Redaction.Read})
 	if err != nil {
 		return nil, err
 	}

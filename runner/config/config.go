@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 )
 
 // Defaults a user can rely on (documented in docs/configuration.md).
@@ -52,6 +54,45 @@ type Config struct {
 	// CAFile is a PEM bundle trusted in addition to the system roots for
 	// the platform connection (a TLS-inspecting proxy, a private endpoint).
 	CAFile string `yaml:"ca_file,omitempty"`
+	// Redaction scrubs secrets from everything the runner sends back.
+	Redaction Redaction `yaml:"redaction,omitempty"`
+}
+
+// Redaction configures output redaction. The runner's own API key is
+// always redacted, whatever these say.
+type Redaction struct {
+	// Enabled defaults to true.
+	Enabled *bool `yaml:"enabled,omitempty"`
+	// Read also redacts file contents returned by `read` (off by default:
+	// it changes the file the platform sees).
+	Read bool `yaml:"read,omitempty"`
+	// Disable turns built-in detectors off by name.
+	Disable []string `yaml:"disable,omitempty"`
+	// Patterns are extra detectors.
+	Patterns []RedactionPattern `yaml:"patterns,omitempty"`
+}
+
+// RedactionPattern is a named regular expression (Go RE2 syntax).
+type RedactionPattern struct {
+	Name  string `yaml:"name"`
+	Regex string `yaml:"regex"`
+}
+
+// IsEnabled reports whether redaction beyond the API key is on.
+func (r Redaction) IsEnabled() bool { return r.Enabled == nil || *r.Enabled }
+
+// Options returns the redactor options for this configuration and key.
+func (r Redaction) Options(apiKey string) redact.Options {
+	o := redact.Options{Secrets: []string{apiKey}}
+	if !r.IsEnabled() {
+		o.Disabled = redact.Builtins()
+		return o
+	}
+	o.Disabled = r.Disable
+	for _, p := range r.Patterns {
+		o.Patterns = append(o.Patterns, redact.Pattern{Name: p.Name, Regex: p.Regex})
+	}
+	return o
 }
 
 // Bash bounds the bash operation.
@@ -211,6 +252,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CAFile != "" && !filepath.IsAbs(c.CAFile) {
 		bad("ca_file", "must be an absolute path, got %q", c.CAFile)
+	}
+	if _, err := redact.New(c.Redaction.Options("")); err != nil {
+		bad("redaction", "%v", strings.TrimPrefix(err.Error(), "redaction: "))
 	}
 	if c.Bash.MaxTimeout < time.Second || c.Bash.MaxTimeout > 24*time.Hour {
 		bad("bash.max_timeout", "must be between 1s and 24h, got %s", c.Bash.MaxTimeout)

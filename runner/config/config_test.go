@@ -233,3 +233,28 @@ func TestKeysDocumented(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactionConfig(t *testing.T) {
+	var cfg Config
+	if err := Parse([]byte("redaction:\n  read: true\n  disable: [jwt]\n  patterns:\n  - {name: ticket, regex: 'TKT-[0-9]+'}\n"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Redaction.IsEnabled() || !cfg.Redaction.Read || cfg.Redaction.Patterns[0].Name != "ticket" {
+		t.Fatalf("%+v", cfg.Redaction)
+	}
+	for body, want := range map[string]string{
+		"api_key: k\nredaction: {disable: [nope]}\n":                     `redaction: unknown built-in detector "nope"`,
+		"api_key: k\nredaction: {patterns: [{name: x, regex: '(' }]}\n": `redaction: pattern "x"`,
+		"api_key: k\nredaction: {patterns: [{name: x}]}\n":               `redaction: pattern "x" matches the empty string`,
+	} {
+		_, err := Load(Source{Path: writeFile(t, body), PathExplicit: true, Identity: testID})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+	off := false
+	o := Redaction{Enabled: &off}.Options("k")
+	if len(o.Disabled) == 0 || o.Secrets[0] != "k" {
+		t.Fatal("disabled redaction must still redact the key")
+	}
+}

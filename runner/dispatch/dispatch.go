@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +27,19 @@ type Audit struct {
 	Rule     string // the deciding rule
 	ExitCode int
 	Bytes    int64 // bytes read, written or produced
+	// Redactions counts the values each detector removed from the
+	// output (never the values).
+	Redactions map[string]int
+}
+
+// Redacted adds redaction counts.
+func (a *Audit) Redacted(counts map[string]int) {
+	for k, v := range counts {
+		if a.Redactions == nil {
+			a.Redactions = map[string]int{}
+		}
+		a.Redactions[k] += v
+	}
 }
 
 // Operation runs one task. A returned error becomes a failed result
@@ -59,6 +74,9 @@ type Options struct {
 	Outbox        *Outbox
 	Observer      Observer
 	Logger        logr.Logger
+	// Redact scrubs error texts before they leave the runner; nil keeps
+	// them as they are.
+	Redact func(string) (string, map[string]int)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -71,6 +89,7 @@ type Dispatcher struct {
 	obs    Observer
 	log    logr.Logger
 	now    func() time.Time
+	redact func(string) (string, map[string]int)
 
 	mu       sync.Mutex
 	tasks    map[string]context.CancelCauseFunc
@@ -96,7 +115,7 @@ func New(o Options) *Dispatcher {
 	base, cancel := context.WithCancelCause(context.Background())
 	return &Dispatcher{
 		ops: o.Operations, sem: make(chan struct{}, o.MaxConcurrent), outbox: o.Outbox,
-		obs: o.Observer, log: o.Logger, now: o.Now,
+		obs: o.Observer, log: o.Logger, now: o.Now, redact: o.Redact,
 		tasks: map[string]context.CancelCauseFunc{}, base: base, cancelBase: cancel,
 	}
 }
@@ -232,6 +251,11 @@ func (d *Dispatcher) finish(req protocol.TaskRequest, start time.Time, result an
 	outcome := OutcomeSuccess
 	if err != nil {
 		res.Error, res.ExitCode = err.Error(), 1
+		if d.redact != nil {
+			var counts map[string]int
+			res.Error, counts = d.redact(res.Error)
+			audit.Redacted(counts)
+		}
 		switch {
 		case audit.Decision == "deny":
 			outcome = OutcomeDenied
@@ -252,16 +276,23 @@ func (d *Dispatcher) finish(req protocol.TaskRequest, start time.Time, result an
 	}
 	dur := d.now().Sub(start)
 	d.obs.TaskFinished(req.Operation, outcome, audit.Decision, dur, started)
+	target := audit.Target
+	if d.redact != nil {
+		target, _ = d.redact(target) // the audit line never holds a secret
+	}
 	kv := []any{
 		"task_id", req.TaskID, "trace_id", req.TraceID, "operation", req.Operation,
-		"target", clip(audit.Target, 256), "outcome", outcome, "exit_code", exitCode(res, audit),
+		"target", clip(target, 256), "outcome", outcome, "exit_code", exitCode(res, audit),
 		"duration_ms", dur.Milliseconds(), "bytes", audit.Bytes,
 	}
 	if audit.Decision != "" {
 		kv = append(kv, "decision", audit.Decision, "rule", audit.Rule)
 	}
 	if err != nil {
-		kv = append(kv, "error", clip(err.Error(), 512))
+		kv = append(kv, "error", clip(res.Error, 512))
+	}
+	if len(audit.Redactions) > 0 {
+		kv = append(kv, "redacted", redactionSummary(audit.Redactions))
 	}
 	d.log.Info("task finished", kv...)
 	// Last, so that metrics and the audit line never lag the platform.
@@ -320,4 +351,20 @@ func (d *Dispatcher) Drain(ctx context.Context) {
 	d.log.Info("shutdown grace over; cancelling running tasks", "running", d.Running())
 	d.cancelBase(ErrShuttingDown)
 	<-done
+}
+
+func redactionSummary(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s=%d", k, m[k])
+	}
+	return b.String()
 }

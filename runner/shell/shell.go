@@ -25,6 +25,7 @@ import (
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
 )
 
@@ -52,6 +53,8 @@ type Options struct {
 	MaxOutput int
 	Spill     *workspace.Spiller
 	Logger    logr.Logger
+	// Redactor scrubs commands before they are logged.
+	Redactor *redact.Redactor
 }
 
 // Shell runs bash tasks.
@@ -196,6 +199,8 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 	out := s.o.Spill.Apply("bash", taskID, stdout.String(), stdout.total)
 	errOut := s.o.Spill.Apply("bash_stderr", taskID, stderr.String(), stderr.total)
 	res.Stdout, res.Stderr = out.Content, errOut.Content
+	audit.Redacted(out.Redactions)
+	audit.Redacted(errOut.Redactions)
 	res.Truncated, res.FilePath, res.TotalSize = out.Truncated, out.FilePath, out.TotalSize
 	if !out.Truncated && errOut.Truncated {
 		res.Truncated, res.FilePath = true, errOut.FilePath
@@ -215,7 +220,7 @@ func (s *Shell) deny(ctx context.Context, audit *dispatch.Audit, v permission.Ve
 				rule, pos = d.Rule.Pattern, d.Index
 			}
 			audit.Rule = rule
-			s.o.Logger.Info("command denied", "task_id", dispatch.TaskID(ctx), "command", clip(d.Command), "rule", rule, "rule_position", pos)
+			s.o.Logger.Info("command denied", "task_id", dispatch.TaskID(ctx), "command", s.show(d.Command), "rule", rule, "rule_position", pos)
 			return
 		}
 	}
@@ -231,7 +236,7 @@ func (s *Shell) logDecisions(ctx context.Context, ds []permission.Decision, stag
 		if d.Rule != nil {
 			rule = fmt.Sprintf("%d:%s=%s", d.Index, d.Rule.Pattern, d.Rule.Action)
 		}
-		log.Info("permission decision", "task_id", dispatch.TaskID(ctx), "stage", stage, "command", clip(d.Command), "allowed", d.Allowed, "rule", rule)
+		log.Info("permission decision", "task_id", dispatch.TaskID(ctx), "stage", stage, "command", s.show(d.Command), "allowed", d.Allowed, "rule", rule)
 	}
 }
 
@@ -244,11 +249,13 @@ func lastRule(ds []permission.Decision) *permission.Decision {
 	return nil
 }
 
-func clip(s string) string {
-	if len(s) > 512 {
-		return s[:512] + "…"
+// show prepares a command for a log line: redacted and cut.
+func (s *Shell) show(cmd string) string {
+	cmd, _ = s.o.Redactor.String(cmd)
+	if len(cmd) > 512 {
+		return cmd[:512] + "…"
 	}
-	return s
+	return cmd
 }
 
 // callHandler checks every simple command (builtins, functions and the

@@ -158,6 +158,7 @@ func (f *Fetcher) Run(ctx context.Context, raw json.RawMessage, audit *dispatch.
 		text += fmt.Sprintf("\n[flashduty-runner] body cut at %d bytes\n", MaxBodyBytes)
 	}
 	out := f.o.Spill.Apply("webfetch", dispatch.TaskID(ctx), text, 0)
+	audit.Redacted(out.Redactions)
 	return &Result{Content: out.Content, URL: resp.Request.URL.String(), Truncated: out.Truncated || cut, FilePath: out.FilePath, TotalSize: out.TotalSize}, nil
 }
 

@@ -162,6 +162,12 @@ func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispat
 	}
 	out := w.o.Spill.Apply("grep", dispatch.TaskID(ctx), content.String(), 0)
 	res.Content, res.FilePath, res.TotalSize = out.Content, out.FilePath, out.TotalSize
+	audit.Redacted(out.Redactions)
+	if r := w.o.Spill.Redactor; r != nil {
+		for i := range res.Matches {
+			res.Matches[i].Content, _ = r.String(res.Matches[i].Content) // counted once, in content
+		}
+	}
 	res.Truncated = res.Truncated || out.Truncated
 	audit.Bytes = scanned
 	return res, nil

@@ -75,7 +75,13 @@ func (w *Workspace) Read(ctx context.Context, raw json.RawMessage, audit *dispat
 		return nil, err
 	}
 	audit.Bytes = int64(got)
-	return &ReadResult{Content: base64.StdEncoding.EncodeToString(buf[:got]), TotalSize: size}, nil
+	data := buf[:got]
+	if w.o.RedactRead && w.o.Spill.Redactor != nil {
+		text, counts := w.o.Spill.Redactor.String(string(data))
+		data = []byte(text)
+		audit.Redacted(counts)
+	}
+	return &ReadResult{Content: base64.StdEncoding.EncodeToString(data), TotalSize: size}, nil
 }
 
 type writeArgs struct {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 )
 
 // Large-output rule (docs/protocol.md).
@@ -22,12 +24,13 @@ const (
 	OutputsDir     = ".work/outputs"
 )
 
-// Output is a text result after the large-output rule.
+// Output is a text result after redaction and the large-output rule.
 type Output struct {
-	Content   string
-	Truncated bool
-	FilePath  string // workspace-relative, when spilled
-	TotalSize int64  // original bytes
+	Content    string
+	Truncated  bool
+	FilePath   string // workspace-relative, when spilled
+	TotalSize  int64  // original bytes
+	Redactions redact.Counts
 }
 
 // Pruning bounds for OutputsDir.
@@ -39,7 +42,10 @@ const (
 // Spiller saves large outputs under OutputsDir of a workspace and prunes
 // that directory by age and total size.
 type Spiller struct {
-	Root     string
+	Root string
+	// Redactor scrubs every text before it is returned or saved; nil
+	// keeps texts as they are.
+	Redactor *redact.Redactor
 	Now      func() time.Time
 	MaxAge   time.Duration // default DefaultOutputsMaxAge
 	MaxBytes int64         // default DefaultOutputsMaxBytes
@@ -49,11 +55,12 @@ type Spiller struct {
 // text and returns a preview that names the file. totalSize is the size
 // the text had before any capture cap (len(text) if none).
 func (s *Spiller) Apply(op, taskID, text string, totalSize int64) Output {
+	text, counts := s.Redactor.String(text)
 	if totalSize < int64(len(text)) {
 		totalSize = int64(len(text))
 	}
 	if len(text) <= SpillThreshold && totalSize == int64(len(text)) {
-		return Output{Content: text, TotalSize: totalSize}
+		return Output{Content: text, TotalSize: totalSize, Redactions: counts}
 	}
 	now := time.Now
 	if s.Now != nil {
@@ -64,7 +71,7 @@ func (s *Spiller) Apply(op, taskID, text string, totalSize int64) Output {
 	if err := s.save(name, text); err != nil {
 		saved = ""
 	}
-	return Output{Content: preview(text, saved, totalSize), Truncated: true, FilePath: saved, TotalSize: totalSize}
+	return Output{Content: preview(text, saved, totalSize), Truncated: true, FilePath: saved, TotalSize: totalSize, Redactions: counts}
 }
 
 func (s *Spiller) save(name, text string) error {

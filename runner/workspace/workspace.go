@@ -27,6 +27,8 @@ type Options struct {
 	MaxReadBytes  int64 // largest page one `read` returns
 	MaxEntries    int   // entries `list` and `glob` return before `truncated`
 	Spill         *Spiller
+	// RedactRead redacts `read` results too (Spill.Redactor does it).
+	RedactRead bool
 }
 
 // Workspace runs the file operations, each through an os.Root opened on
