@@ -243,9 +243,9 @@ func TestRedactionConfig(t *testing.T) {
 		t.Fatalf("%+v", cfg.Redaction)
 	}
 	for body, want := range map[string]string{
-		"api_key: k\nredaction: {disable: [nope]}\n":                     `redaction: unknown built-in detector "nope"`,
+		"api_key: k\nredaction: {disable: [nope]}\n":                    `redaction: unknown built-in detector "nope"`,
 		"api_key: k\nredaction: {patterns: [{name: x, regex: '(' }]}\n": `redaction: pattern "x"`,
-		"api_key: k\nredaction: {patterns: [{name: x}]}\n":               `redaction: pattern "x" matches the empty string`,
+		"api_key: k\nredaction: {patterns: [{name: x}]}\n":              `redaction: pattern "x" matches the empty string`,
 	} {
 		_, err := Load(Source{Path: writeFile(t, body), PathExplicit: true, Identity: testID})
 		if err == nil || !strings.Contains(err.Error(), want) {
