@@ -20,6 +20,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/hostinfo"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/mcp"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/metrics"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/probe"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
@@ -47,6 +48,7 @@ type Agent struct {
 	session    *session.Session
 	metrics    *metrics.Metrics
 	probe      *probe.Server
+	mcp        *mcp.Manager
 }
 
 // New prepares the workspace, binds the probe listener and builds every
@@ -62,7 +64,10 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redaction: %w", err)
 	}
-	ops, err := operations(cfg, redactor, o.Logger)
+	if a.mcp, err = mcpManager(cfg, o.Version, o.Logger); err != nil {
+		return nil, err
+	}
+	ops, err := operations(cfg, redactor, a.mcp, o.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -112,9 +117,10 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); errs <- a.session.Run(linkCtx) }()
 	go func() { defer wg.Done(); errs <- a.probe.Serve(linkCtx) }()
+	go func() { defer wg.Done(); a.mcp.Run(linkCtx) }() // closes every MCP session at the end
 	a.log.Info("runner started", "name", a.cfg.Name, "url", session.RedactURL(a.cfg.APIURL),
 		"workspace_root", a.cfg.WorkspaceRoot, "probe_addr", a.probe.Addr(),
 		"max_concurrent_tasks", a.cfg.MaxConcurrentTasks, "bash_rules", len(a.cfg.Permission.EffectiveBash()))

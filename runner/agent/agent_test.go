@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"github.com/gorilla/websocket"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
@@ -607,4 +609,41 @@ func TestRedactionEverywhere(t *testing.T) {
 	if !strings.Contains(h.logs.String(), `"redacted"="api_key=1,aws_access_key_id=1,kubernetes_secret_data=1"`) {
 		t.Fatalf("audit line lacks redaction counts:\n%s", h.logs)
 	}
+}
+
+func TestMCPOperationsAndLegacyCall(t *testing.T) {
+	srv := sdk.NewServer(&sdk.Implementation{Name: "t", Version: "1"}, nil)
+	srv.AddTool(&sdk.Tool{Name: "pods", InputSchema: json.RawMessage(`{"type":"object"}`)}, func(_ context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "3 pods; key " + testKey}}}, nil
+	})
+	ts := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, nil))
+	defer ts.Close()
+	h := start(t, func(c *config.Config, _ *Options) {
+		c.Permission.MCP = config.Rules{{Pattern: "*", Action: "allow"}, {Pattern: "k8s/delete*", Action: "deny"}}
+	})
+	c := h.conn(1)
+	server := map[string]any{"name": "k8s", "transport": "http", "url": ts.URL}
+	r, err := c.Run(ctxT(t), platformtest.Task{Operation: "mcp_list_tools", Args: map[string]any{"server": server}})
+	if err != nil || !r.Success || !strings.Contains(string(r.Result), `"name":"pods"`) {
+		t.Fatalf("list: %+v %v", r, err)
+	}
+	r, _ = c.Run(ctxT(t), platformtest.Task{Operation: "mcp_call", Args: map[string]any{"server": server, "tool_name": "pods", "args": map[string]any{}}})
+	if !r.Success || !strings.Contains(string(r.Result), `"content":"3 pods; key [REDACTED:api_key]"`) {
+		t.Fatalf("call: %+v %s", r, r.Result)
+	}
+	r, _ = c.Run(ctxT(t), platformtest.Task{Operation: "mcp_call", Args: map[string]any{"server": server, "tool_name": "delete_pod"}})
+	if r.Success || r.Error != "mcp tool denied by rule 'k8s/delete*': k8s/delete_pod" {
+		t.Fatalf("denied tool: %+v", r)
+	}
+	// The legacy mcp.call frame is answered with mcp.result.
+	frame, _ := json.Marshal(map[string]any{"id": "x", "type": "mcp.call", "timestamp": 1,
+		"payload": map[string]any{"call_id": "call-7", "server": server, "tool_name": "pods", "arguments": map[string]any{}}})
+	if err := c.SendRaw(websocket.TextMessage, frame); err != nil {
+		t.Fatal(err)
+	}
+	f, err := h.sim.WaitFrame(ctxT(t), func(f platformtest.Frame) bool { return f.Type == "mcp.result" })
+	if err != nil || f.Payload["call_id"] != "call-7" || f.Payload["success"] != true {
+		t.Fatalf("mcp.result: %+v %v", f.Payload, err)
+	}
+	h.noViolations()
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/mcp"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/shell"
@@ -29,7 +30,7 @@ func Policy(rules config.Rules) (*permission.Policy, error) {
 }
 
 // operations builds the operation registry from the configuration.
-func operations(cfg *config.Config, redactor *redact.Redactor, log logr.Logger) (map[string]dispatch.Operation, error) {
+func operations(cfg *config.Config, redactor *redact.Redactor, mcps *mcp.Manager, log logr.Logger) (map[string]dispatch.Operation, error) {
 	bashPolicy, err := Policy(cfg.Permission.EffectiveBash())
 	if err != nil {
 		return nil, err
@@ -51,5 +52,22 @@ func operations(cfg *config.Config, redactor *redact.Redactor, log logr.Logger) 
 	ops := ws.Operations()
 	ops["bash"] = sh.Run
 	ops["webfetch"] = webfetch.New(webfetch.Options{Policy: webPolicy, Spill: spill}).Run
+	m := &mcp.Ops{M: mcps, Spill: spill}
+	ops["mcp_list_tools"], ops["mcp_call"], ops[dispatch.LegacyMCPOperation] = m.ListTools, m.Call, m.LegacyCall
 	return ops, nil
+}
+
+// mcpManager builds the MCP session manager from the configuration.
+func mcpManager(cfg *config.Config, version string, log logr.Logger) (*mcp.Manager, error) {
+	bashPolicy, err := Policy(cfg.Permission.EffectiveBash())
+	if err != nil {
+		return nil, err
+	}
+	var tools *permission.Policy
+	if cfg.Permission.MCP != nil { // absent: every tool is allowed
+		if tools, err = Policy(cfg.Permission.MCP); err != nil {
+			return nil, err
+		}
+	}
+	return mcp.NewManager(mcp.Options{Bash: bashPolicy, Tools: tools, Env: shell.CleanEnv(os.Environ()), Logger: log.WithName("mcp"), Version: version}), nil
 }

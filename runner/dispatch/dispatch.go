@@ -30,6 +30,8 @@ type Audit struct {
 	// Redactions counts the values each detector removed from the
 	// output (never the values).
 	Redactions map[string]int
+
+	legacy bool // answer with mcp.result instead of task.result
 }
 
 // Redacted adds redaction counts.
@@ -145,6 +147,17 @@ func (d *Dispatcher) HandleFrame(_ context.Context, env protocol.Envelope) {
 			return
 		}
 		d.Cancel(c.TaskID, ErrCancelled)
+	case protocol.TypeMCPCall:
+		var c struct {
+			CallID string `json:"call_id"`
+		}
+		if err := protocol.DecodePayload(env, &c); err != nil || c.CallID == "" {
+			d.log.Info("dropping mcp.call without a call_id: nothing to answer")
+			return
+		}
+		// The legacy call shares the mcp_call code; its id doubles as a
+		// task id, so task.cancel stops it too.
+		d.submit(protocol.TaskRequest{TaskID: c.CallID, Operation: LegacyMCPOperation, Args: env.Payload}, true)
 	case protocol.TypeUpgrade:
 		d.log.Info("ignoring upgrade request: this runner is upgraded by replacing its binary or image")
 	default:
@@ -174,18 +187,24 @@ func (d *Dispatcher) handleRequest(env protocol.Envelope) {
 	d.Submit(req)
 }
 
+// LegacyMCPOperation is the registry name of the legacy mcp.call handler;
+// its result goes out as mcp.result.
+const LegacyMCPOperation = "mcp.call"
+
 // Submit runs req in the background and queues its result.
-func (d *Dispatcher) Submit(req protocol.TaskRequest) {
+func (d *Dispatcher) Submit(req protocol.TaskRequest) { d.submit(req, false) }
+
+func (d *Dispatcher) submit(req protocol.TaskRequest, legacy bool) {
 	start := d.now()
 	d.mu.Lock()
 	if d.draining {
 		d.mu.Unlock()
-		d.finish(req, start, nil, ErrShuttingDown, &Audit{}, false)
+		d.finish(req, start, nil, ErrShuttingDown, &Audit{legacy: legacy}, false)
 		return
 	}
 	if _, dup := d.tasks[req.TaskID]; dup {
 		d.mu.Unlock()
-		d.finish(req, start, nil, fmt.Errorf("task %s is already running", req.TaskID), &Audit{}, false)
+		d.finish(req, start, nil, fmt.Errorf("task %s is already running", req.TaskID), &Audit{legacy: legacy}, false)
 		return
 	}
 	ctx, cancel := context.WithCancelCause(d.base)
@@ -202,12 +221,12 @@ func (d *Dispatcher) Submit(req protocol.TaskRequest) {
 			d.mu.Unlock()
 			cancel(nil)
 		}()
-		d.run(ctx, req, start)
+		d.run(ctx, req, start, legacy)
 	}()
 }
 
-func (d *Dispatcher) run(ctx context.Context, req protocol.TaskRequest, start time.Time) {
-	audit := &Audit{}
+func (d *Dispatcher) run(ctx context.Context, req protocol.TaskRequest, start time.Time, legacy bool) {
+	audit := &Audit{legacy: legacy}
 	op, ok := d.ops[req.Operation]
 	if !ok {
 		d.finish(req, start, nil, fmt.Errorf("unknown operation: %s", req.Operation), audit, false)
@@ -267,7 +286,14 @@ func (d *Dispatcher) finish(req protocol.TaskRequest, start time.Time, result an
 	} else {
 		res.Success, res.Result = true, result
 	}
-	frame, encErr := protocol.Encode(protocol.TypeTaskResult, res, d.now())
+	var frame []byte
+	var encErr error
+	if audit.legacy {
+		frame, encErr = protocol.Encode(protocol.TypeMCPResult, protocol.MCPResult{
+			CallID: res.TaskID, Success: res.Success, Result: res.Result, Error: res.Error}, d.now())
+	} else {
+		frame, encErr = protocol.Encode(protocol.TypeTaskResult, res, d.now())
+	}
 	if encErr != nil {
 		// A result that cannot be encoded still gets an answer.
 		res = protocol.TaskResult{TaskID: req.TaskID, SourceInstanceID: req.SourceInstanceID, Error: fmt.Sprintf("encode result: %v", encErr), ExitCode: 1}

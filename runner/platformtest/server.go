@@ -222,6 +222,24 @@ func (s *Server) WaitResult(ctx context.Context, taskID string) (*Result, error)
 	return r, nil
 }
 
+// WaitFrame waits for a runner frame (on any connection) that match
+// accepts, and returns it.
+func (s *Server) WaitFrame(ctx context.Context, match func(Frame) bool) (Frame, error) {
+	var found Frame
+	err := s.waitFor(ctx, func() bool {
+		for _, c := range s.all {
+			for _, f := range c.frames {
+				if match(f) {
+					found = f
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return found, err
+}
+
 // ResultCount is how many results arrived for taskID (exactly one is
 // right).
 func (s *Server) ResultCount(taskID string) int {

@@ -1,0 +1,302 @@
+package mcp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
+)
+
+// testServer is a real MCP server built with the same SDK.
+func testServer() *sdk.Server {
+	s := sdk.NewServer(&sdk.Implementation{Name: "test", Version: "1"}, &sdk.ServerOptions{PageSize: 7})
+	text := func(s string) *sdk.CallToolResult {
+		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: s}}}
+	}
+	add := func(name string, h sdk.ToolHandler) {
+		s.AddTool(&sdk.Tool{Name: name, Description: "test tool " + name, InputSchema: json.RawMessage(`{"type":"object"}`)}, h)
+	}
+	add("echo", func(_ context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+		var args map[string]any
+		_ = json.Unmarshal(req.Params.Arguments, &args)
+		return text(fmt.Sprint(args["text"])), nil
+	})
+	add("fail", func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+		r := text("boom")
+		r.IsError = true
+		return r, nil
+	})
+	add("crash", func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) { os.Exit(3); return nil, nil })
+	add("hang", func(ctx context.Context, _ *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	add("pid", func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) { return text(strconv.Itoa(os.Getpid())), nil })
+	add("env", func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+		return text(os.Getenv("FLASHDUTY_RUNNER_API_KEY") + "|" + os.Getenv("FLASHDUTY_X") + "|" + os.Getenv("CUSTOM")), nil
+	})
+	add("whoami", func(_ context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+		return text(req.Extra.Header.Get("X-User") + "|" + req.Extra.Header.Get("X-Static")), nil
+	})
+	add("mixed", func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+		return &sdk.CallToolResult{Content: []sdk.Content{
+			&sdk.TextContent{Text: "line one"}, &sdk.ImageContent{MIMEType: "image/png", Data: []byte{1}},
+			&sdk.ResourceLink{Name: "runbook", URI: "file:///runbook.md"}, &sdk.TextContent{Text: "token ghp_abcdefghijklmnopqrstuvwxyz0123456789"},
+		}}, nil
+	})
+	add("structured", func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+		return &sdk.CallToolResult{Content: []sdk.Content{}, StructuredContent: map[string]any{"pods": 3}}, nil
+	})
+	for i := range 30 {
+		add(fmt.Sprintf("extra%02d", i), func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) { return text("x"), nil })
+	}
+	return s
+}
+
+// TestHelperStdioServer is the stdio MCP server subprocess.
+func TestHelperStdioServer(t *testing.T) {
+	if os.Getenv("MCP_TEST_SERVER") != "1" {
+		t.Skip("helper process")
+	}
+	_ = testServer().Run(context.Background(), &sdk.StdioTransport{})
+	os.Exit(0)
+}
+
+func stdioServer(name string, env map[string]string) ServerConfig {
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["MCP_TEST_SERVER"] = "1"
+	return ServerConfig{Name: name, Transport: "stdio", Command: os.Args[0], Args: []string{"-test.run=^TestHelperStdioServer$"}, Env: env}
+}
+
+func policy(t testing.TB, rules ...string) *permission.Policy {
+	t.Helper()
+	var rs []permission.Rule
+	for i := 0; i+1 < len(rules); i += 2 {
+		rs = append(rs, permission.Rule{Pattern: rules[i], Action: rules[i+1]})
+	}
+	p, err := permission.Compile(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func newOps(t testing.TB, tools *permission.Policy) *Ops {
+	t.Helper()
+	env := append(os.Environ(), "FLASHDUTY_RUNNER_API_KEY=fk_parent") // the runner's own: must not reach servers
+	m := NewManager(Options{Bash: policy(t, "*", "allow"), Tools: tools, Env: cleanEnv(env), Logger: logr.Discard()})
+	t.Cleanup(m.Close)
+	return &Ops{M: m, Spill: &workspace.Spiller{Root: t.TempDir()}}
+}
+
+func cleanEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "FLASHDUTY_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func call(t testing.TB, ctx context.Context, o *Ops, server ServerConfig, tool string, args map[string]any) (*CallResult, error) {
+	t.Helper()
+	raw, _ := json.Marshal(map[string]any{"server": server, "tool_name": tool, "args": args})
+	res, err := o.Call(ctx, raw, &dispatch.Audit{})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*CallResult), nil
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestStdioListCallAndReuse(t *testing.T) {
+	o := newOps(t, nil)
+	srv := stdioServer("local", map[string]string{"CUSTOM": "yes", "FLASHDUTY_X": "dropped"})
+	raw, _ := json.Marshal(map[string]any{"server": srv})
+	res, err := o.ListTools(ctxT(t), raw, &dispatch.Audit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tools := res.(map[string]any)["tools"].([]Tool)
+	if len(tools) != 39 || tools[0].InputSchema == nil || tools[0].Description == "" {
+		t.Fatalf("want 39 tools over several pages, got %d", len(tools))
+	}
+	r1, err := call(t, ctxT(t), o, srv, "pid", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := call(t, ctxT(t), o, srv, "pid", nil)
+	if r1.Content != r2.Content || o.M.Sessions() != 1 {
+		t.Fatalf("session not reused: %s %s (%d sessions)", r1.Content, r2.Content, o.M.Sessions())
+	}
+	r, _ := call(t, ctxT(t), o, srv, "echo", map[string]any{"text": "hi"})
+	if r.Content != "hi" || r.IsError {
+		t.Fatalf("%+v", r)
+	}
+	r, _ = call(t, ctxT(t), o, srv, "env", nil)
+	if r.Content != "||yes" {
+		t.Fatalf("server environment: %q (FLASHDUTY_* must not reach it)", r.Content)
+	}
+	r, err = call(t, ctxT(t), o, srv, "fail", nil)
+	if err != nil || !r.IsError || r.Content != "boom" {
+		t.Fatalf("tool error: %+v %v", r, err)
+	}
+	// A changed configuration gets its own session.
+	other := stdioServer("local", map[string]string{"CUSTOM": "no"})
+	r3, _ := call(t, ctxT(t), o, other, "pid", nil)
+	if r3.Content == r1.Content || o.M.Sessions() != 2 {
+		t.Fatalf("config change reused a session")
+	}
+}
+
+func TestCrashedServerRestarts(t *testing.T) {
+	o := newOps(t, nil)
+	srv := stdioServer("crashy", nil)
+	before, _ := call(t, ctxT(t), o, srv, "pid", nil)
+	if _, err := call(t, ctxT(t), o, srv, "crash", nil); err == nil {
+		t.Fatal("crash reported success")
+	}
+	after, err := call(t, ctxT(t), o, srv, "pid", nil)
+	if err != nil || after.Content == before.Content {
+		t.Fatalf("not restarted: %v %v", after, err)
+	}
+}
+
+func TestHangThenCancelBlocksNobody(t *testing.T) {
+	o := newOps(t, nil)
+	slow, fast := stdioServer("slow", nil), stdioServer("fast", nil)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := call(t, ctx, o, slow, "hang", nil); done <- err }()
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	if r, err := call(t, ctxT(t), o, fast, "echo", map[string]any{"text": "ok"}); err != nil || r.Content != "ok" {
+		t.Fatalf("another server was blocked: %v", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("the fast server waited for the slow one")
+	}
+	cancel(dispatch.ErrCancelled)
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("cancelled call succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancel did not stop the call")
+	}
+	// The session survives a cancelled call.
+	if _, err := call(t, ctxT(t), o, slow, "echo", map[string]any{"text": "again"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDeniedStdioCommandAndToolRules(t *testing.T) {
+	o := newOps(t, policy(t, "*", "allow", "local/fail", "deny"))
+	o.M.o.Bash = policy(t, "*", "allow", os.Args[0]+" *", "deny")
+	if _, err := call(t, ctxT(t), o, stdioServer("local", nil), "echo", nil); err == nil || !strings.HasPrefix(err.Error(), "command denied by rule") {
+		t.Fatalf("stdio command: %v", err)
+	}
+	o.M.o.Bash = policy(t, "*", "allow")
+	if _, err := call(t, ctxT(t), o, stdioServer("local", nil), "fail", nil); err == nil || err.Error() != "mcp tool denied by rule 'local/fail': local/fail" {
+		t.Fatalf("tool rule: %v", err)
+	}
+	if _, err := call(t, ctxT(t), o, ServerConfig{Name: "x", Transport: "carrier-pigeon"}, "echo", nil); err == nil {
+		t.Fatal("unknown transport accepted")
+	}
+}
+
+func TestStreamableHTTPDynamicHeaders(t *testing.T) {
+	var mu sync.Mutex
+	var sessions int
+	srv := testServer()
+	h := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { mu.Lock(); sessions++; mu.Unlock(); return srv }, nil)
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	o := newOps(t, nil)
+	defer o.M.Close() // before the server closes
+	for _, transport := range []string{"sse", "http", "streamable_http"} {
+		for _, user := range []string{"alice", "bob"} {
+			cfg := ServerConfig{Name: "remote", Transport: transport, URL: ts.URL, Headers: map[string]string{"X-Static": "s", "X-User": "static-loses"},
+				DynamicHeaders: map[string]string{"X-User": user}}
+			r, err := call(t, ctxT(t), o, cfg, "whoami", nil)
+			if err != nil || r.Content != user+"|s" {
+				t.Fatalf("%s as %s: %+v %v", transport, user, r, err)
+			}
+		}
+	}
+	if n := o.M.Sessions(); n != 3 {
+		t.Fatalf("dynamic headers must not split sessions: %d sessions", n)
+	}
+}
+
+func TestLegacySSEFallback(t *testing.T) {
+	srv := testServer()
+	ts := httptest.NewServer(sdk.NewSSEHandler(func(*http.Request) *sdk.Server { return srv }, nil))
+	defer ts.Close()
+	o := newOps(t, nil)
+	defer o.M.Close() // before the server closes
+	r, err := call(t, ctxT(t), o, ServerConfig{Name: "old", Transport: "sse", URL: ts.URL}, "echo", map[string]any{"text": "legacy"})
+	if err != nil || r.Content != "legacy" {
+		t.Fatalf("%+v %v", r, err)
+	}
+}
+
+func TestRendering(t *testing.T) {
+	o := newOps(t, nil)
+	srv := stdioServer("r", nil)
+	r, _ := call(t, ctxT(t), o, srv, "mixed", nil)
+	want := "line one\n[Image: image/png]\n[Resource link: runbook (file:///runbook.md)]\ntoken ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+	if r.Content != want {
+		t.Fatalf("%q", r.Content)
+	}
+	r, _ = call(t, ctxT(t), o, srv, "structured", nil)
+	if r.Content != `{"pods":3}` {
+		t.Fatalf("%q", r.Content)
+	}
+}
+
+func TestIdleSessionsClose(t *testing.T) {
+	o := newOps(t, nil)
+	o.M.o.IdleTimeout = 50 * time.Millisecond
+	_, _ = call(t, ctxT(t), o, stdioServer("idle", nil), "pid", nil)
+	o.M.reap(time.Now().Add(time.Second))
+	if o.M.Sessions() != 0 {
+		t.Fatal("idle session kept")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { o.M.Run(ctx); close(done) }()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+	if _, err := call(t, ctxT(t), o, stdioServer("idle", nil), "pid", nil); err == nil || !errors.Is(err, err) || !strings.Contains(err.Error(), "shutting down") {
+		t.Fatalf("calls after Close: %v", err)
+	}
+}
