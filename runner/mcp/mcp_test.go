@@ -46,7 +46,9 @@ func testServer() *sdk.Server {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	})
-	add("pid", func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) { return text(strconv.Itoa(os.Getpid())), nil })
+	add("pid", func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+		return text(strconv.Itoa(os.Getpid())), nil
+	})
 	add("env", func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
 		return text(os.Getenv("FLASHDUTY_RUNNER_API_KEY") + "|" + os.Getenv("FLASHDUTY_X") + "|" + os.Getenv("CUSTOM")), nil
 	})
