@@ -77,3 +77,27 @@ $(BIN)/golangci-lint:
 $(CONTROLLER_GEN):
 	GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
 	mv $(BIN)/controller-gen $@
+
+IMAGE_REPO ?= ghcr.io/flashcatcloud/flashduty-runner-k8s
+RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+
+.PHONY: docker-build
+docker-build: ## Build the runner and operator images (needs a Docker engine).
+	docker build --target runner --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE_REPO)/runner:$(VERSION) .
+	docker build --target operator --build-arg VERSION=$(VERSION) -t $(IMAGE_REPO)/operator:$(VERSION) .
+
+.PHONY: release
+release: ## Build the stand-alone runner archives and checksums into dist/.
+	rm -rf dist && mkdir -p dist
+	@for p in $(RELEASE_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; \
+		name_os=$$( [ $$os = linux ] && echo Linux || echo Darwin ); \
+		name_arch=$$( [ $$arch = amd64 ] && echo x86_64 || echo arm64 ); \
+		dir=dist/flashduty-runner_$${name_os}_$${name_arch}; mkdir -p $$dir; \
+		echo "building $$os/$$arch"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags '$(LDFLAGS)' -o $$dir/flashduty-runner ./cmd/flashduty-runner; \
+		cp LICENSE README.md hack/flashduty-runner.service $$dir/; \
+		tar -C $$dir -czf $$dir.tar.gz flashduty-runner LICENSE README.md flashduty-runner.service; \
+		rm -rf $$dir; \
+	done
+	cd dist && sha256sum *.tar.gz > checksums.txt && cat checksums.txt

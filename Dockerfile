@@ -1,0 +1,48 @@
+# syntax=docker/dockerfile:1.7
+# Two images from one file:
+#   docker build --target runner   -t flashduty-runner .
+#   docker build --target operator -t flashduty-operator .
+# Base images are pinned to exact versions.
+
+ARG GO_VERSION=1.26.8
+ARG KUBECTL_VERSION=v1.37.2
+ARG ALPINE_VERSION=3.21.3
+
+FROM golang:${GO_VERSION}-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY api/ api/
+COPY cmd/ cmd/
+COPY controllers/ controllers/
+COPY runner/ runner/
+ARG VERSION=dev
+ARG COMMIT=unknown
+ARG TARGETOS=linux
+ARG TARGETARCH=amd64
+ENV CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH}
+RUN go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/flashduty-runner ./cmd/flashduty-runner && \
+    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/flashduty-operator ./cmd/flashduty-operator
+
+# kubectl for the runner, from the official image.
+FROM registry.k8s.io/kubectl:${KUBECTL_VERSION} AS kubectl
+
+# The runner: its binary, kubectl and the everyday tools the permission
+# presets name (cat, ls, grep, ps, df, free… from busybox), non-root,
+# /workspace as a volume.
+FROM alpine:${ALPINE_VERSION} AS runner
+RUN adduser -D -H -u 65532 -s /sbin/nologin runner && install -d -o 65532 -g 65532 /workspace
+COPY --from=build /out/flashduty-runner /usr/local/bin/flashduty-runner
+COPY --from=kubectl /bin/kubectl /usr/local/bin/kubectl
+ENV FLASHDUTY_RUNNER_WORKSPACE_ROOT=/workspace HOME=/tmp
+VOLUME ["/workspace"]
+USER 65532:65532
+EXPOSE 8081
+ENTRYPOINT ["/usr/local/bin/flashduty-runner"]
+CMD ["run"]
+
+# The operator: its binary only, non-root.
+FROM alpine:${ALPINE_VERSION} AS operator
+COPY --from=build /out/flashduty-operator /manager
+USER 65532:65532
+ENTRYPOINT ["/manager"]
