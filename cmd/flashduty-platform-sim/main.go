@@ -26,7 +26,7 @@ Point a runner at it:
   FLASHDUTY_RUNNER_API_KEY=KEY FLASHDUTY_RUNNER_API_URL=ws://127.0.0.1:8090/runner/ws flashduty-runner run
 
 Then type commands (or list them in --script FILE, one per line):
-` + scriptHelp + `
+` + platformtest.ScriptHelp + `
 Flags:
 `
 
@@ -58,8 +58,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer f.Close()
 		in = f
 	}
-	out := &syncWriter{w: stdout}
-	sim, err := platformtest.Start(platformtest.Options{Addr: *addr, APIKey: *key, OnEvent: eventPrinter(out, *verbose)})
+	out := &platformtest.SyncWriter{W: stdout}
+	sim, err := platformtest.Start(platformtest.Options{Addr: *addr, APIKey: *key, OnEvent: platformtest.EventPrinter(out, *verbose)})
 	if err != nil {
 		fmt.Fprintf(stderr, "flashduty-platform-sim: %v\n", err)
 		return 1
@@ -69,8 +69,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	p := &player{sim: sim, out: out, timeout: *timeout, waitRunner: *waitRunner}
-	failed, err := p.play(ctx, in)
+	p := &platformtest.Player{Sim: sim, Out: out, Timeout: *timeout, WaitRunner: *waitRunner}
+	failed, err := p.Play(ctx, in)
 	if err != nil {
 		fmt.Fprintf(stderr, "flashduty-platform-sim: %v\n", err)
 		return 1

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -81,21 +80,3 @@ func TestScriptAgainstRunner(t *testing.T) {
 	}
 }
 
-func TestParseTask(t *testing.T) {
-	for _, c := range []struct{ line, want string }{
-		{"bash ls -la", `bash map[command:ls -la]`},
-		{"read a/b", `read map[path:a/b]`},
-		{"list", `list map[path:.]`},
-		{"write f hi", `write map[content:aGkK path:f]`},
-	} {
-		task, err := parseTask(c.line)
-		if err != nil || fmt.Sprint(task.Operation, " ", task.Args) != c.want {
-			t.Errorf("%q: %v %v", c.line, task, err)
-		}
-	}
-	for _, bad := range []string{"bash", "task", "task op {bad", "frobnicate x"} {
-		if _, err := parseTask(bad); err == nil {
-			t.Errorf("%q parsed", bad)
-		}
-	}
-}

@@ -1,6 +1,7 @@
 package platformtest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -37,6 +38,25 @@ func TestValidateFrame(t *testing.T) {
 		}
 		if c.want != "" && !strings.Contains(got, c.want) {
 			t.Errorf("want %q in %q\n%s", c.want, got, c.frame)
+		}
+	}
+}
+
+func TestParseTask(t *testing.T) {
+	for _, c := range []struct{ line, want string }{
+		{"bash ls -la", `bash map[command:ls -la]`},
+		{"read a/b", `read map[path:a/b]`},
+		{"list", `list map[path:.]`},
+		{"write f hi", `write map[content:aGkK path:f]`},
+	} {
+		task, err := parseTask(c.line)
+		if err != nil || fmt.Sprint(task.Operation, " ", task.Args) != c.want {
+			t.Errorf("%q: %v %v", c.line, task, err)
+		}
+	}
+	for _, bad := range []string{"bash", "task", "task op {bad", "frobnicate x"} {
+		if _, err := parseTask(bad); err == nil {
+			t.Errorf("%q parsed", bad)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package platformtest
 
 import (
 	"bufio"
@@ -12,10 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/platformtest"
 )
 
-const scriptHelp = `  bash COMMAND              run a shell command
+// ScriptHelp documents the script language of Player.
+const ScriptHelp = `  bash COMMAND              run a shell command
   read PATH                 read a workspace file
   write PATH TEXT           write TEXT to a workspace file
   list [PATH]               list a directory
@@ -32,17 +32,18 @@ const scriptHelp = `  bash COMMAND              run a shell command
   # comment
 `
 
-// player runs script lines against the first connected runner.
-type player struct {
-	sim        *platformtest.Server
-	out        io.Writer
-	timeout    time.Duration
-	waitRunner time.Duration
-	last       *platformtest.Result
+// Player runs a script of tasks against the newest connected runner and
+// prints each task and result readably.
+type Player struct {
+	Sim        *Server
+	Out        io.Writer
+	Timeout    time.Duration // per task
+	WaitRunner time.Duration // for a runner to connect
+	last       *Result
 }
 
-// play executes every line; it returns how many expectations failed.
-func (p *player) play(ctx context.Context, in io.Reader) (int, error) {
+// Play executes every line; it returns how many expectations failed.
+func (p *Player) Play(ctx context.Context, in io.Reader) (int, error) {
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	failed := 0
@@ -59,7 +60,7 @@ func (p *player) play(ctx context.Context, in io.Reader) (int, error) {
 			if ctx.Err() != nil {
 				return failed, nil
 			}
-			fmt.Fprintf(p.out, "line %d: %v\n", lineNo, err)
+			fmt.Fprintf(p.Out, "line %d: %v\n", lineNo, err)
 			failed++
 			continue
 		}
@@ -70,15 +71,15 @@ func (p *player) play(ctx context.Context, in io.Reader) (int, error) {
 	return failed, sc.Err()
 }
 
-func (p *player) conn(ctx context.Context) (*platformtest.Conn, error) {
-	if cs := p.sim.Conns(); len(cs) > 0 {
+func (p *Player) conn(ctx context.Context) (*Conn, error) {
+	if cs := p.Sim.Conns(); len(cs) > 0 {
 		return cs[len(cs)-1], nil
 	}
-	fmt.Fprintln(p.out, "waiting for a runner to connect…")
-	wctx, cancel := context.WithTimeout(ctx, p.waitRunner)
+	fmt.Fprintln(p.Out, "waiting for a runner to connect…")
+	wctx, cancel := context.WithTimeout(ctx, p.WaitRunner)
 	defer cancel()
 	for {
-		if cs := p.sim.Conns(); len(cs) > 0 && cs[len(cs)-1].Heartbeats() > 0 {
+		if cs := p.Sim.Conns(); len(cs) > 0 && cs[len(cs)-1].Heartbeats() > 0 {
 			return cs[len(cs)-1], nil
 		}
 		select {
@@ -90,7 +91,7 @@ func (p *player) conn(ctx context.Context) (*platformtest.Conn, error) {
 }
 
 // exec runs one line; ok is false when an expectation failed.
-func (p *player) exec(ctx context.Context, line string) (bool, error) {
+func (p *Player) exec(ctx context.Context, line string) (bool, error) {
 	verb, rest, _ := strings.Cut(line, " ")
 	rest = strings.TrimSpace(rest)
 	switch verb {
@@ -105,13 +106,13 @@ func (p *player) exec(ctx context.Context, line string) (bool, error) {
 		}
 		return true, nil
 	case "runners":
-		for _, c := range p.sim.Conns() {
-			fmt.Fprintf(p.out, "  %s  name=%s version=%s heartbeats=%d\n", c.ID, c.Name, c.Version, c.Heartbeats())
+		for _, c := range p.Sim.Conns() {
+			fmt.Fprintf(p.Out, "  %s  name=%s version=%s heartbeats=%d\n", c.ID, c.Name, c.Version, c.Heartbeats())
 		}
 		return true, nil
 	case "drop":
-		p.sim.DropAll()
-		fmt.Fprintln(p.out, "dropped every runner connection")
+		p.Sim.DropAll()
+		fmt.Fprintln(p.Out, "dropped every runner connection")
 		return true, nil
 	case "expect":
 		return p.expect(rest), nil
@@ -134,7 +135,7 @@ func (p *player) exec(ctx context.Context, line string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		fmt.Fprintf(p.out, "→ %s %s (not waiting)\n", id, describeTask(task))
+		fmt.Fprintf(p.Out, "→ %s %s (not waiting)\n", id, describeTask(task))
 		go p.printWhenDone(ctx, id, task.Operation)
 		return true, nil
 	}
@@ -150,31 +151,31 @@ func (p *player) exec(ctx context.Context, line string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	fmt.Fprintf(p.out, "→ %s %s\n", id, describeTask(task))
+	fmt.Fprintf(p.Out, "→ %s %s\n", id, describeTask(task))
 	start := time.Now()
-	wctx, cancel := context.WithTimeout(ctx, p.timeout)
+	wctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
-	r, err := p.sim.WaitResult(wctx, id)
+	r, err := p.Sim.WaitResult(wctx, id)
 	if err != nil {
 		return false, err
 	}
 	p.last = r
-	fmt.Fprint(p.out, formatResult(task.Operation, r, time.Since(start)))
+	fmt.Fprint(p.Out, formatResult(task.Operation, r, time.Since(start)))
 	return true, nil
 }
 
-func (p *player) printWhenDone(ctx context.Context, id, op string) {
-	wctx, cancel := context.WithTimeout(ctx, p.timeout)
+func (p *Player) printWhenDone(ctx context.Context, id, op string) {
+	wctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 	start := time.Now()
-	if r, err := p.sim.WaitResult(wctx, id); err == nil {
-		fmt.Fprint(p.out, formatResult(op, r, time.Since(start)))
+	if r, err := p.Sim.WaitResult(wctx, id); err == nil {
+		fmt.Fprint(p.Out, formatResult(op, r, time.Since(start)))
 	}
 }
 
-func (p *player) expect(want string) bool {
+func (p *Player) expect(want string) bool {
 	if p.last == nil {
-		fmt.Fprintln(p.out, "✗ expect: no task ran yet")
+		fmt.Fprintln(p.Out, "✗ expect: no task ran yet")
 		return false
 	}
 	r := p.last
@@ -187,19 +188,19 @@ func (p *player) expect(want string) bool {
 	case "error":
 		ok = !r.Success
 	default:
-		fmt.Fprintf(p.out, "✗ expect: unknown outcome %q (ok, denied, error)\n", want)
+		fmt.Fprintf(p.Out, "✗ expect: unknown outcome %q (ok, denied, error)\n", want)
 		return false
 	}
 	if ok {
-		fmt.Fprintf(p.out, "✓ %s as expected\n", want)
+		fmt.Fprintf(p.Out, "✓ %s as expected\n", want)
 	} else {
-		fmt.Fprintf(p.out, "✗ expected %s, got success=%v error=%q\n", want, r.Success, r.Error)
+		fmt.Fprintf(p.Out, "✗ expected %s, got success=%v error=%q\n", want, r.Success, r.Error)
 	}
 	return ok
 }
 
 // parseTask turns a script line into a task.
-func parseTask(line string) (platformtest.Task, error) {
+func parseTask(line string) (Task, error) {
 	verb, rest, _ := strings.Cut(line, " ")
 	rest = strings.TrimSpace(rest)
 	need := func(what string) error {
@@ -210,38 +211,38 @@ func parseTask(line string) (platformtest.Task, error) {
 	}
 	switch verb {
 	case "bash":
-		return platformtest.Task{Operation: "bash", Args: map[string]any{"command": rest}}, need("COMMAND")
+		return Task{Operation: "bash", Args: map[string]any{"command": rest}}, need("COMMAND")
 	case "read":
-		return platformtest.Task{Operation: "read", Args: map[string]any{"path": rest}}, need("PATH")
+		return Task{Operation: "read", Args: map[string]any{"path": rest}}, need("PATH")
 	case "write":
 		path, text, _ := strings.Cut(rest, " ")
-		return platformtest.Task{Operation: "write", Args: map[string]any{
+		return Task{Operation: "write", Args: map[string]any{
 			"path": path, "content": base64.StdEncoding.EncodeToString([]byte(text + "\n")),
 		}}, need("PATH TEXT")
 	case "list":
 		if rest == "" {
 			rest = "."
 		}
-		return platformtest.Task{Operation: "list", Args: map[string]any{"path": rest}}, nil
+		return Task{Operation: "list", Args: map[string]any{"path": rest}}, nil
 	case "glob":
-		return platformtest.Task{Operation: "glob", Args: map[string]any{"pattern": rest}}, need("PATTERN")
+		return Task{Operation: "glob", Args: map[string]any{"pattern": rest}}, need("PATTERN")
 	case "grep":
-		return platformtest.Task{Operation: "grep", Args: map[string]any{"pattern": rest}}, need("REGEXP")
+		return Task{Operation: "grep", Args: map[string]any{"pattern": rest}}, need("REGEXP")
 	case "task":
 		op, raw, _ := strings.Cut(rest, " ")
 		args := json.RawMessage("{}")
 		if strings.TrimSpace(raw) != "" {
 			args = json.RawMessage(raw)
 			if !json.Valid(args) {
-				return platformtest.Task{}, fmt.Errorf("task: arguments are not valid JSON: %s", raw)
+				return Task{}, fmt.Errorf("task: arguments are not valid JSON: %s", raw)
 			}
 		}
-		return platformtest.Task{Operation: op, Args: args}, need("OPERATION")
+		return Task{Operation: op, Args: args}, need("OPERATION")
 	}
-	return platformtest.Task{}, fmt.Errorf("unknown command %q; commands:\n%s", verb, scriptHelp)
+	return Task{}, fmt.Errorf("unknown command %q; commands:\n%s", verb, ScriptHelp)
 }
 
-func describeTask(t platformtest.Task) string {
+func describeTask(t Task) string {
 	b, _ := json.Marshal(t.Args)
 	if m, ok := t.Args.(map[string]any); ok && t.Operation == "bash" {
 		return "bash: " + fmt.Sprint(m["command"])
@@ -250,7 +251,7 @@ func describeTask(t platformtest.Task) string {
 }
 
 // formatResult renders a result for people.
-func formatResult(op string, r *platformtest.Result, took time.Duration) string {
+func formatResult(op string, r *Result, took time.Duration) string {
 	var b strings.Builder
 	if !r.Success {
 		fmt.Fprintf(&b, "← %s FAILED (%s): %s\n", r.TaskID, took.Round(time.Millisecond), r.Error)
@@ -293,9 +294,9 @@ func formatResult(op string, r *platformtest.Result, took time.Duration) string 
 	return b.String()
 }
 
-// eventPrinter prints connection events (and frames when verbose).
-func eventPrinter(out io.Writer, verbose bool) func(platformtest.Event) {
-	return func(e platformtest.Event) {
+// EventPrinter prints connection events (and frames when verbose).
+func EventPrinter(out io.Writer, verbose bool) func(Event) {
+	return func(e Event) {
 		switch e.Kind {
 		case "connect":
 			fmt.Fprintf(out, "runner connected: %s (name %q, version %s)\n", e.Conn.ID, e.Conn.Name, e.Conn.Version)
@@ -313,14 +314,14 @@ func eventPrinter(out io.Writer, verbose bool) func(platformtest.Event) {
 	}
 }
 
-// syncWriter serialises writes from event callbacks and the player.
-type syncWriter struct {
+// SyncWriter serialises writes from event callbacks and the player.
+type SyncWriter struct {
 	mu sync.Mutex
-	w  io.Writer
+	W  io.Writer
 }
 
-func (s *syncWriter) Write(p []byte) (int, error) {
+func (s *SyncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w.Write(p)
+	return s.W.Write(p)
 }
