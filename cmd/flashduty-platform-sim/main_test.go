@@ -31,7 +31,7 @@ func freeAddr(t *testing.T) string {
 func TestScriptAgainstRunner(t *testing.T) {
 	addr := freeAddr(t)
 	cfg := &config.Config{
-		APIKey: "k", APIURL: "ws://" + addr + "/runner/ws", Name: "sim-test", WorkspaceRoot: t.TempDir(),
+		APIKey: "fk_sim_test_key", APIURL: "ws://" + addr + "/runner/ws", Name: "sim-test", WorkspaceRoot: t.TempDir(),
 		MaxConcurrentTasks: 4, HTTPAddr: "127.0.0.1:0", ShutdownGrace: 2 * time.Second,
 		Permission: config.Permission{Bash: config.Rules{{Pattern: "*", Action: "allow"}, {Pattern: "rm *", Action: "deny"}}},
 	}
@@ -64,7 +64,7 @@ func TestScriptAgainstRunner(t *testing.T) {
 		"bash never runs",
 	}, "\n")
 	var out, errOut bytes.Buffer
-	code := run([]string{"--addr", addr, "--api-key", "k", "--wait-runner", "10s"}, strings.NewReader(script), &out, &errOut)
+	code := run([]string{"--addr", addr, "--api-key", "fk_sim_test_key", "--wait-runner", "10s"}, strings.NewReader(script), &out, &errOut)
 	transcript := out.String()
 	for _, want := range []string{
 		"runner connected: wn_1", "bash: echo hello", "    hello", "✓ ok as expected",
@@ -72,7 +72,7 @@ func TestScriptAgainstRunner(t *testing.T) {
 		`"k": "v"`, "unknown operation: nope", "✗ expected ok", `unknown command "bogus"`, "2 expectation(s) failed",
 	} {
 		if !strings.Contains(transcript, want) {
-			t.Errorf("transcript lacks %q", want)
+			t.Errorf("transcript lacks %q:\n%s", want, transcript)
 		}
 	}
 	if strings.Contains(transcript, "never runs") || code != 1 {

@@ -28,6 +28,8 @@ const (
 	placeholderForm = "[REDACTED:%s]"
 )
 
+const minSecretLen = 6
+
 // Placeholder is what a redacted value becomes.
 func Placeholder(detector string) string { return fmt.Sprintf(placeholderForm, detector) }
 
@@ -49,7 +51,7 @@ type Options struct {
 	Disabled []string
 	Patterns []Pattern
 	// Secrets are literal values always redacted as api_key (the runner's
-	// own key); empty strings are ignored.
+	// own key); values shorter than 6 bytes are ignored.
 	Secrets []string
 }
 
@@ -110,7 +112,9 @@ func New(o Options) (*Redactor, error) {
 	}
 	r := &Redactor{pem: !off[PEMPrivateKey], k8s: !off[K8sSecretData]}
 	for _, s := range o.Secrets {
-		if s != "" {
+		// A value this short would shred ordinary text; real API keys are
+		// far longer.
+		if len(s) >= minSecretLen {
 			r.secrets = append(r.secrets, s)
 		}
 	}
