@@ -62,10 +62,15 @@ vet: ## go vet, and fail on unformatted files.
 test: vet verify-generated envtest ## Run every test (the command CI runs).
 	KUBEBUILDER_ASSETS=$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/setup-envtest.sh) \
 		go test -race -count=1 ./...
+	$(MAKE) --no-print-directory demo
 
 .PHONY: bench
 bench: envtest ## Run the benchmarks (figures in docs/benchmarks.md).
 	KUBEBUILDER_ASSETS=$$(hack/setup-envtest.sh) go test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: demo
+demo: build envtest ## Play the whole story locally: control plane, operator, simulator, runner.
+	go run ./hack/demo -bin $(BIN) -assets $$(hack/setup-envtest.sh)
 
 .PHONY: lint
 lint: $(BIN)/golangci-lint ## Run golangci-lint.
