@@ -19,6 +19,8 @@ CONTROLLER_GEN_VERSION ?= v0.23.0
 K8S_VERSION ?= 1.37.2
 ETCD_VERSION ?= 3.6.16
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+HELM_VERSION ?= v3.22.0
+HELM := $(BIN)/helm-$(HELM_VERSION)
 
 .PHONY: help
 help: ## Show this help.
@@ -34,6 +36,7 @@ build: ## Build the binaries into bin/.
 manifests: $(CONTROLLER_GEN) ## Generate the CRD and the operator's RBAC from the code markers.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=flashduty-operator paths=./controllers/... output:rbac:artifacts:config=config/rbac
+	hack/sync-chart.sh
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods.
@@ -41,8 +44,8 @@ generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods.
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail when generated files are not committed.
-	@if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- api config; then \
-		git diff --stat -- api config; echo "generated files are stale: run make manifests generate and commit"; exit 1; fi
+	@if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- api config charts; then \
+		git diff --stat -- api config charts; echo "generated files are stale: run make manifests generate and commit"; exit 1; fi
 
 .PHONY: envtest
 envtest: ## Build (once) the kube-apiserver, etcd and kubectl that tests use.
@@ -59,8 +62,8 @@ vet: ## go vet, and fail on unformatted files.
 	go vet ./...
 
 .PHONY: test
-test: vet verify-generated envtest ## Run every test (the command CI runs).
-	KUBEBUILDER_ASSETS=$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/setup-envtest.sh) \
+test: vet verify-generated envtest $(HELM) ## Run every test (the command CI runs).
+	HELM=$(HELM) KUBEBUILDER_ASSETS=$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/setup-envtest.sh) \
 		go test -race -count=1 ./...
 	$(MAKE) --no-print-directory demo
 
@@ -106,3 +109,15 @@ release: ## Build the stand-alone runner archives and checksums into dist/.
 		rm -rf $$dir; \
 	done
 	cd dist && sha256sum *.tar.gz > checksums.txt && cat checksums.txt
+
+# helm reports its version and assumes a Kubernetes version through
+# variables set at link time.
+$(HELM):
+	GOBIN=$(BIN) go install -ldflags "-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+		-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37 \
+		-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37" \
+		helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(BIN)/helm $@
+
+.PHONY: helm
+helm: $(HELM) ## Install the pinned helm into bin/.
