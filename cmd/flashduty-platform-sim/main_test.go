@@ -79,4 +79,3 @@ func TestScriptAgainstRunner(t *testing.T) {
 		t.Errorf("exit %d; transcript:\n%s\n%s", code, transcript, errOut.String())
 	}
 }
-
