@@ -69,13 +69,17 @@ func template(words []word) []rune {
 		if i > 0 {
 			t = append(t, sep)
 		}
-		if w.known {
-			t = append(t, []rune(w.text)...)
-		} else {
-			t = append(t, w.toks...)
-		}
+		t = w.appendTo(t)
 	}
 	return t
+}
+
+// appendTo adds the word's template to t.
+func (w word) appendTo(t []rune) []rune {
+	if w.known {
+		return append(t, []rune(w.text)...)
+	}
+	return append(t, w.toks...)
 }
 
 // mergedTemplate lets each possibly-empty word absorb the boundary before
@@ -90,11 +94,7 @@ func mergedTemplate(words []word) []rune {
 		case i > 0:
 			t = append(t, sep)
 		}
-		if w.known {
-			t = append(t, []rune(w.text)...)
-		} else {
-			t = append(t, w.toks...)
-		}
+		t = w.appendTo(t)
 	}
 	return t
 }

@@ -51,19 +51,19 @@ func covers(t, p []rune) coverage {
 	return none
 }
 
-// intersects reports whether some string is both in t and matched by p:
-// reachability in the product of the two automata.
-func intersects(t, p []rune) bool {
-	n, m := len(t), len(p)
+// reach explores the product of a template and a pattern (positions i
+// in t, j in p) from (0, 0) and reports whether (len(t), len(p)) is
+// reachable. step lists the moves out of one state.
+func reach(n, m int, step func(i, j int, push func(i, j int))) bool {
 	seen := make([]bool, (n+1)*(m+1))
 	stack := []int{0}
+	seen[0] = true
 	push := func(i, j int) {
 		if k := i*(m+1) + j; !seen[k] {
 			seen[k] = true
 			stack = append(stack, k)
 		}
 	}
-	seen[0] = true
 	for len(stack) > 0 {
 		k := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -71,6 +71,15 @@ func intersects(t, p []rune) bool {
 		if i == n && j == m {
 			return true
 		}
+		step(i, j, push)
+	}
+	return false
+}
+
+// intersects reports whether some string is both in t and matched by p.
+func intersects(t, p []rune) bool {
+	n, m := len(t), len(p)
+	return reach(n, m, func(i, j int, push func(int, int)) {
 		// Empty moves: a run-time part or a star may stand for nothing.
 		if i < n && t[i] == anyTok {
 			push(i+1, j)
@@ -79,7 +88,7 @@ func intersects(t, p []rune) bool {
 			push(i, j+1)
 		}
 		if i == n || j == m {
-			continue
+			return
 		}
 		// One character consumed by both sides.
 		switch ti, pj := t[i], p[j]; {
@@ -96,8 +105,7 @@ func intersects(t, p []rune) bool {
 		case ti == pj:
 			push(i+1, j+1)
 		}
-	}
-	return false
+	})
 }
 
 // includes reports whether p matches every string of t. It proves
@@ -106,37 +114,21 @@ func intersects(t, p []rune) bool {
 // make a decision stricter.
 func includes(t, p []rune) bool {
 	n, m := len(t), len(p)
-	seen := make([]bool, (n+1)*(m+1))
-	stack := []int{0}
-	push := func(i, j int) {
-		if k := i*(m+1) + j; !seen[k] {
-			seen[k] = true
-			stack = append(stack, k)
-		}
-	}
-	seen[0] = true
-	for len(stack) > 0 {
-		k := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		i, j := k/(m+1), k%(m+1)
-		if i == n && j == m {
-			return true
-		}
+	return reach(n, m, func(i, j int, push func(int, int)) {
 		if j < m && p[j] == starTok {
 			push(i, j+1) // the star ends
 			if i < n {
 				push(i+1, j) // the star takes t[i], whatever it is
 			}
-			continue
+			return
 		}
 		if i == n || j == m || t[i] == anyTok {
-			continue // a run-time part can only sit inside a star
+			return // a run-time part can only sit inside a star
 		}
 		if p[j] == t[i] || (p[j] == questTok && t[i] != sep) {
 			push(i+1, j+1)
 		}
-	}
-	return false
+	})
 }
 
 // literalPrefix is the run of literal tokens a token list starts with.

@@ -122,35 +122,17 @@ func (p *Player) exec(ctx context.Context, line string) (bool, error) {
 		}
 		return true, c.Cancel(rest)
 	case "async":
-		task, err := parseTask(rest)
+		task, id, err := p.send(ctx, rest, " (not waiting)")
 		if err != nil {
 			return false, err
 		}
-		c, err := p.conn(ctx)
-		if err != nil {
-			return false, err
-		}
-		id, err := c.SendTask(task)
-		if err != nil {
-			return false, err
-		}
-		fmt.Fprintf(p.Out, "→ %s %s (not waiting)\n", id, describeTask(task))
-		go p.printWhenDone(ctx, id, task.Operation)
+		go p.printWhenDone(ctx, id, task.Operation) // ends with ctx or the task timeout
 		return true, nil
 	}
-	task, err := parseTask(line)
+	task, id, err := p.send(ctx, line, "")
 	if err != nil {
 		return false, err
 	}
-	c, err := p.conn(ctx)
-	if err != nil {
-		return false, err
-	}
-	id, err := c.SendTask(task)
-	if err != nil {
-		return false, err
-	}
-	fmt.Fprintf(p.Out, "→ %s %s\n", id, describeTask(task))
 	start := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
@@ -161,6 +143,24 @@ func (p *Player) exec(ctx context.Context, line string) (bool, error) {
 	p.last = r
 	fmt.Fprint(p.Out, formatResult(task.Operation, r, time.Since(start)))
 	return true, nil
+}
+
+// send parses a task line, sends it to the newest runner and prints it.
+func (p *Player) send(ctx context.Context, line, note string) (Task, string, error) {
+	task, err := parseTask(line)
+	if err != nil {
+		return task, "", err
+	}
+	c, err := p.conn(ctx)
+	if err != nil {
+		return task, "", err
+	}
+	id, err := c.SendTask(task)
+	if err != nil {
+		return task, "", err
+	}
+	fmt.Fprintf(p.Out, "→ %s %s%s\n", id, describeTask(task), note)
+	return task, id, nil
 }
 
 func (p *Player) printWhenDone(ctx context.Context, id, op string) {

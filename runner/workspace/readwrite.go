@@ -101,15 +101,9 @@ func (w *Workspace) Write(ctx context.Context, raw json.RawMessage, audit *dispa
 	if a.Path == "" {
 		return nil, errors.New("invalid write args: path is required")
 	}
-	if int64(base64.StdEncoding.DecodedLen(len(a.Content))) > w.o.MaxWriteBytes+3 {
-		return nil, fmt.Errorf("content is over the %d byte limit for write", w.o.MaxWriteBytes)
-	}
-	data, err := base64.StdEncoding.DecodeString(a.Content)
+	data, err := decodeBase64("write content", a.Content, w.o.MaxWriteBytes)
 	if err != nil {
-		return nil, fmt.Errorf("invalid write args: content is not standard base64: %w", err)
-	}
-	if int64(len(data)) > w.o.MaxWriteBytes {
-		return nil, fmt.Errorf("content is over the %d byte limit for write", w.o.MaxWriteBytes)
+		return nil, err
 	}
 	rel, err := Rel(w.o.Root, a.Path)
 	if err != nil {

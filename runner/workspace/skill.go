@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -45,12 +44,9 @@ func (w *Workspace) SyncSkill(ctx context.Context, raw json.RawMessage, audit *d
 		return nil, err
 	}
 	audit.Target = a.SkillDir
-	if base64.StdEncoding.DecodedLen(len(a.ZipData)) > maxSkillZipBytes+3 {
-		return nil, fmt.Errorf("skill archive is over the %d byte limit", maxSkillZipBytes)
-	}
-	data, err := base64.StdEncoding.DecodeString(a.ZipData)
+	data, err := decodeBase64("skill archive (zip_data)", a.ZipData, maxSkillZipBytes)
 	if err != nil {
-		return nil, fmt.Errorf("invalid sync_skill args: zip_data is not standard base64: %w", err)
+		return nil, err
 	}
 	want, ok := strings.CutPrefix(a.Checksum, "sha256:")
 	if !ok || len(want) != 64 {

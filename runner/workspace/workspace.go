@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,4 +139,20 @@ func canceled(ctx context.Context) error {
 		return context.Cause(ctx)
 	}
 	return nil
+}
+
+// decodeBase64 decodes standard base64 of at most max decoded bytes,
+// refusing oversize input before decoding it.
+func decodeBase64(what, s string, max int64) ([]byte, error) {
+	if int64(base64.StdEncoding.DecodedLen(len(s))) > max+3 {
+		return nil, fmt.Errorf("%s is over the %d byte limit", what, max)
+	}
+	data, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not standard base64: %w", what, err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s is over the %d byte limit", what, max)
+	}
+	return data, nil
 }
