@@ -101,6 +101,9 @@ func cmdRun(args, env []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	load := configFlags(fs, env, false)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {
