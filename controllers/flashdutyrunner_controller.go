@@ -50,7 +50,7 @@ type Reconciler struct {
 	RunnerImage string
 }
 
-// +kubebuilder:rbac:groups=flashduty.flashcat.cloud,resources=flashdutyrunners,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=flashduty.flashcat.cloud,resources=flashdutyrunners,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=flashduty.flashcat.cloud,resources=flashdutyrunners/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=flashduty.flashcat.cloud,resources=flashdutyrunners/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;delete

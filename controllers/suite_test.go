@@ -91,6 +91,11 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "setup: %v\n", err)
 		return 1
 	}
+	sets := &RunnerSetReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("flashduty-operator")}
+	if err := sets.SetupWithManager(mgr); err != nil {
+		fmt.Fprintf(os.Stderr, "setup runner sets: %v\n", err)
+		return 1
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()

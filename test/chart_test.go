@@ -11,12 +11,16 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
@@ -134,7 +138,7 @@ func TestChartDefaults(t *testing.T) {
 	if crd == nil || crd.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
 		t.Fatal("the CRD must be rendered and kept on uninstall")
 	}
-	if find(objs, "FlashdutyRunner", "") != nil || find(objs, "ServiceMonitor", "") != nil || find(objs, "NetworkPolicy", "") != nil {
+	if find(objs, "ConfigMap", "") != nil || find(objs, "ServiceMonitor", "") != nil || find(objs, "NetworkPolicy", "") != nil {
 		t.Fatal("optional objects rendered by default")
 	}
 	_, noCRD := render(t, "--set", "crds.enabled=false")
@@ -159,13 +163,20 @@ func TestChartFullValues(t *testing.T) {
 			t.Errorf("no %s", kind)
 		}
 	}
-	fdr := find(objs, "FlashdutyRunner", "prod")
-	if ref, _, _ := unstructured.NestedString(fdr.Object, "spec", "apiKeySecretRef", "name"); ref != "prod-api-key" {
-		t.Fatalf("prod runner key ref %q", ref)
+	set := find(objs, "ConfigMap", "fd-flashduty-operator-runners")
+	if set == nil || set.GetLabels()[controllers.LabelRunnerSet] != "true" {
+		t.Fatal("no runner-set ConfigMap")
 	}
-	byo := find(objs, "FlashdutyRunner", "byo")
-	if byo.GetNamespace() != "team-a" {
-		t.Fatal("runner namespace ignored")
+	data, _, _ := unstructured.NestedString(set.Object, "data", "runners.yaml")
+	var entries []controllers.RunnerSetEntry
+	if err := yaml.UnmarshalStrict([]byte(data), &entries); err != nil || len(entries) != 2 {
+		t.Fatalf("runner set %v:\n%s", err, data)
+	}
+	if entries[0].Name != "prod" || entries[0].Spec.APIKeySecretRef.Name != "prod-api-key" || entries[1].Namespace != "team-a" || entries[1].Spec.APIKeySecretRef.Name != "existing" {
+		t.Fatalf("entries %+v", entries)
+	}
+	if find(objs, "FlashdutyRunner", "") != nil {
+		t.Fatal("runners must travel in the runner set, not as objects that need the CRD at install time")
 	}
 }
 
@@ -203,7 +214,7 @@ func TestChartOnAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = env.Stop() }()
+	t.Cleanup(func() { _ = env.Stop() }) // after the operator stops (cleanups run last first)
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := kubeletsim.AdminKubeconfig(cfg, kubeconfig); err != nil {
 		t.Fatal(err)
@@ -230,21 +241,8 @@ func TestChartOnAPIServer(t *testing.T) {
 	kubectl(full, "apply", "--dry-run=server", "-f", "-")
 	kubectl(full, "apply", "--server-side", "-f", "-")
 
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(fdv1.AddToScheme(scheme))
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &controllers.Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("test"), RunnerImage: "runner:test"}
-	if err := r.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = mgr.Start(ctx) }()
-	c, _ := client.New(cfg, client.Options{Scheme: scheme})
+	ctx := startOperator(t, cfg)
+	c := newClient(t, cfg)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		dep := &appsv1.Deployment{}
@@ -256,6 +254,121 @@ func TestChartOnAPIServer(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the operator did not reconcile the chart's runner")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestHelmInstallUpgradeUninstall runs helm itself against a real API
+// server: one install gives a runner (the CRD comes in the same release),
+// an upgrade adopts and updates it, and uninstall removes the runner but
+// keeps the CRD.
+func TestHelmInstallUpgradeUninstall(t *testing.T) {
+	m, _ := filepath.Glob("../bin/k8s/*/kube-apiserver")
+	if os.Getenv("KUBEBUILDER_ASSETS") != "" {
+		m = []string{filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kube-apiserver")}
+	}
+	if len(m) == 0 {
+		t.Fatal("no envtest binaries: run `make test`")
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: filepath.Dir(m[0])}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() }) // after the operator stops (cleanups run last first)
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := kubeletsim.AdminKubeconfig(cfg, kc); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := helm(t, append(args, "--kubeconfig", kc)...); err != nil {
+			t.Fatalf("helm %v: %v\n%s", args, err, out)
+		}
+	}
+	runnerArgs := []string{"--set", "runners[0].name=prod", "--set", "runners[0].apiKey=fk_xxxxxxxx", "--set", "runners[0].spec.permission.preset=strict"}
+	run(append([]string{"install", "fd", chart, "-n", "default"}, runnerArgs...)...)
+	// The operator's pod starts after the release (and its CRD) is applied
+	// and served.
+	waitFor(t, "the CRD is served", func() bool {
+		return newClient(t, cfg).List(context.Background(), &fdv1.FlashdutyRunnerList{}) == nil
+	})
+	ctx := startOperator(t, cfg)
+	c := newClient(t, cfg)
+	fdr := &fdv1.FlashdutyRunner{}
+	waitFor(t, "one install must give a runner", func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "prod"}, fdr) == nil
+	})
+	if len(fdr.OwnerReferences) != 1 || fdr.OwnerReferences[0].Kind != "ConfigMap" {
+		t.Fatalf("the runner must be owned by the release's runner set (so uninstall removes it): %+v", fdr.OwnerReferences)
+	}
+	run(append(append([]string{"upgrade", "fd", chart, "-n", "default"}, runnerArgs...), "--set", "runners[0].spec.labels[0]=upgraded")...)
+	waitFor(t, "upgrade updates the runner", func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "prod"}, fdr) == nil && len(fdr.Spec.Labels) == 1 && fdr.Spec.Labels[0] == "upgraded"
+	})
+	run("uninstall", "fd", "-n", "default")
+	// envtest runs no garbage collector: the owner reference checked above
+	// is what removes the runner in a real cluster; here the owner is gone.
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "fd-flashduty-operator-runners"}, &corev1.ConfigMap{}); err == nil {
+		t.Fatal("uninstall left the runner set behind")
+	}
+	crd := &unstructured.Unstructured{}
+	crd.SetAPIVersion("apiextensions.k8s.io/v1")
+	crd.SetKind("CustomResourceDefinition")
+	if err := c.Get(ctx, client.ObjectKey{Name: "flashdutyrunners.flashduty.flashcat.cloud"}, crd); err != nil {
+		t.Fatalf("uninstall must keep the CRD: %v", err)
+	}
+}
+
+// startOperator runs both reconcilers in process against cfg until the
+// test ends.
+func startOperator(t *testing.T, cfg *rest.Config) context.Context {
+	t.Helper()
+	scheme := testScheme()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		// Each test runs its own operator in this one process.
+		Controller: crconfig.Controller{SkipNameValidation: ptr.To(true)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &controllers.Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("test"), RunnerImage: "runner:test"}
+	sets := &controllers.RunnerSetReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("test")}
+	if err := r.SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	if err := sets.SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = mgr.Start(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ctx
+}
+
+func testScheme() *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(fdv1.AddToScheme(scheme))
+	return scheme
+}
+
+func newClient(t *testing.T, cfg *rest.Config) client.Client {
+	t.Helper()
+	c, err := client.New(cfg, client.Options{Scheme: testScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal(what)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -91,6 +91,11 @@ func main() {
 		log.Error(err, "unable to set up the controller")
 		os.Exit(1)
 	}
+	sets := &controllers.RunnerSetReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("flashduty-operator")}
+	if err := sets.SetupWithManager(mgr); err != nil {
+		log.Error(err, "unable to set up the runner-set controller")
+		os.Exit(1)
+	}
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
 	log.Info("starting", "version", version, "watch_namespace", watchNamespace, "runner_image", runnerImage)

@@ -1,0 +1,149 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/yaml"
+
+	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
+)
+
+// A runner set is a ConfigMap labelled LabelRunnerSet whose `runners.yaml`
+// lists FlashdutyRunners. The Helm chart renders its `runners:` values
+// into one: a ConfigMap needs no CRD, so a single `helm install` that also
+// installs the CRD can still declare runners, and `helm template` stays
+// plain manifests for GitOps. The operator creates, updates and deletes
+// the listed runners; those in the ConfigMap's namespace are owned by it,
+// so deleting the ConfigMap (helm uninstall) deletes them.
+const (
+	LabelRunnerSet = "flashduty.flashcat.cloud/runner-set"
+	runnerSetKey   = "runners.yaml"
+)
+
+// RunnerSetEntry is one runner of a set.
+type RunnerSetEntry struct {
+	Name      string                   `json:"name"`
+	Namespace string                   `json:"namespace,omitempty"`
+	Spec      fdv1.FlashdutyRunnerSpec `json:"spec"`
+}
+
+// RunnerSetReconciler applies runner sets.
+type RunnerSetReconciler struct {
+	Client client.Client
+	// Reader reads the ConfigMap from the API server: ConfigMaps are
+	// watched by metadata only, so the operator caches no ConfigMap data.
+	Reader   client.Reader
+	Recorder events.EventRecorder
+}
+
+// Reconcile applies one runner set.
+func (r *RunnerSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	cm := &corev1.ConfigMap{}
+	if err := r.Reader.Get(ctx, req.NamespacedName, cm); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if _, ok := cm.Labels[LabelRunnerSet]; !ok {
+		return ctrl.Result{}, nil
+	}
+	var entries []RunnerSetEntry
+	if err := yaml.UnmarshalStrict([]byte(cm.Data[runnerSetKey]), &entries); err != nil {
+		r.Recorder.Eventf(cm, nil, corev1.EventTypeWarning, "InvalidRunnerSet", "Parse", "%s: %v", runnerSetKey, err)
+		return ctrl.Result{}, nil // nothing to retry until the ConfigMap changes
+	}
+	want := map[string]bool{}
+	for _, e := range entries {
+		ns := e.Namespace
+		if ns == "" {
+			ns = cm.Namespace
+		}
+		want[ns+"/"+e.Name] = true
+		fdr := &fdv1.FlashdutyRunner{
+			TypeMeta:   metav1.TypeMeta{APIVersion: fdv1.GroupVersion.String(), Kind: "FlashdutyRunner"},
+			ObjectMeta: metav1.ObjectMeta{Name: e.Name, Namespace: ns, Labels: map[string]string{LabelRunnerSet: cm.Name}},
+			Spec:       e.Spec,
+		}
+		if ns == cm.Namespace {
+			if err := controllerutil.SetOwnerReference(cm, fdr, r.Client.Scheme()); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+		if err := stamp(fdr); err != nil {
+			return ctrl.Result{}, err
+		}
+		if err := r.apply(ctx, cm, fdr); err != nil {
+			r.Recorder.Eventf(cm, nil, corev1.EventTypeWarning, "RunnerRejected", "Apply", "FlashdutyRunner %s/%s: %v", ns, e.Name, err)
+			continue
+		}
+	}
+	// Runners this set made earlier and no longer lists.
+	list := &fdv1.FlashdutyRunnerList{}
+	if err := r.Client.List(ctx, list, client.MatchingLabels{LabelRunnerSet: cm.Name}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list runners of set %s: %w", cm.Name, err)
+	}
+	for i := range list.Items {
+		f := &list.Items[i]
+		if want[f.Namespace+"/"+f.Name] {
+			continue
+		}
+		if err := r.Client.Delete(ctx, f); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("delete runner %s: %w", f.Name, err)
+		}
+		r.Recorder.Eventf(cm, nil, corev1.EventTypeNormal, "Deleted", "Delete", "deleted FlashdutyRunner %s/%s: no longer listed", f.Namespace, f.Name)
+	}
+	return ctrl.Result{}, nil
+}
+
+// apply creates the runner or updates its spec when the set changed it.
+func (r *RunnerSetReconciler) apply(ctx context.Context, cm *corev1.ConfigMap, fdr *fdv1.FlashdutyRunner) error {
+	existing := &fdv1.FlashdutyRunner{}
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(fdr), existing)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := r.Client.Create(ctx, fdr); err != nil {
+			return err
+		}
+		r.Recorder.Eventf(cm, nil, corev1.EventTypeNormal, "Created", "Create", "created FlashdutyRunner %s/%s", fdr.Namespace, fdr.Name)
+		return nil
+	case err != nil:
+		return err
+	}
+	if existing.Labels[LabelRunnerSet] != cm.Name {
+		return fmt.Errorf("exists and is not managed by runner set %s", cm.Name)
+	}
+	if existing.Annotations[AnnotationDesiredHash] == fdr.Annotations[AnnotationDesiredHash] {
+		return nil
+	}
+	existing.Spec = fdr.Spec
+	existing.Labels = fdr.Labels
+	existing.Annotations = fdr.Annotations
+	existing.OwnerReferences = fdr.OwnerReferences
+	if err := r.Client.Update(ctx, existing); err != nil {
+		return err
+	}
+	r.Recorder.Eventf(cm, nil, corev1.EventTypeNormal, "Updated", "Update", "updated FlashdutyRunner %s/%s", fdr.Namespace, fdr.Name)
+	return nil
+}
+
+// SetupWithManager watches labelled ConfigMaps by metadata.
+func (r *RunnerSetReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	isSet, err := predicate.LabelSelectorPredicate(metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{Key: LabelRunnerSet, Operator: metav1.LabelSelectorOpExists},
+	}})
+	if err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("runnerset").
+		For(&corev1.ConfigMap{}, builder.OnlyMetadata, builder.WithPredicates(isSet)).
+		Complete(r)
+}
