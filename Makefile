@@ -62,7 +62,7 @@ vet: ## go vet, and fail on unformatted files.
 	go vet ./...
 
 .PHONY: test
-test: vet verify-generated envtest $(HELM) ## Run every test (the command CI runs).
+test: vet lint verify-generated envtest $(HELM) ## Run every test (the command CI runs).
 	HELM=$(HELM) KUBEBUILDER_ASSETS=$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/setup-envtest.sh) \
 		go test -race -count=1 ./...
 	$(MAKE) --no-print-directory demo

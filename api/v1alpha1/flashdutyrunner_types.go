@@ -326,7 +326,3 @@ type FlashdutyRunnerList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []FlashdutyRunner `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&FlashdutyRunner{}, &FlashdutyRunnerList{})
-}

@@ -171,7 +171,7 @@ func (a *analyzer) command(words []word, depth int) {
 
 func (a *analyzer) redirect(r *syntax.Redirect) {
 	switch r.Op {
-	case syntax.RdrOut, syntax.AppOut, syntax.RdrInOut, syntax.ClbOut, syntax.RdrAll, syntax.AppAll:
+	case syntax.RdrOut, syntax.AppOut, syntax.RdrInOut, syntax.RdrClob, syntax.RdrAll, syntax.AppAll:
 	case syntax.DplOut:
 		if lit := r.Word.Lit(); lit == "-" || isDigits(lit) {
 			return // descriptor duplication or close writes no file

@@ -221,7 +221,7 @@ func (s *Stream) k8sLine(line, nl string) {
 		return
 	}
 	if st.inData && trimmed != "" {
-		if ind > st.dataInd && !(strings.HasPrefix(trimmed, "}") && ind <= st.dataInd) {
+		if ind > st.dataInd {
 			s.dataLine(line, nl)
 			return
 		}

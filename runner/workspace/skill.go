@@ -105,7 +105,7 @@ func checkArchive(zr *zip.Reader) error {
 		case path.IsAbs(name):
 			return fmt.Errorf("skill archive entry %q is absolute", name)
 		case hasDotDot(name):
-			return fmt.Errorf("skill archive entry %q contains ..", name)
+			return fmt.Errorf("skill archive entry %q has a parent-directory (..) element", name)
 		case f.Mode()&os.ModeSymlink != 0:
 			return fmt.Errorf("skill archive entry %q is a symlink", name)
 		case !f.Mode().IsRegular() && !f.Mode().IsDir():

@@ -391,7 +391,7 @@ func TestSyncSkill(t *testing.T) {
 			name string
 			args map[string]any
 			want string
-		}{"traversal", map[string]any{"skill_dir": "skills/s", "zip_data": trav, "checksum": travSum}, "contains .."},
+		}{"traversal", map[string]any{"skill_dir": "skills/s", "zip_data": trav, "checksum": travSum}, "parent-directory (..) element"},
 		struct {
 			name string
 			args map[string]any
