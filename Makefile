@@ -75,12 +75,15 @@ bench: envtest ## Run the benchmarks (figures in docs/benchmarks.md).
 demo: build envtest ## Play the whole story locally: control plane, operator, simulator, runner.
 	go run ./hack/demo -bin $(BIN) -assets $$(hack/setup-envtest.sh)
 
-.PHONY: lint
-lint: $(BIN)/golangci-lint ## Run golangci-lint.
-	$(BIN)/golangci-lint run ./...
+GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-$(BIN)/golangci-lint:
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## Run golangci-lint.
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT):
 	GOBIN=$(BIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/golangci-lint $@
 
 $(CONTROLLER_GEN):
 	GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
