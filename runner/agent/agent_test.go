@@ -89,12 +89,18 @@ type tweak func(*config.Config, *Options)
 
 func start(t *testing.T, tweaks ...tweak) *harness {
 	t.Helper()
-	sim, err := platformtest.Start(platformtest.Options{APIKey: testKey, Labels: []string{"k8s"}})
+	return startWith(t, newSim(t, platformtest.Options{APIKey: testKey, Labels: []string{"k8s"}}), tweaks...)
+}
+
+// newSim starts a simulator that the test's cleanup stops.
+func newSim(t *testing.T, o platformtest.Options) *platformtest.Server {
+	t.Helper()
+	sim, err := platformtest.Start(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
-	return startWith(t, sim, tweaks...)
+	return sim
 }
 
 func startWith(t *testing.T, sim *platformtest.Server, tweaks ...tweak) *harness {
@@ -448,11 +454,7 @@ func TestShutdownGraceCancelsStragglers(t *testing.T) {
 }
 
 func TestAuthFailureIsLoggedWithoutKey(t *testing.T) {
-	sim, err := platformtest.Start(platformtest.Options{APIKey: testKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Close)
+	sim := newSim(t, platformtest.Options{APIKey: testKey})
 	sim.RefuseAuth(true)
 	h := startWith(t, sim)
 	waitUntil(t, func() bool { return strings.Count(h.logs.String(), "authentication failed") >= 2 })
@@ -464,11 +466,7 @@ func TestAuthFailureIsLoggedWithoutKey(t *testing.T) {
 }
 
 func TestDeadLinkDetected(t *testing.T) {
-	sim, err := platformtest.Start(platformtest.Options{APIKey: testKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Close)
+	sim := newSim(t, platformtest.Options{APIKey: testKey})
 	sim.Silent(true)
 	h := startWith(t, sim)
 	h.conn(1)
@@ -477,11 +475,7 @@ func TestDeadLinkDetected(t *testing.T) {
 }
 
 func TestNoWelcomeTimesOut(t *testing.T) {
-	sim, err := platformtest.Start(platformtest.Options{APIKey: testKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Close)
+	sim := newSim(t, platformtest.Options{APIKey: testKey})
 	sim.NoWelcome(true)
 	h := startWith(t, sim)
 	waitUntil(t, func() bool { return strings.Contains(h.logs.String(), "wait for welcome") })
@@ -490,11 +484,7 @@ func TestNoWelcomeTimesOut(t *testing.T) {
 }
 
 func TestProbesAndMetrics(t *testing.T) {
-	sim, err := platformtest.Start(platformtest.Options{APIKey: testKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Close)
+	sim := newSim(t, platformtest.Options{APIKey: testKey})
 	sim.RefuseAuth(true)
 	h := startWith(t, sim)
 	base := "http://" + h.agent.ProbeAddr()
@@ -548,11 +538,7 @@ func waitUntil(t *testing.T, cond func() bool) {
 }
 
 func TestTLSWithCAFile(t *testing.T) {
-	sim, err := platformtest.Start(platformtest.Options{APIKey: testKey, TLS: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Close)
+	sim := newSim(t, platformtest.Options{APIKey: testKey, TLS: true})
 	ca := t.TempDir() + "/ca.pem"
 	if err := os.WriteFile(ca, sim.CAPEM(), 0o644); err != nil {
 		t.Fatal(err)
@@ -568,17 +554,13 @@ func TestTLSWithCAFile(t *testing.T) {
 }
 
 func TestTLSUntrustedFails(t *testing.T) {
-	sim, err := platformtest.Start(platformtest.Options{APIKey: testKey, TLS: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Close)
+	sim := newSim(t, platformtest.Options{APIKey: testKey, TLS: true})
 	h := startWith(t, sim)
 	waitUntil(t, func() bool { return strings.Contains(h.logs.String(), "certificate") })
 	if h.agent.Established() {
 		t.Fatal("connected to an untrusted server")
 	}
-	_, err = New(&config.Config{APIURL: sim.URL(), APIKey: "k", WorkspaceRoot: t.TempDir(), HTTPAddr: "127.0.0.1:0", MaxConcurrentTasks: 1, CAFile: "/nonexistent"}, Options{})
+	_, err := New(&config.Config{APIURL: sim.URL(), APIKey: "k", WorkspaceRoot: t.TempDir(), HTTPAddr: "127.0.0.1:0", MaxConcurrentTasks: 1, CAFile: "/nonexistent"}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "read ca_file") {
 		t.Fatalf("missing ca_file: %v", err)
 	}
