@@ -177,23 +177,22 @@ func (d *Dispatcher) handleRequest(env protocol.Envelope) {
 			return
 		}
 		req = protocol.TaskRequest{TaskID: id.TaskID}
-		d.finish(req, time.Now(), nil, fmt.Errorf("invalid task.request: %w", err), &Audit{}, false)
+		d.finish(req, d.now(), nil, fmt.Errorf("invalid task.request: %w", err), &Audit{}, false)
 		return
 	}
 	if req.TaskID == "" {
 		d.log.Info("dropping task.request without a task_id: nothing to answer", "operation", req.Operation)
 		return
 	}
-	d.Submit(req)
+	d.submit(req, false)
 }
 
 // LegacyMCPOperation is the registry name of the legacy mcp.call handler;
 // its result goes out as mcp.result.
 const LegacyMCPOperation = "mcp.call"
 
-// Submit runs req in the background and queues its result.
-func (d *Dispatcher) Submit(req protocol.TaskRequest) { d.submit(req, false) }
-
+// submit runs req in the background and queues its result; legacy
+// answers with mcp.result.
 func (d *Dispatcher) submit(req protocol.TaskRequest, legacy bool) {
 	start := d.now()
 	d.mu.Lock()
