@@ -474,6 +474,15 @@ func TestDeadLinkDetected(t *testing.T) {
 	h.conn(2) // the runner noticed no pongs, gave up the link and came back
 }
 
+func TestSlowWelcomeTolerated(t *testing.T) {
+	sim := newSim(t, platformtest.Options{APIKey: testKey})
+	sim.DelayWelcome(300 * time.Millisecond) // a slow platform, within the welcome timeout
+	h := startWith(t, sim)
+	if c := h.conn(1); c.Heartbeats() == 0 {
+		t.Fatal("no heartbeat after a slow welcome")
+	}
+}
+
 func TestNoWelcomeTimesOut(t *testing.T) {
 	sim := newSim(t, platformtest.Options{APIKey: testKey})
 	sim.NoWelcome(true)

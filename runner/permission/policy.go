@@ -119,9 +119,6 @@ func globSource(words []string) string {
 	return b.String()
 }
 
-// Len is the number of rules.
-func (p *Policy) Len() int { return len(p.rules) }
-
 // Decision is the verdict on one simple command (or file write).
 type Decision struct {
 	// Command is the checked text: words joined by spaces, run-time words

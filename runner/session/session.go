@@ -127,7 +127,6 @@ var ErrAuth = errors.New("authentication failed")
 type Session struct {
 	opts        Options
 	established atomic.Bool
-	worknodeID  atomic.Value // string
 }
 
 // New checks the options and returns a session ready to Run.
@@ -139,16 +138,11 @@ func New(opts Options) (*Session, error) {
 	if _, err := dialURL(opts.URL, "x"); err != nil {
 		return nil, err
 	}
-	s := &Session{opts: opts}
-	s.worknodeID.Store("")
-	return s, nil
+	return &Session{opts: opts}, nil
 }
 
 // Established reports whether the link is up and welcomed (readiness).
 func (s *Session) Established() bool { return s.established.Load() }
-
-// WorknodeID is the id the platform gave in the last welcome.
-func (s *Session) WorknodeID() string { return s.worknodeID.Load().(string) }
 
 // Run keeps the link up until ctx ends. It never gives up on its own: the
 // platform being away is not a reason for the runner to exit.
@@ -245,7 +239,6 @@ func (s *Session) connectOnce(ctx context.Context) (welcomed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	s.worknodeID.Store(welcome.WorknodeID)
 	o.Logger.Info("connected to the platform", "worknode_id", welcome.WorknodeID, "name", welcome.Name, "labels", welcome.Labels)
 
 	var wg sync.WaitGroup
