@@ -147,3 +147,17 @@ func (r *RunnerSetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&corev1.ConfigMap{}, builder.OnlyMetadata, builder.WithPredicates(isSet)).
 		Complete(r)
 }
+
+// Setup registers every controller of the operator with mgr.
+func Setup(mgr ctrl.Manager, runnerImage string) error {
+	recorder := mgr.GetEventRecorder("flashduty-operator")
+	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: recorder, RunnerImage: runnerImage}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up the FlashdutyRunner controller: %w", err)
+	}
+	sets := &RunnerSetReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: recorder}
+	if err := sets.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up the runner-set controller: %w", err)
+	}
+	return nil
+}

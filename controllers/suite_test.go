@@ -24,6 +24,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
+	"github.com/flashcatcloud/flashduty-runner-k8s/test/kubeletsim"
 )
 
 // The suite runs one real kube-apiserver and etcd (envtest) and one
@@ -39,16 +40,7 @@ func TestMain(m *testing.M) {
 	os.Exit(runSuite(m))
 }
 
-func assetsDir() string {
-	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
-		return d
-	}
-	matches, _ := filepath.Glob("../bin/k8s/*/kube-apiserver")
-	if len(matches) == 0 {
-		return ""
-	}
-	return filepath.Dir(matches[len(matches)-1])
-}
+func assetsDir() string { return kubeletsim.Assets("..") }
 
 func runSuite(m *testing.M) int {
 	assets := assetsDir()
@@ -86,14 +78,8 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "manager: %v\n", err)
 		return 1
 	}
-	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("flashduty-operator"), RunnerImage: "runner:test"}
-	if err := r.SetupWithManager(mgr); err != nil {
+	if err := Setup(mgr, "runner:test"); err != nil {
 		fmt.Fprintf(os.Stderr, "setup: %v\n", err)
-		return 1
-	}
-	sets := &RunnerSetReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("flashduty-operator")}
-	if err := sets.SetupWithManager(mgr); err != nil {
-		fmt.Fprintf(os.Stderr, "setup runner sets: %v\n", err)
 		return 1
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -201,14 +201,7 @@ func TestChartRejectsMisspeltValues(t *testing.T) {
 // server: a server-side dry-run, then a real apply of a release with a
 // runner, which the operator reconciles.
 func TestChartOnAPIServer(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		m, _ := filepath.Glob("../bin/k8s/*/kube-apiserver")
-		if len(m) == 0 {
-			t.Fatal("no envtest binaries: run `make test`")
-		}
-		assets = filepath.Dir(m[0])
-	}
+	assets := envtestAssets(t)
 	env := &envtest.Environment{BinaryAssetsDirectory: assets}
 	cfg, err := env.Start()
 	if err != nil {
@@ -264,14 +257,7 @@ func TestChartOnAPIServer(t *testing.T) {
 // an upgrade adopts and updates it, and uninstall removes the runner but
 // keeps the CRD.
 func TestHelmInstallUpgradeUninstall(t *testing.T) {
-	m, _ := filepath.Glob("../bin/k8s/*/kube-apiserver")
-	if os.Getenv("KUBEBUILDER_ASSETS") != "" {
-		m = []string{filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kube-apiserver")}
-	}
-	if len(m) == 0 {
-		t.Fatal("no envtest binaries: run `make test`")
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: filepath.Dir(m[0])}
+	env := &envtest.Environment{BinaryAssetsDirectory: envtestAssets(t)}
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -321,6 +307,15 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	}
 }
 
+func envtestAssets(t *testing.T) string {
+	t.Helper()
+	assets := kubeletsim.Assets("..")
+	if assets == "" {
+		t.Fatal("no envtest binaries: run `make test`")
+	}
+	return assets
+}
+
 // startOperator runs both reconcilers in process against cfg until the
 // test ends.
 func startOperator(t *testing.T, cfg *rest.Config) context.Context {
@@ -332,12 +327,7 @@ func startOperator(t *testing.T, cfg *rest.Config) context.Context {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &controllers.Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("test"), RunnerImage: "runner:test"}
-	sets := &controllers.RunnerSetReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("test")}
-	if err := r.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	if err := sets.SetupWithManager(mgr); err != nil {
+	if err := controllers.Setup(mgr, "runner:test"); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -83,17 +83,8 @@ func main() {
 		log.Error(err, "unable to create the manager")
 		os.Exit(1)
 	}
-	r := &controllers.Reconciler{
-		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
-		Recorder: mgr.GetEventRecorder("flashduty-operator"), RunnerImage: runnerImage,
-	}
-	if err := r.SetupWithManager(mgr); err != nil {
-		log.Error(err, "unable to set up the controller")
-		os.Exit(1)
-	}
-	sets := &controllers.RunnerSetReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("flashduty-operator")}
-	if err := sets.SetupWithManager(mgr); err != nil {
-		log.Error(err, "unable to set up the runner-set controller")
+	if err := controllers.Setup(mgr, runnerImage); err != nil {
+		log.Error(err, "unable to set up the controllers")
 		os.Exit(1)
 	}
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))

@@ -64,10 +64,14 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redaction: %w", err)
 	}
-	if a.mcp, err = mcpManager(cfg, o.Version, o.Logger); err != nil {
+	bashPolicy, err := Policy(cfg.Permission.EffectiveBash())
+	if err != nil {
 		return nil, err
 	}
-	ops, err := operations(cfg, redactor, a.mcp, o.Logger)
+	if a.mcp, err = mcpManager(cfg, bashPolicy, o.Version, o.Logger); err != nil {
+		return nil, err
+	}
+	ops, err := operations(cfg, bashPolicy, redactor, a.mcp, o.Logger)
 	if err != nil {
 		return nil, err
 	}

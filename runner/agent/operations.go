@@ -30,11 +30,8 @@ func Policy(rules config.Rules) (*permission.Policy, error) {
 }
 
 // operations builds the operation registry from the configuration.
-func operations(cfg *config.Config, redactor *redact.Redactor, mcps *mcp.Manager, log logr.Logger) (map[string]dispatch.Operation, error) {
-	bashPolicy, err := Policy(cfg.Permission.EffectiveBash())
-	if err != nil {
-		return nil, err
-	}
+// bashPolicy is shared with the MCP manager (stdio server commands).
+func operations(cfg *config.Config, bashPolicy *permission.Policy, redactor *redact.Redactor, mcps *mcp.Manager, log logr.Logger) (map[string]dispatch.Operation, error) {
 	spill := &workspace.Spiller{Root: cfg.WorkspaceRoot, Redactor: redactor}
 	sh := shell.New(shell.Options{
 		Policy: bashPolicy, Root: cfg.WorkspaceRoot, Env: os.Environ(),
@@ -58,13 +55,10 @@ func operations(cfg *config.Config, redactor *redact.Redactor, mcps *mcp.Manager
 }
 
 // mcpManager builds the MCP session manager from the configuration.
-func mcpManager(cfg *config.Config, version string, log logr.Logger) (*mcp.Manager, error) {
-	bashPolicy, err := Policy(cfg.Permission.EffectiveBash())
-	if err != nil {
-		return nil, err
-	}
+func mcpManager(cfg *config.Config, bashPolicy *permission.Policy, version string, log logr.Logger) (*mcp.Manager, error) {
 	var tools *permission.Policy
 	if cfg.Permission.MCP != nil { // absent: every tool is allowed
+		var err error
 		if tools, err = Policy(cfg.Permission.MCP); err != nil {
 			return nil, err
 		}

@@ -230,11 +230,7 @@ func (a *analyzer) text(first, last syntax.Node) string {
 // Their values are known only at run time, so any `$` in them makes the
 // word unknown.
 func (a *analyzer) sourceWord(first, last syntax.Node) word {
-	src := a.text(first, last)
-	if strings.ContainsAny(src, "$`") {
-		return unknownWord(src)
-	}
-	return knownWord(src)
+	return dynamicWord(a.text(first, last))
 }
 
 func (a *analyzer) assignWord(as *syntax.Assign) word {
@@ -252,7 +248,7 @@ func (a *analyzer) assignWord(as *syntax.Assign) word {
 		return unknownWord(src)
 	}
 	if as.Array != nil || as.Index != nil || as.Name == nil {
-		return unknownWordIfDynamic(src)
+		return dynamicWord(src)
 	}
 	prefix := as.Name.Value + "="
 	if as.Append {
@@ -272,7 +268,8 @@ func (a *analyzer) assignWord(as *syntax.Assign) word {
 	return word{toks: append([]rune(prefix), w.toks...), src: src}
 }
 
-func unknownWordIfDynamic(src string) word {
+// dynamicWord is src as written, unknown when it holds an expansion.
+func dynamicWord(src string) word {
 	if strings.ContainsAny(src, "$`") {
 		return unknownWord(src)
 	}

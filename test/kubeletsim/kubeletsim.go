@@ -38,6 +38,19 @@ type Options struct {
 	Dir        string       // where mounts and kubeconfigs go
 }
 
+// Assets is the directory of the envtest binaries: KUBEBUILDER_ASSETS, or
+// what hack/setup-envtest.sh cached under <repo>/bin/k8s; "" when none.
+func Assets(repo string) string {
+	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
+		return d
+	}
+	m, _ := filepath.Glob(filepath.Join(repo, "bin", "k8s", "*", "kube-apiserver"))
+	if len(m) == 0 {
+		return ""
+	}
+	return filepath.Dir(m[len(m)-1])
+}
+
 // Pod is a running runner process.
 type Pod struct {
 	cmd       *exec.Cmd
