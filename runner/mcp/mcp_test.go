@@ -19,6 +19,7 @@ import (
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/shell"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
 )
 
@@ -103,19 +104,9 @@ func policy(t testing.TB, rules ...string) *permission.Policy {
 func newOps(t testing.TB, tools *permission.Policy) *Ops {
 	t.Helper()
 	env := append(os.Environ(), "FLASHDUTY_RUNNER_API_KEY=fk_parent") // the runner's own: must not reach servers
-	m := NewManager(Options{Bash: policy(t, "*", "allow"), Tools: tools, Env: cleanEnv(env), Logger: logr.Discard()})
+	m := NewManager(Options{Bash: policy(t, "*", "allow"), Tools: tools, Env: shell.CleanEnv(env), Logger: logr.Discard()})
 	t.Cleanup(m.Close)
 	return &Ops{M: m, Spill: &workspace.Spiller{Root: t.TempDir()}}
-}
-
-func cleanEnv(env []string) []string {
-	var out []string
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "FLASHDUTY_") {
-			out = append(out, kv)
-		}
-	}
-	return out
 }
 
 func call(t testing.TB, ctx context.Context, o *Ops, server ServerConfig, tool string, args map[string]any) (*CallResult, error) {
