@@ -1,0 +1,100 @@
+package sandbox
+
+import (
+	"bytes"
+	"debug/elf"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// maxInterpreterDepth bounds "#!" chains (the kernel allows 4 levels).
+const maxInterpreterDepth = 5
+
+// closure returns programs plus what the kernel executes to start them:
+// the ELF interpreter (ld.so) and, for scripts, the "#!" interpreter, with
+// "#!/usr/bin/env NAME" resolving NAME on path.
+func closure(programs []string, path string) []string {
+	seen := map[string]bool{}
+	var out []string
+	var add func(p string, depth int)
+	add = func(p string, depth int) {
+		if p == "" || seen[p] || depth > maxInterpreterDepth {
+			return
+		}
+		seen[p] = true
+		out = append(out, p)
+		for _, next := range startedBy(p, path) {
+			add(next, depth+1)
+		}
+	}
+	for _, p := range programs {
+		add(p, 0)
+	}
+	return out
+}
+
+// startedBy names the programs the kernel runs to start p.
+func startedBy(p, path string) []string {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	head := make([]byte, 256)
+	n, _ := f.Read(head)
+	head = head[:n]
+	if bytes.HasPrefix(head, []byte("#!")) {
+		line, _, _ := bytes.Cut(head[2:], []byte("\n"))
+		fields := strings.Fields(string(line))
+		if len(fields) == 0 {
+			return nil
+		}
+		out := []string{fields[0]}
+		if filepath.Base(fields[0]) == "env" {
+			for _, a := range fields[1:] {
+				if strings.HasPrefix(a, "-") || strings.Contains(a, "=") {
+					continue
+				}
+				if found := lookPath(a, path); found != "" {
+					out = append(out, found)
+				}
+				break
+			}
+		}
+		return out
+	}
+	if !bytes.HasPrefix(head, []byte(elf.ELFMAG)) {
+		return nil
+	}
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return nil
+	}
+	for _, prog := range ef.Progs {
+		if prog.Type == elf.PT_INTERP {
+			b := make([]byte, prog.Filesz)
+			if _, err := prog.ReadAt(b, 0); err == nil {
+				return []string{string(bytes.TrimRight(b, "\x00"))}
+			}
+		}
+	}
+	return nil
+}
+
+// lookPath finds an executable file named name in the directories of path.
+func lookPath(name, path string) string {
+	if strings.Contains(name, "/") {
+		return name
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}

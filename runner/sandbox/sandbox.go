@@ -1,0 +1,397 @@
+// Package sandbox starts the runner's child processes under a Linux
+// Landlock domain: a child may execute only the programs it was approved
+// for (or, where the rules allow any program, only the system's program
+// directories), may write only the workspace, its task's private TMPDIR,
+// a private HOME and the directories the configuration lists, and may not
+// read the runner's secret files. Domains are inherited by every
+// descendant and cannot be lifted, so a program that starts another
+// program or writes a file on its own stays inside them.
+//
+// Go cannot run code between fork and exec, so the domain is applied to a
+// dedicated, locked OS thread that then starts the child (which inherits
+// the thread's credentials) and is thrown away: the rest of the runner is
+// never restricted.
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
+)
+
+// Modes.
+const (
+	// ModeAuto enforces where the kernel supports it and runs children
+	// unconfined (saying so) elsewhere.
+	ModeAuto = "auto"
+	// ModeRequired refuses to start without kernel support.
+	ModeRequired = "required"
+	// ModeOff never confines children.
+	ModeOff = "off"
+)
+
+// MinABI is the oldest Landlock ABI the sandbox enforces with: ABI 3 is
+// the first that also governs truncate(2), without which a child could
+// empty any file it can name.
+const MinABI = 3
+
+// SystemProgramDirs are the directories whose programs may run when the
+// rules allow any program at all.
+var SystemProgramDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"}
+
+// devices are written by ordinary programs (`2>/dev/null`).
+var devices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/tty"}
+
+// Options configure the sandbox.
+type Options struct {
+	Mode string
+	// Workspace is writable by every child.
+	Workspace string
+	// AllowExec lists extra programs (files) or directories of programs
+	// children may execute.
+	AllowExec []string
+	// AllowWrite lists extra files or directories children may write.
+	AllowWrite []string
+	// Secrets are files no child may read (the runner's config file).
+	Secrets []string
+	// StateDir holds the private HOME and per-task TMPDIRs; a fresh
+	// directory under os.TempDir() when empty. It is removed by Close.
+	StateDir string
+	// ABI reports the kernel's Landlock ABI; nil asks the kernel. Tests
+	// simulate a kernel without Landlock with it.
+	ABI func() (int, error)
+}
+
+// Sandbox confines child processes. Its methods are safe for concurrent
+// use.
+type Sandbox struct {
+	mode     string
+	enforced bool
+	abi      int
+	reason   string // why not enforced
+	state    string
+	home     string
+	handled  uint64
+	scoped   uint64
+	static   []rule // opened once: read grants, devices, workspace, home, allow lists
+	sysExec  []rule // the system program directories, for "any program" domains
+	noExec   []string
+	tasks    atomic.Uint64
+	closeOne sync.Once
+}
+
+// rule is one Landlock path rule on an O_PATH descriptor.
+type rule struct {
+	fd     int
+	access uint64
+	real   string // the resolved path, for Writable
+}
+
+// Access rights.
+const (
+	fileWrite = ll.AccessFSWriteFile | ll.AccessFSTruncate
+	dirWrite  = fileWrite | ll.AccessFSRemoveDir | ll.AccessFSRemoveFile | ll.AccessFSMakeChar |
+		ll.AccessFSMakeDir | ll.AccessFSMakeReg | ll.AccessFSMakeSock | ll.AccessFSMakeFifo |
+		ll.AccessFSMakeBlock | ll.AccessFSMakeSym | ll.AccessFSRefer
+	fileRights = ll.AccessFSExecute | ll.AccessFSWriteFile | ll.AccessFSReadFile | ll.AccessFSTruncate
+)
+
+// New probes the kernel and prepares the static part of every domain.
+// With ModeRequired and no usable Landlock it fails with an error naming
+// the kernel requirement.
+func New(o Options) (*Sandbox, error) {
+	s := &Sandbox{mode: o.Mode}
+	switch o.Mode {
+	case ModeOff:
+		s.reason = "sandbox.mode is off"
+		return s, nil
+	case ModeAuto, ModeRequired, "":
+	default:
+		return nil, fmt.Errorf("sandbox: unknown mode %q (auto, required or off)", o.Mode)
+	}
+	probe := o.ABI
+	if probe == nil {
+		probe = ll.LandlockGetABIVersion
+	}
+	abi, err := probe()
+	switch {
+	case err != nil:
+		s.reason = fmt.Sprintf("the kernel offers no Landlock (%v); it needs Linux 6.2 or newer with landlock in the lsm= boot list", err)
+	case abi < MinABI:
+		s.reason = fmt.Sprintf("the kernel's Landlock ABI is %d; the sandbox needs ABI %d (Linux 6.2) or newer", abi, MinABI)
+	}
+	if s.reason != "" {
+		if o.Mode == ModeRequired {
+			return nil, fmt.Errorf("sandbox.mode is required but %s", s.reason)
+		}
+		return s, nil
+	}
+	s.abi = abi
+	// Children must not read the runner's memory or environment through
+	// /proc: a process that is not dumpable is closed to every process
+	// without CAP_SYS_PTRACE, which no confined child holds.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return nil, fmt.Errorf("sandbox: make the runner not dumpable: %w", err)
+	}
+	if err := s.prepare(o); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.enforced = true
+	return s, nil
+}
+
+func (s *Sandbox) prepare(o Options) error {
+	s.handled = ll.AccessFSExecute | dirWrite
+	if s.abi >= 6 {
+		s.scoped = ll.ScopeSignal | ll.ScopeAbstractUnixSocket
+	}
+	state := o.StateDir
+	if state == "" {
+		var err error
+		if state, err = os.MkdirTemp("", "flashduty-runner-"); err != nil {
+			return fmt.Errorf("sandbox: create state directory: %w", err)
+		}
+	} else if err := os.MkdirAll(state, 0o700); err != nil {
+		return fmt.Errorf("sandbox: create state directory: %w", err)
+	}
+	s.state = realPath(state)
+	s.home = filepath.Join(state, "home")
+	if err := os.MkdirAll(filepath.Join(state, "tmp"), 0o700); err != nil {
+		return fmt.Errorf("sandbox: create state directory: %w", err)
+	}
+	if err := os.MkdirAll(s.home, 0o700); err != nil {
+		return fmt.Errorf("sandbox: create private home: %w", err)
+	}
+	// Nothing written by a task may become executable.
+	s.noExec = []string{realPath(o.Workspace), realPath(state), realPath(os.TempDir())}
+	for _, d := range SystemProgramDirs {
+		if _, err := os.Stat(d); err != nil {
+			continue
+		}
+		for _, n := range s.noExec {
+			if within(n, realPath(d)) {
+				return fmt.Errorf("sandbox: %s is inside the system program directory %s; move it elsewhere", n, d)
+			}
+		}
+	}
+	for _, p := range o.AllowExec {
+		for _, n := range s.noExec {
+			if within(n, realPath(p)) {
+				return fmt.Errorf("sandbox.allow_exec: %s would make %s executable", p, n)
+			}
+		}
+	}
+
+	if len(o.Secrets) > 0 {
+		s.handled |= ll.AccessFSReadFile
+		grants, err := readGrants(o.Secrets)
+		if err != nil {
+			return err
+		}
+		for _, g := range grants {
+			if err := s.addStatic(g, ll.AccessFSReadFile, false); err != nil {
+				return err
+			}
+		}
+	}
+	for _, d := range devices {
+		if err := s.addStatic(d, fileWrite, true); err != nil {
+			return err
+		}
+	}
+	for _, p := range append([]string{o.Workspace, s.home}, o.AllowWrite...) {
+		if err := s.addStatic(p, dirWrite, false); err != nil {
+			return fmt.Errorf("sandbox: writable path: %w", err)
+		}
+	}
+	for _, p := range o.AllowExec {
+		if err := s.addStatic(p, ll.AccessFSExecute, false); err != nil {
+			return fmt.Errorf("sandbox.allow_exec: %w", err)
+		}
+	}
+	for _, d := range SystemProgramDirs {
+		r, err := openRule(d, ll.AccessFSExecute)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		s.sysExec = append(s.sysExec, r)
+	}
+	return nil
+}
+
+// addStatic opens path once for every later domain. Files get only the
+// file rights of access (Landlock refuses directory rights on files).
+func (s *Sandbox) addStatic(path string, access uint64, optional bool) error {
+	r, err := openRule(path, access)
+	if optional && errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.static = append(s.static, r)
+	return nil
+}
+
+func openRule(path string, access uint64) (rule, error) {
+	fd, err := openPath(path)
+	if err != nil {
+		return rule{}, err
+	}
+	var st os.FileInfo
+	if st, err = os.Stat(path); err != nil {
+		closeFD(fd)
+		return rule{}, err
+	}
+	if !st.IsDir() {
+		access &= fileRights
+	}
+	return rule{fd: fd, access: access, real: realPath(path)}, nil
+}
+
+// Enforced reports whether children run confined.
+func (s *Sandbox) Enforced() bool { return s.enforced }
+
+// Status is "landlock" or "none", for labels and metrics.
+func (s *Sandbox) Status() string {
+	if s.enforced {
+		return "landlock"
+	}
+	return "none"
+}
+
+// Describe says in one line what is enforced, or why nothing is.
+func (s *Sandbox) Describe() string {
+	if !s.enforced {
+		return "not enforced: " + s.reason
+	}
+	return fmt.Sprintf("Landlock ABI %d: children execute only approved programs and write only the workspace, their TMPDIR, a private HOME and sandbox.allow_write", s.abi)
+}
+
+// Home is the private HOME of every child.
+func (s *Sandbox) Home() string { return s.home }
+
+// Close releases the descriptors and removes the state directory.
+func (s *Sandbox) Close() {
+	s.closeOne.Do(func() {
+		for _, r := range append(s.static, s.sysExec...) {
+			closeFD(r.fd)
+		}
+		s.static, s.sysExec = nil, nil
+		if s.state != "" {
+			_ = os.RemoveAll(s.state)
+		}
+	})
+}
+
+// Task is the writable scratch space of one task.
+type Task struct {
+	// TmpDir is the task's private TMPDIR; empty when not enforced.
+	TmpDir string
+}
+
+// NewTask creates a task's private TMPDIR. Its release function removes
+// it with everything in it.
+func (s *Sandbox) NewTask() (Task, func(), error) {
+	if !s.enforced {
+		return Task{}, func() {}, nil
+	}
+	dir := filepath.Join(s.state, "tmp", fmt.Sprintf("t%d", s.tasks.Add(1)))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return Task{}, nil, fmt.Errorf("sandbox: create task TMPDIR: %w", err)
+	}
+	return Task{TmpDir: dir}, func() { _ = os.RemoveAll(dir) }, nil
+}
+
+// Env sets HOME and TMPDIR of a child environment to the private ones.
+func (s *Sandbox) Env(env []string, t Task) []string {
+	if !s.enforced {
+		return env
+	}
+	out := make([]string, 0, len(env)+2)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "TMPDIR=") {
+			out = append(out, kv)
+		}
+	}
+	out = append(out, "HOME="+s.home)
+	if t.TmpDir != "" {
+		out = append(out, "TMPDIR="+t.TmpDir)
+	}
+	return out
+}
+
+// Writable reports whether a child of task t may write path. The
+// runner's own writes on a task's behalf (shell redirections) follow the
+// same boundary.
+func (s *Sandbox) Writable(path string, t Task) bool {
+	if !s.enforced {
+		return true
+	}
+	p := realPath(path)
+	if p == "" {
+		return false
+	}
+	if t.TmpDir != "" && within(p, t.TmpDir) {
+		return true
+	}
+	for _, r := range s.static {
+		if r.access&ll.AccessFSWriteFile != 0 && within(p, r.real) {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether p is base or below it. Both are clean and
+// absolute.
+func within(p, base string) bool {
+	if p == "" || base == "" {
+		return false
+	}
+	if base == "/" {
+		return true
+	}
+	return p == base || strings.HasPrefix(p, base+"/")
+}
+
+// realPath resolves symbolic links in path, or in the longest existing
+// prefix of it, the way the kernel walks it ("link/.." leaves the link's
+// target). A missing part followed by ".." cannot be resolved; it is
+// returned as "" and treated as nowhere.
+func realPath(path string) string {
+	if !filepath.IsAbs(path) {
+		return ""
+	}
+	rest := []string{}
+	for {
+		if r, err := filepath.EvalSymlinks(path); err == nil {
+			for _, e := range rest {
+				if e == ".." {
+					return ""
+				}
+				if e != "." && e != "" {
+					r = filepath.Join(r, e)
+				}
+			}
+			return r
+		}
+		i := strings.LastIndexByte(path, '/')
+		if i <= 0 {
+			return ""
+		}
+		rest = append([]string{path[i+1:]}, rest...)
+		path = path[:i]
+	}
+}

@@ -1,0 +1,259 @@
+package sandbox
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+)
+
+// enforced returns a sandbox over a fresh workspace, skipping where the
+// kernel offers no Landlock.
+func enforced(t *testing.T, o Options) (*Sandbox, string) {
+	t.Helper()
+	if o.Workspace == "" {
+		o.Workspace = t.TempDir()
+	}
+	if abi, err := ll.LandlockGetABIVersion(); err != nil || abi < MinABI {
+		t.Skipf("no usable Landlock on this kernel (ABI %d, %v)", abi, err)
+	}
+	o.Mode, o.StateDir = ModeRequired, filepath.Join(t.TempDir(), "state")
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s, o.Workspace
+}
+
+func lp(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+// run starts sh -c script under the sandbox and returns its combined
+// output and error.
+func run(t *testing.T, s *Sandbox, task Task, x Exec, script string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(lp(t, "sh"), "-c", script)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Env = s.Env([]string{"PATH=" + os.Getenv("PATH")}, task)
+	if err := s.Start(task, x, cmd.Start); err != nil {
+		return out.String(), err
+	}
+	err := cmd.Wait()
+	return out.String(), err
+}
+
+func mustNotExist(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("%s exists (err %v): the sandbox let it be written", path, err)
+	}
+}
+
+func TestModes(t *testing.T) {
+	noKernel := func() (int, error) { return 0, errors.New("function not implemented") }
+	s, err := New(Options{Mode: ModeAuto, Workspace: t.TempDir(), ABI: noKernel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Enforced() || s.Status() != "none" || !strings.Contains(s.Describe(), "Landlock") {
+		t.Fatalf("auto without Landlock: enforced=%v status=%s %q", s.Enforced(), s.Status(), s.Describe())
+	}
+	_, err = New(Options{Mode: ModeRequired, Workspace: t.TempDir(), ABI: noKernel})
+	if err == nil || !strings.Contains(err.Error(), "Linux 6.2") {
+		t.Fatalf("required without Landlock: %v", err)
+	}
+	_, err = New(Options{Mode: ModeRequired, Workspace: t.TempDir(), ABI: func() (int, error) { return 2, nil }})
+	if err == nil || !strings.Contains(err.Error(), "ABI is 2") {
+		t.Fatalf("required with ABI 2: %v", err)
+	}
+	if _, err := New(Options{Mode: "strict"}); err == nil {
+		t.Fatal("unknown mode accepted")
+	}
+	off, _ := New(Options{Mode: ModeOff})
+	if off.Enforced() || off.Status() != "none" {
+		t.Fatal("off enforced")
+	}
+}
+
+func TestExecOnlyApprovedPrograms(t *testing.T) {
+	s, ws := enforced(t, Options{})
+	outside := t.TempDir()
+	task, done, err := s.NewTask()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	sh, touch := lp(t, "sh"), lp(t, "touch")
+
+	// sh and touch approved: writes land in the workspace only.
+	out, err := run(t, s, task, Exec{Programs: []string{sh, touch}}, fmt.Sprintf("touch %s/ok && touch %s/marker", ws, outside))
+	if err == nil || !strings.Contains(out, "Permission denied") {
+		t.Fatalf("write outside: err=%v out=%q", err, out)
+	}
+	mustNotExist(t, filepath.Join(outside, "marker"))
+	if _, err := os.Stat(filepath.Join(ws, "ok")); err != nil {
+		t.Fatalf("workspace write refused: %v (%s)", err, out)
+	}
+
+	// Only sh approved: sh cannot start touch.
+	out, err = run(t, s, task, Exec{Programs: []string{sh}}, "touch "+ws+"/second")
+	if err == nil {
+		t.Fatalf("unapproved program ran: %q", out)
+	}
+	mustNotExist(t, filepath.Join(ws, "second"))
+
+	// Any program: system programs run, the write boundary holds.
+	out, err = run(t, s, task, Exec{Any: true}, fmt.Sprintf("touch %s/third; touch %s/marker", ws, outside))
+	if err == nil {
+		t.Fatalf("write outside under Any: %q", out)
+	}
+	mustNotExist(t, filepath.Join(outside, "marker"))
+	if _, err := os.Stat(filepath.Join(ws, "third")); err != nil {
+		t.Fatalf("system program refused under Any: %v (%s)", err, out)
+	}
+}
+
+func TestNothingWrittenByATaskIsExecutable(t *testing.T) {
+	s, ws := enforced(t, Options{})
+	task, done, err := s.NewTask()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	sh, touch := lp(t, "sh"), lp(t, "touch")
+	outside := t.TempDir()
+	for _, dir := range []string{ws, task.TmpDir, s.Home()} {
+		copyTo := filepath.Join(dir, "mytouch")
+		data, err := os.ReadFile(touch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(copyTo, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// Even when approved by name, and even with every system program
+		// allowed, a copy in a written place cannot run.
+		out, err := run(t, s, task, Exec{Programs: []string{sh, copyTo}, Any: true}, copyTo+" "+outside+"/marker")
+		if err == nil || !strings.Contains(out, "Permission denied") {
+			t.Fatalf("%s ran: err=%v out=%q", copyTo, err, out)
+		}
+		mustNotExist(t, filepath.Join(outside, "marker"))
+	}
+}
+
+func TestTaskTmpAndHomeAreWritable(t *testing.T) {
+	s, _ := enforced(t, Options{})
+	task, done, err := s.NewTask()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, s, task, Exec{Any: true}, `touch "$TMPDIR/a" "$HOME/b" && echo ok > /dev/null && echo "$TMPDIR"`)
+	if err != nil {
+		t.Fatalf("private dirs: %v %q", err, out)
+	}
+	if strings.TrimSpace(out) != task.TmpDir {
+		t.Fatalf("TMPDIR %q, want %q", out, task.TmpDir)
+	}
+	done()
+	if _, err := os.Stat(task.TmpDir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("task TMPDIR left behind")
+	}
+	if !s.Writable(filepath.Join(s.Home(), "x"), task) || s.Writable("/etc/passwd", task) {
+		t.Fatal("Writable disagrees with the domain")
+	}
+}
+
+func TestAllowWriteAndExec(t *testing.T) {
+	extra := t.TempDir()
+	tools := t.TempDir()
+	data, err := os.ReadFile(lp(t, "touch"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool := filepath.Join(tools, "helper")
+	if err := os.WriteFile(tool, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := enforced(t, Options{AllowWrite: []string{extra}, AllowExec: []string{tool}})
+	task, done, _ := s.NewTask()
+	defer done()
+	out, err := run(t, s, task, Exec{Programs: []string{lp(t, "sh")}}, tool+" "+extra+"/made")
+	if err != nil {
+		t.Fatalf("allow_exec/allow_write: %v %q", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(extra, "made")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{Mode: ModeRequired, Workspace: extra, AllowExec: []string{filepath.Dir(extra)}}); err == nil {
+		t.Fatal("allow_exec over the workspace accepted")
+	}
+}
+
+func TestSecretsAreUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "config.yaml")
+	sibling := filepath.Join(dir, "other")
+	if err := os.WriteFile(secret, []byte("api_key: marker-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sibling, []byte("public\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := enforced(t, Options{Secrets: []string{secret}})
+	task, done, _ := s.NewTask()
+	defer done()
+	x := Exec{Programs: []string{lp(t, "sh"), lp(t, "cat")}}
+	for _, p := range []string{secret, filepath.Join(link, "config.yaml"), "/proc/self/root" + secret} {
+		out, err := run(t, s, task, x, "cat "+p)
+		if err == nil || strings.Contains(out, "marker-secret") {
+			t.Fatalf("read %s: err=%v out=%q", p, err, out)
+		}
+	}
+	out, err := run(t, s, task, x, "cat "+sibling+" /etc/hostname >/dev/null && cat "+sibling)
+	if err != nil || !strings.Contains(out, "public") {
+		t.Fatalf("ordinary reads refused: %v %q", err, out)
+	}
+}
+
+func TestChildCannotTouchTheRunner(t *testing.T) {
+	s, _ := enforced(t, Options{})
+	task, done, _ := s.NewTask()
+	defer done()
+	pid := os.Getpid()
+	x := Exec{Any: true}
+	// Memory of the runner: refused (not dumpable, no CAP_SYS_PTRACE in
+	// children, and a foreign Landlock domain). Its environment stays
+	// readable (measured), which is why the API key never stays there.
+	out, err := run(t, s, task, x, fmt.Sprintf("dd if=/proc/%d/mem of=/dev/null bs=1 count=1 skip=4194304", pid))
+	if err == nil || !strings.Contains(out, "Permission denied") {
+		t.Fatalf("runner memory readable: err=%v %q", err, out)
+	}
+	if s.scoped != 0 {
+		out, err = run(t, s, task, x, fmt.Sprintf("kill -0 %d", pid))
+		if err == nil {
+			t.Fatalf("child may signal the runner: %q", out)
+		}
+	}
+	// The runner itself stays unconfined.
+	if err := os.WriteFile(filepath.Join(t.TempDir(), "runner-write"), nil, 0o600); err != nil {
+		t.Fatalf("the runner was confined: %v", err)
+	}
+}
