@@ -56,6 +56,32 @@ type Config struct {
 	CAFile string `yaml:"ca_file,omitempty"`
 	// Redaction scrubs secrets from everything the runner sends back.
 	Redaction Redaction `yaml:"redaction,omitempty"`
+	// Sandbox confines every process the runner starts (docs/sandbox.md).
+	Sandbox Sandbox `yaml:"sandbox,omitempty"`
+	// File is the configuration file read, if any; children may not
+	// read it (it may hold api_key).
+	File string `yaml:"-" json:"-"`
+}
+
+// Sandbox modes (docs/sandbox.md).
+const (
+	SandboxAuto     = "auto"
+	SandboxRequired = "required"
+	SandboxOff      = "off"
+)
+
+// Sandbox configures the kernel sandbox of child processes.
+type Sandbox struct {
+	// Mode is auto (default: enforce where the kernel supports it),
+	// required (refuse to start without it) or off.
+	Mode string `yaml:"mode,omitempty"`
+	// AllowExec lists programs or directories of programs children may
+	// execute besides those a command names (credential plugins,
+	// helpers such as gzip for tar -z).
+	AllowExec []string `yaml:"allow_exec,omitempty"`
+	// AllowWrite lists files or directories children may write besides
+	// the workspace, their TMPDIR and the private HOME.
+	AllowWrite []string `yaml:"allow_write,omitempty"`
 }
 
 // Redaction configures output redaction. The runner's own API key is
@@ -167,6 +193,9 @@ func (c *Config) ApplyDefaults(id Identity) {
 	if c.Bash.MaxOutputBytes == 0 {
 		c.Bash.MaxOutputBytes = DefaultBashMaxOutputBytes
 	}
+	if c.Sandbox.Mode == "" {
+		c.Sandbox.Mode = SandboxAuto
+	}
 }
 
 // expandHome resolves a leading "~/" in paths.
@@ -261,6 +290,21 @@ func (c *Config) Validate() error {
 	}
 	if c.Bash.MaxOutputBytes < 1024 || c.Bash.MaxOutputBytes > 1<<30 {
 		bad("bash.max_output_bytes", "must be between 1024 and 1073741824, got %d", c.Bash.MaxOutputBytes)
+	}
+	switch c.Sandbox.Mode {
+	case SandboxAuto, SandboxRequired, SandboxOff:
+	default:
+		bad("sandbox.mode", "must be auto, required or off, got %q", c.Sandbox.Mode)
+	}
+	for _, l := range []struct {
+		name  string
+		paths []string
+	}{{"sandbox.allow_exec", c.Sandbox.AllowExec}, {"sandbox.allow_write", c.Sandbox.AllowWrite}} {
+		for i, p := range l.paths {
+			if !filepath.IsAbs(p) {
+				bad(fmt.Sprintf("%s[%d]", l.name, i), "must be an absolute path, got %q", p)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -31,7 +31,8 @@ func TestLoadDefaults(t *testing.T) {
 		WorkspaceRoot: "/home/sre/.flashduty-runner/workspace",
 		Log:           Log{Level: "info", Format: "text"}, MaxConcurrentTasks: 16,
 		HTTPAddr: ":8081", ShutdownGrace: 30 * time.Second,
-		Bash: Bash{MaxTimeout: 30 * time.Minute, MaxOutputBytes: 16 << 20},
+		Bash:    Bash{MaxTimeout: 30 * time.Minute, MaxOutputBytes: 16 << 20},
+		Sandbox: Sandbox{Mode: SandboxAuto},
 	}
 	if got := *cfg; !equalConfig(got, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", got, want)

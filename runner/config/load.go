@@ -99,6 +99,12 @@ func Keys() []Key {
 			set: duration(func(c *Config) *time.Duration { return &c.Bash.MaxTimeout })},
 		{Name: "bash.max_output_bytes", Usage: "bytes of stdout and of stderr kept per bash task",
 			set: integer(func(c *Config) *int { return &c.Bash.MaxOutputBytes })},
+		{Name: "sandbox.mode", Usage: "auto, required or off: confine child processes with Landlock",
+			set: str(func(c *Config) *string { return &c.Sandbox.Mode })},
+		{Name: "sandbox.allow_exec", Usage: "extra programs or directories children may execute, comma-separated",
+			set: func(c *Config, v string) error { c.Sandbox.AllowExec = splitList(v); return nil }},
+		{Name: "sandbox.allow_write", Usage: "extra paths children may write, comma-separated",
+			set: func(c *Config, v string) error { c.Sandbox.AllowWrite = splitList(v); return nil }},
 	}
 }
 
@@ -181,6 +187,7 @@ func loadFile(cfg *Config, path string, explicit bool) error {
 	if err := Parse(data, cfg); err != nil {
 		return fmt.Errorf("config file %s: %w", path, err)
 	}
+	cfg.File = path
 	return nil
 }
 

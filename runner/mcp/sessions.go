@@ -21,6 +21,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
 )
 
 // Defaults (docs/protocol.md).
@@ -79,7 +80,9 @@ type Options struct {
 	// Tools checks "<server>/<tool>"; nil allows every tool.
 	Tools *permission.Policy
 	// Env is the base environment of stdio servers (FLASHDUTY_* removed).
-	Env         []string
+	Env []string
+	// Sandbox confines stdio servers; nil runs them unconfined.
+	Sandbox     *sandbox.Sandbox
 	IdleTimeout time.Duration
 	Logger      logr.Logger
 	// Version is announced to servers.
@@ -120,6 +123,9 @@ func (s *session) close() {
 func NewManager(o Options) *Manager {
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.Sandbox == nil {
+		o.Sandbox, _ = sandbox.New(sandbox.Options{Mode: sandbox.ModeOff})
 	}
 	version := o.Version
 	if version == "" {
@@ -288,29 +294,73 @@ func streamable(cfg ServerConfig) *sdk.StreamableClientTransport {
 }
 
 func (m *Manager) connectStdio(ctx context.Context, cfg ServerConfig) (*sdk.ClientSession, error) {
-	words := append([]string{cfg.Command}, cfg.Args...)
-	if v := m.o.Bash.CheckArgs(words); !v.Allowed {
-		return nil, v.Err
-	}
-	cmd := exec.Command(cfg.Command, cfg.Args...)
-	env := append([]string(nil), m.o.Env...)
+	// The env map is checked as the assignment prefix of the command,
+	// exactly as `K=V command args` would be in a bash task.
 	keys := make([]string, 0, len(cfg.Env))
 	for k := range cfg.Env {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	var assigns []string
 	for _, k := range keys {
 		if !strings.HasPrefix(strings.ToUpper(k), "FLASHDUTY_") {
-			env = append(env, k+"="+cfg.Env[k])
+			assigns = append(assigns, k+"="+cfg.Env[k])
 		}
 	}
-	cmd.Env = env
+	words := append(append(assigns, cfg.Command), cfg.Args...)
+	if v := m.o.Bash.CheckArgs(words); !v.Allowed {
+		return nil, v.Err
+	}
+	path, err := exec.LookPath(cfg.Command)
+	if err != nil {
+		return nil, fmt.Errorf("start MCP server %s: %w", cfg.Name, err)
+	}
+	task, release, err := m.o.Sandbox.NewTask()
+	if err != nil {
+		return nil, err
+	}
+	context.AfterFunc(ctx, release) // the session's context ends with the session
+	cmd := exec.Command(path, cfg.Args...)
+	cmd.Env = m.o.Sandbox.Env(m.o.Bash.ChildEnv(append(append([]string(nil), m.o.Env...), assigns...)), task)
 	cmd.Stderr = &stderrLog{log: m.o.Logger.WithValues("server", cfg.Name), left: maxStderrBytes}
-	cs, err := m.client.Connect(ctx, &sdk.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, nil)
+	// Servers such as npx start helpers of their own: any system program
+	// may run, nothing the server writes may.
+	x := sandbox.Exec{Programs: []string{path}, Any: true, Path: envValue(m.o.Env, "PATH")}
+	transport := &confined{inner: &sdk.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, start: func(start func() error) error {
+		return m.o.Sandbox.Start(task, x, start)
+	}}
+	cs, err := m.client.Connect(ctx, transport, nil)
 	if err != nil {
 		return nil, fmt.Errorf("start MCP server %s: %w", cfg.Name, err)
 	}
 	return cs, nil
+}
+
+// envValue returns the value of name in env.
+func envValue(env []string, name string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// confined starts the server process of a command transport under the
+// sandbox: the SDK starts the process inside Connect.
+type confined struct {
+	inner *sdk.CommandTransport
+	start func(func() error) error
+}
+
+func (c *confined) Connect(ctx context.Context) (sdk.Connection, error) {
+	var conn sdk.Connection
+	err := c.start(func() error {
+		var err error
+		conn, err = c.inner.Connect(ctx)
+		return err
+	})
+	return conn, err
 }
 
 // stderrLog sends a stdio server's stderr to the log, line by line, up to

@@ -3,6 +3,7 @@ package permission
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 
 	"mvdan.cc/sh/v3/expand"
@@ -17,6 +18,11 @@ type Verdict struct {
 	Decisions []Decision
 	// Err is the parse or input error, or the first denial.
 	Err error
+	// Programs names every program the command was seen to start, its
+	// own and those of wrappers and nested scripts, as written (a name or
+	// a path); run-time names are absent. The sandbox lets a child
+	// execute only these.
+	Programs []string
 }
 
 // maxNesting bounds `sh -c` strings inside `sh -c` strings.
@@ -64,11 +70,12 @@ type analyzer struct {
 	p         *Policy
 	src       string // the text being analysed, for showing words as written
 	decisions []Decision
+	programs  []string
 	err       error
 }
 
 func (a *analyzer) verdict() Verdict {
-	v := Verdict{Decisions: a.decisions, Err: a.err, Allowed: a.err == nil}
+	v := Verdict{Decisions: a.decisions, Err: a.err, Allowed: a.err == nil, Programs: a.programs}
 	for _, d := range a.decisions {
 		if !d.Allowed {
 			v.Allowed = false
@@ -137,6 +144,13 @@ func (a *analyzer) call(c *syntax.CallExpr, depth int) {
 // command decides one simple command and whatever it wraps.
 func (a *analyzer) command(words []word, depth int) {
 	a.decisions = append(a.decisions, a.p.decide(words))
+	// `X=1 rm -rf /` runs rm: the command without its assignment prefix
+	// must pass the rules too (a deny rule for `rm *` holds).
+	if n := leadingAssignments(words); n > 0 && n < len(words) {
+		a.command(words[n:], depth)
+		return
+	}
+	a.program(words)
 	if len(words) > 0 && words[0].known {
 		// /bin/rm is rm: a path must pass the rules for its base name too.
 		if i := strings.LastIndexByte(words[0].text, '/'); i >= 0 && i < len(words[0].text)-1 {
@@ -167,6 +181,39 @@ func (a *analyzer) command(words []word, depth int) {
 			a.src = outer
 		}
 	}
+}
+
+// leadingAssignments counts the NAME=VALUE words before the command.
+func leadingAssignments(words []word) int {
+	for i, w := range words {
+		if !isAssignment(w.src) {
+			return i
+		}
+	}
+	return len(words)
+}
+
+// program records the program a simple command starts, when known.
+func (a *analyzer) program(words []word) {
+	if len(words) > 0 && words[0].known && !slices.Contains(a.programs, words[0].text) {
+		a.programs = append(a.programs, words[0].text)
+	}
+}
+
+// isAssignment reports NAME=VALUE (or NAME+=VALUE) with a valid name.
+func isAssignment(s string) bool {
+	name, _, ok := strings.Cut(s, "=")
+	name = strings.TrimSuffix(name, "+")
+	return ok && validName(name)
+}
+
+func validName(s string) bool {
+	for i, r := range s {
+		if r != '_' && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (i == 0 || r < '0' || r > '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func (a *analyzer) redirect(r *syntax.Redirect) {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +27,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
 )
 
@@ -55,6 +57,9 @@ type Options struct {
 	Logger    logr.Logger
 	// Redactor scrubs commands before they are logged.
 	Redactor *redact.Redactor
+	// Sandbox confines every program a task starts; nil runs them
+	// unconfined.
+	Sandbox *sandbox.Sandbox
 }
 
 // Shell runs bash tasks.
@@ -62,6 +67,10 @@ type Shell struct {
 	o      Options
 	env    []string
 	lookup expand.Environ // PATH for finding programs: the runner's, not the script's
+	path   string
+	// anyProgram: the rules allow every command, so the sandbox lets
+	// children execute the system's program directories.
+	anyProgram bool
 }
 
 // New returns the operation.
@@ -75,8 +84,12 @@ func New(o Options) *Shell {
 	if o.MaxOutput <= 0 {
 		o.MaxOutput = DefaultMaxOutput
 	}
-	env := CleanEnv(o.Env)
-	return &Shell{o: o, env: env, lookup: expand.ListEnviron(env...)}
+	if o.Sandbox == nil {
+		o.Sandbox, _ = sandbox.New(sandbox.Options{Mode: sandbox.ModeOff})
+	}
+	env := o.Policy.ChildEnv(CleanEnv(o.Env))
+	lookup := expand.ListEnviron(env...)
+	return &Shell{o: o, env: env, lookup: lookup, path: lookup.Get("PATH").String(), anyProgram: o.Policy.AllowsAnyProgram()}
 }
 
 // CleanEnv drops the runner's own FLASHDUTY_* variables (the API key among
@@ -159,14 +172,19 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 	defer devnull.Close()
 	procs := &groups{}
 	defer procs.killAll() // nothing the command started outlives the task
+	task, release, err := s.o.Sandbox.NewTask()
+	if err != nil {
+		return nil, err
+	}
+	defer release() // after killAll (deferred later, run earlier)
 
 	runner, err := interp.New(
-		interp.Env(expand.ListEnviron(s.env...)),
+		interp.Env(expand.ListEnviron(s.o.Sandbox.Env(s.env, task)...)),
 		interp.Dir(dir),
 		interp.StdIO(devnull, stdout, stderr),
 		interp.CallHandler(s.callHandler),
-		interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return s.execHandler(procs) }),
-		interp.OpenHandler(s.openHandler),
+		interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return s.execHandler(procs, task) }),
+		interp.OpenHandler(s.openHandler(task)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("start interpreter: %w", err)
@@ -189,6 +207,9 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 	case runErr == nil:
 	case errors.As(runErr, &status):
 		res.ExitCode = int(status)
+		if s.o.Sandbox.Enforced() && refused(stderr.String()) {
+			stderr.note(sandboxNote)
+		}
 	default:
 		// An interpreter error (bad redirection, unsupported builtin…):
 		// the command ran and failed, as it would in bash.
@@ -269,23 +290,46 @@ func (s *Shell) callHandler(ctx context.Context, args []string) ([]string, error
 	return args, nil
 }
 
-// openHandler checks every file the shell itself opens for writing.
-func (s *Shell) openHandler(ctx context.Context, path string, flag int, perm os.FileMode) (io.ReadWriteCloser, error) {
-	if flag&(os.O_WRONLY|os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_TRUNC) != 0 {
-		if d := s.o.Policy.CheckWrite(path); !d.Allowed {
-			return nil, d.Err()
-		}
-	}
-	return interp.DefaultOpenHandler()(ctx, path, flag, perm)
+// sandboxNote follows a failed command's own "Permission denied" when
+// the sandbox is on, so the platform knows which layer refused.
+const sandboxNote = "[flashduty-runner] the sandbox (Landlock) may have refused this: children execute only the programs the rules approved and write only the workspace, $TMPDIR, $HOME and sandbox.allow_write (docs/sandbox.md)"
+
+// refused reports a program's own words for a refusal by the kernel.
+func refused(stderr string) bool {
+	return strings.Contains(stderr, "Permission denied") || strings.Contains(stderr, "Operation not permitted")
 }
+
+// openHandler checks every file the shell itself opens for writing: the
+// rules decide, and the sandbox's write boundary holds for the runner's
+// own writes as it does for its children's.
+func (s *Shell) openHandler(task sandbox.Task) interp.OpenHandlerFunc {
+	return func(ctx context.Context, path string, flag int, perm os.FileMode) (io.ReadWriteCloser, error) {
+		if flag&(os.O_WRONLY|os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_TRUNC) != 0 && path != os.DevNull {
+			if d := s.o.Policy.CheckWrite(path); !d.Allowed {
+				return nil, d.Err()
+			}
+			abs := path
+			if !filepath.IsAbs(abs) {
+				abs = filepath.Join(interp.HandlerCtx(ctx).Dir, abs)
+			}
+			if !s.o.Sandbox.Writable(abs, task) {
+				return nil, &os.PathError{Op: "open", Path: path, Err: errOutsideWriteScope}
+			}
+		}
+		return interp.DefaultOpenHandler()(ctx, path, flag, perm)
+	}
+}
+
+var errOutsideWriteScope = errors.New("permission denied by the sandbox: outside the workspace, $TMPDIR, $HOME and sandbox.allow_write")
 
 // execHandler runs a program in its own process group, so that a timeout
 // or cancel kills it and everything it started. Unlike the interpreter's
 // default handler it never falls back to running a file as an unchecked
 // script.
-func (s *Shell) execHandler(procs *groups) interp.ExecHandlerFunc {
+func (s *Shell) execHandler(procs *groups, task sandbox.Task) interp.ExecHandlerFunc {
 	return func(ctx context.Context, args []string) error {
-		if v := s.o.Policy.CheckArgs(args); !v.Allowed {
+		v := s.o.Policy.CheckArgs(args)
+		if !v.Allowed {
 			return v.Err
 		}
 		hc := interp.HandlerCtx(ctx)
@@ -296,14 +340,23 @@ func (s *Shell) execHandler(procs *groups) interp.ExecHandlerFunc {
 		}
 		cmd := exec.CommandContext(ctx, path)
 		cmd.Args = args
-		cmd.Env = CleanEnv(exported(hc.Env))
+		cmd.Env = s.o.Policy.ChildEnv(CleanEnv(exported(hc.Env)))
 		cmd.Dir = hc.Dir
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = hc.Stdin, hc.Stdout, hc.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 		cmd.WaitDelay = killWait
-		if err := cmd.Start(); err != nil {
+		x := sandbox.Exec{Programs: []string{path}, Any: s.anyProgram, Path: s.path}
+		for _, name := range v.Programs {
+			if p, err := interp.LookPathDir(hc.Dir, s.lookup, name); err == nil {
+				x.Programs = append(x.Programs, p)
+			}
+		}
+		if err := s.o.Sandbox.Start(task, x, cmd.Start); err != nil {
 			fmt.Fprintln(hc.Stderr, err)
+			if s.o.Sandbox.Enforced() && errors.Is(err, syscall.EACCES) {
+				fmt.Fprintln(hc.Stderr, sandboxNote)
+			}
 			return interp.ExitStatus(126)
 		}
 		procs.add(cmd.Process.Pid)
