@@ -24,6 +24,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/metrics"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/probe"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/session"
 )
 
@@ -49,6 +50,7 @@ type Agent struct {
 	metrics    *metrics.Metrics
 	probe      *probe.Server
 	mcp        *mcp.Manager
+	sandbox    *sandbox.Sandbox
 }
 
 // New prepares the workspace, binds the probe listener and builds every
@@ -58,7 +60,17 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		return nil, fmt.Errorf("create workspace_root: %w", err)
 	}
 	a := &Agent{cfg: cfg, log: o.Logger, outbox: dispatch.NewOutbox()}
-	a.metrics = metrics.New(o.Version, a.outbox.Len)
+	var err error
+	if a.sandbox, err = newSandbox(cfg); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			a.sandbox.Close()
+		}
+	}()
+	a.metrics = metrics.New(o.Version, a.outbox.Len, a.sandbox.Enforced())
 
 	redactor, err := redact.New(cfg.Redaction.Options(cfg.APIKey))
 	if err != nil {
@@ -68,10 +80,10 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.mcp, err = mcpManager(cfg, bashPolicy, o.Version, o.Logger); err != nil {
+	if a.mcp, err = mcpManager(cfg, bashPolicy, a.sandbox, o.Version, o.Logger); err != nil {
 		return nil, err
 	}
-	ops, err := operations(cfg, bashPolicy, redactor, a.mcp, o.Logger)
+	ops, err := operations(cfg, bashPolicy, redactor, a.mcp, a.sandbox, o.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +99,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	hostname, _ := os.Hostname()
 	so := o.Session
 	so.URL, so.APIKey, so.Name, so.Version = cfg.APIURL, cfg.APIKey, cfg.Name, o.Version
-	so.Labels = cfg.EffectiveLabels(runtime.GOOS, runtime.GOARCH, hostname)
+	so.Labels = cfg.EffectiveLabels(runtime.GOOS, runtime.GOARCH, hostname, a.sandbox.Status())
 	so.Handler, so.Outbox, so.Observer = a.dispatcher.HandleFrame, a.outbox, a.metrics
 	so.Host = &hostinfo.Host{WorkspaceRoot: cfg.WorkspaceRoot}
 	so.Logger = o.Logger.WithName("session")
@@ -102,8 +114,25 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	if a.probe, err = probe.Listen(cfg.HTTPAddr, a.session.Established, a.metrics.Registry); err != nil {
 		return nil, err
 	}
+	ok = true
 	return a, nil
 }
+
+// newSandbox builds the sandbox the configuration asks for. Children may
+// not read the configuration file: it may hold the API key.
+func newSandbox(cfg *config.Config) (*sandbox.Sandbox, error) {
+	o := sandbox.Options{
+		Mode: cfg.Sandbox.Mode, Workspace: cfg.WorkspaceRoot,
+		AllowExec: cfg.Sandbox.AllowExec, AllowWrite: cfg.Sandbox.AllowWrite,
+	}
+	if cfg.File != "" {
+		o.Secrets = []string{cfg.File}
+	}
+	return sandbox.New(o)
+}
+
+// Sandboxed reports whether child processes run confined.
+func (a *Agent) Sandboxed() bool { return a.sandbox.Enforced() }
 
 // ProbeAddr is the bound probe address.
 func (a *Agent) ProbeAddr() string { return a.probe.Addr() }
@@ -127,7 +156,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); a.mcp.Run(linkCtx) }() // closes every MCP session at the end
 	a.log.Info("runner started", "name", a.cfg.Name, "url", session.RedactURL(a.cfg.APIURL),
 		"workspace_root", a.cfg.WorkspaceRoot, "probe_addr", a.probe.Addr(),
-		"max_concurrent_tasks", a.cfg.MaxConcurrentTasks, "bash_rules", len(a.cfg.Permission.EffectiveBash()))
+		"max_concurrent_tasks", a.cfg.MaxConcurrentTasks, "bash_rules", len(a.cfg.Permission.EffectiveBash()),
+		"sandbox", a.sandbox.Status(), "sandbox_detail", a.sandbox.Describe())
+	if !a.sandbox.Enforced() && a.cfg.Sandbox.Mode != config.SandboxOff {
+		a.log.Info("WARNING: child processes run without the kernel sandbox", "reason", a.sandbox.Describe())
+	}
 
 	var runErr error
 	select {
@@ -138,6 +171,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.shutdown()
 	stopLink()
 	wg.Wait()
+	a.sandbox.Close()
 	close(errs)
 	for err := range errs {
 		runErr = errors.Join(runErr, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/mcp"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/shell"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/webfetch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
@@ -31,12 +32,12 @@ func Policy(rules config.Rules) (*permission.Policy, error) {
 
 // operations builds the operation registry from the configuration.
 // bashPolicy is shared with the MCP manager (stdio server commands).
-func operations(cfg *config.Config, bashPolicy *permission.Policy, redactor *redact.Redactor, mcps *mcp.Manager, log logr.Logger) (map[string]dispatch.Operation, error) {
+func operations(cfg *config.Config, bashPolicy *permission.Policy, redactor *redact.Redactor, mcps *mcp.Manager, sb *sandbox.Sandbox, log logr.Logger) (map[string]dispatch.Operation, error) {
 	spill := &workspace.Spiller{Root: cfg.WorkspaceRoot, Redactor: redactor}
 	sh := shell.New(shell.Options{
 		Policy: bashPolicy, Root: cfg.WorkspaceRoot, Env: os.Environ(),
 		MaxTimeout: cfg.Bash.MaxTimeout, MaxOutput: cfg.Bash.MaxOutputBytes,
-		Spill: spill, Logger: log.WithName("bash"), Redactor: redactor,
+		Spill: spill, Logger: log.WithName("bash"), Redactor: redactor, Sandbox: sb,
 	})
 	ws, err := workspace.New(workspace.Options{Root: cfg.WorkspaceRoot, Spill: spill, RedactRead: cfg.Redaction.IsEnabled() && cfg.Redaction.Read})
 	if err != nil {
@@ -55,7 +56,7 @@ func operations(cfg *config.Config, bashPolicy *permission.Policy, redactor *red
 }
 
 // mcpManager builds the MCP session manager from the configuration.
-func mcpManager(cfg *config.Config, bashPolicy *permission.Policy, version string, log logr.Logger) (*mcp.Manager, error) {
+func mcpManager(cfg *config.Config, bashPolicy *permission.Policy, sb *sandbox.Sandbox, version string, log logr.Logger) (*mcp.Manager, error) {
 	var tools *permission.Policy
 	if cfg.Permission.MCP != nil { // absent: every tool is allowed
 		var err error
@@ -63,5 +64,5 @@ func mcpManager(cfg *config.Config, bashPolicy *permission.Policy, version strin
 			return nil, err
 		}
 	}
-	return mcp.NewManager(mcp.Options{Bash: bashPolicy, Tools: tools, Env: shell.CleanEnv(os.Environ()), Logger: log.WithName("mcp"), Version: version}), nil
+	return mcp.NewManager(mcp.Options{Bash: bashPolicy, Tools: tools, Env: shell.CleanEnv(os.Environ()), Sandbox: sb, Logger: log.WithName("mcp"), Version: version}), nil
 }

@@ -331,12 +331,12 @@ func validateURL(raw string) error {
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
-// Labels returns the configured labels followed by the built-in ones
-// (os:, arch:, hostname:), without duplicates.
-func (c *Config) EffectiveLabels(goos, goarch, hostname string) []string {
-	seen := make(map[string]bool, len(c.Labels)+3)
-	out := make([]string, 0, len(c.Labels)+3)
-	for _, l := range append(append([]string{}, c.Labels...), "os:"+goos, "arch:"+goarch, "hostname:"+hostname) {
+// EffectiveLabels returns the configured labels followed by the built-in
+// ones (os:, arch:, hostname:, sandbox:), without duplicates.
+func (c *Config) EffectiveLabels(goos, goarch, hostname, sandbox string) []string {
+	seen := make(map[string]bool, len(c.Labels)+4)
+	out := make([]string, 0, len(c.Labels)+4)
+	for _, l := range append(append([]string{}, c.Labels...), "os:"+goos, "arch:"+goarch, "hostname:"+hostname, "sandbox:"+sandbox) {
 		if !seen[l] {
 			seen[l] = true
 			out = append(out, l)

@@ -218,9 +218,31 @@ func TestEffectiveBashPresetFirst(t *testing.T) {
 
 func TestEffectiveLabels(t *testing.T) {
 	c := Config{Labels: []string{"k8s", "os:linux"}}
-	got := strings.Join(c.EffectiveLabels("linux", "amd64", "h"), " ")
-	if got != "k8s os:linux arch:amd64 hostname:h" {
+	got := strings.Join(c.EffectiveLabels("linux", "amd64", "h", "landlock"), " ")
+	if got != "k8s os:linux arch:amd64 hostname:h sandbox:landlock" {
 		t.Fatal(got)
+	}
+}
+
+func TestSandboxSettings(t *testing.T) {
+	env := []string{"FLASHDUTY_RUNNER_API_KEY=k", "FLASHDUTY_RUNNER_SANDBOX_MODE=required", "FLASHDUTY_RUNNER_SANDBOX_ALLOW_EXEC=/opt/bin, /usr/local/aws"}
+	cfg, err := Load(Source{Env: env, Identity: testID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Sandbox.Mode != SandboxRequired || strings.Join(cfg.Sandbox.AllowExec, ",") != "/opt/bin,/usr/local/aws" {
+		t.Fatalf("sandbox from the environment: %+v", cfg.Sandbox)
+	}
+	p := writeFile(t, "api_key: k\nsandbox:\n  mode: strict\n  allow_write: [relative/dir]\n")
+	_, err = Load(Source{Path: p, PathExplicit: true, Identity: testID})
+	for _, want := range []string{"sandbox.mode: must be auto, required or off", "sandbox.allow_write[0]: must be an absolute path"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("want %q in %v", want, err)
+		}
+	}
+	cfg, err = Load(Source{Path: writeFile(t, "api_key: k\n"), PathExplicit: true, Identity: testID})
+	if err != nil || cfg.File == "" {
+		t.Fatalf("the file read is not recorded: %v %q", err, cfg.File)
 	}
 }
 

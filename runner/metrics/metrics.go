@@ -26,7 +26,7 @@ type Metrics struct {
 
 // New creates and registers every collector. outboxLen reports queued
 // result frames.
-func New(version string, outboxLen func() int) *Metrics {
+func New(version string, outboxLen func() int, sandboxEnforced bool) *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
 		connected: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -64,7 +64,14 @@ func New(version string, outboxLen func() int) *Metrics {
 		ConstLabels: prometheus.Labels{"version": version},
 	})
 	info.Set(1)
-	m.Registry.MustRegister(m.connected, m.reconnects, m.tasks, m.inflight, m.duration, m.denied, m.outboxFrames, info,
+	sandboxed := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "flashduty_runner_sandbox_enforced",
+		Help: "1 when child processes run under the Landlock sandbox, 0 when they run unconfined.",
+	})
+	if sandboxEnforced {
+		sandboxed.Set(1)
+	}
+	m.Registry.MustRegister(m.connected, m.reconnects, m.tasks, m.inflight, m.duration, m.denied, m.outboxFrames, info, sandboxed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
