@@ -11,9 +11,19 @@ import (
 // maxInterpreterDepth bounds "#!" chains (the kernel allows 4 levels).
 const maxInterpreterDepth = 5
 
+// helpers are programs an approved program runs as part of its ordinary
+// work, which nobody would think of listing: tar's compression filters
+// (tar -z runs gzip), git's own sub-programs. Names are looked up on the
+// search path; absolute entries are taken as they are.
+var helpers = map[string][]string{
+	"tar":  {"gzip", "bzip2", "xz", "zstd", "lzip", "lzma", "lzop", "compress", "pigz", "pbzip2"},
+	"git":  {"/usr/lib/git-core", "/usr/libexec/git-core"},
+	"sort": {"gzip"},
+}
+
 // closure returns programs plus what the kernel executes to start them:
 // the ELF interpreter (ld.so) and, for scripts, the "#!" interpreter, with
-// "#!/usr/bin/env NAME" resolving NAME on path.
+// "#!/usr/bin/env NAME" resolving NAME on path; and their helpers.
 func closure(programs []string, path string) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -30,6 +40,14 @@ func closure(programs []string, path string) []string {
 	}
 	for _, p := range programs {
 		add(p, 0)
+		for _, h := range helpers[filepath.Base(p)] {
+			if !filepath.IsAbs(h) {
+				h = lookPath(h, path)
+			}
+			if _, err := os.Stat(h); err == nil {
+				add(h, 0)
+			}
+		}
 	}
 	return out
 }

@@ -184,8 +184,8 @@ func (s *Sandbox) prepare(o Options) error {
 	}
 	for _, p := range o.AllowExec {
 		for _, n := range s.noExec {
-			if within(n, realPath(p)) {
-				return fmt.Errorf("sandbox.allow_exec: %s would make %s executable", p, n)
+			if rp := realPath(p); within(n, rp) || within(rp, n) {
+				return fmt.Errorf("sandbox.allow_exec: %s would make files in %s executable", p, n)
 			}
 		}
 	}

@@ -56,6 +56,22 @@ func run(t *testing.T, s *Sandbox, task Task, x Exec, script string) (string, er
 	return out.String(), err
 }
 
+// programDir is a scratch directory outside every temp directory (which
+// the sandbox never lets execute): under the package directory.
+func programDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(".", ".sandbox-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
 func mustNotExist(t *testing.T, path string) {
 	t.Helper()
 	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
@@ -179,7 +195,7 @@ func TestTaskTmpAndHomeAreWritable(t *testing.T) {
 
 func TestAllowWriteAndExec(t *testing.T) {
 	extra := t.TempDir()
-	tools := t.TempDir()
+	tools := programDir(t)
 	data, err := os.ReadFile(lp(t, "touch"))
 	if err != nil {
 		t.Fatal(err)
@@ -200,6 +216,9 @@ func TestAllowWriteAndExec(t *testing.T) {
 	}
 	if _, err := New(Options{Mode: ModeRequired, Workspace: extra, AllowExec: []string{filepath.Dir(extra)}}); err == nil {
 		t.Fatal("allow_exec over the workspace accepted")
+	}
+	if _, err := New(Options{Mode: ModeRequired, Workspace: extra, AllowExec: []string{filepath.Join(extra, "tool")}}); err == nil {
+		t.Fatal("allow_exec inside the workspace accepted")
 	}
 }
 
