@@ -239,12 +239,12 @@ func TestOrdinaryCommandsStillWork(t *testing.T) {
 	}
 	for cmd, want := range map[string]string{
 		`cat f | grep -v b | awk '{print toupper($1)}' | sed 's/A/Z/' | sort -r`: "Z\nC\n",
-		`sort f | uniq | wc -l`:              "3\n",
-		`tar -tzf a.tgz`:                     "f\n",
-		`git -C repo log --format=%s`:        "first\n",
-		`head -n1 /etc/hostname | wc -l`:     "1\n",
-		`sed -n 2p f; awk 'NR==3' f`:         "b\nc\n",
-		`ls "$TMPDIR" "$HOME" | wc -l`:    "3\n",
+		`sort f | uniq | wc -l`:          "3\n",
+		`tar -tzf a.tgz`:                 "f\n",
+		`git -C repo log --format=%s`:    "first\n",
+		`head -n1 /etc/hostname | wc -l`: "1\n",
+		`sed -n 2p f; awk 'NR==3' f`:     "b\nc\n",
+		`ls "$TMPDIR" "$HOME" | wc -l`:   "3\n",
 	} {
 		r := g.bash(t, cmd)
 		if !r.Success || r.Exit != 0 || r.Stdout != want {
