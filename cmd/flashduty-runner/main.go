@@ -11,7 +11,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/agent"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
@@ -39,7 +43,12 @@ Run 'flashduty-runner run --help' for every flag.
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+	env, err := handOffSecrets(os.Args[1:], os.Environ())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "flashduty-runner: %v\n", err)
+		os.Exit(2)
+	}
+	os.Exit(run(os.Args[1:], env, os.Stdout, os.Stderr))
 }
 
 // run is main without the process: it returns the exit status.
@@ -135,4 +144,108 @@ func cmdRun(args, env []string, stderr io.Writer) int {
 	}
 	log.Info("runner stopped")
 	return 0
+}
+
+// secretsFDVar names the descriptor from which a re-executed runner reads
+// the secret variables it was started with. It does not start with
+// FLASHDUTY_RUNNER_, so configuration never sees it.
+const secretsFDVar = "_FLASHDUTY_RUNNER_SECRETS_FD"
+
+// maxSecrets bounds what is read back (a pipe holds 64 KiB).
+const maxSecrets = 60 << 10
+
+// handOffSecrets keeps the API key out of the runner's environment, which
+// every process of the same user can read in /proc/<pid>/environ, the
+// runner's children included. A `run` started with the key in its
+// environment re-executes itself (same PID) without it and reads it back
+// from an inherited pipe; the returned environment, used only in memory,
+// has it again.
+func handOffSecrets(args, env []string) ([]string, error) {
+	var secrets, rest []string
+	fdText := ""
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		switch {
+		case name == secretsFDVar:
+			fdText = value
+		case isSecretVar(name):
+			secrets = append(secrets, kv)
+		default:
+			rest = append(rest, kv)
+		}
+	}
+	if fdText != "" {
+		return readSecrets(fdText, env)
+	}
+	if len(args) == 0 || args[0] != "run" || len(secrets) == 0 {
+		return env, nil
+	}
+	data := []byte(strings.Join(secrets, "\x00"))
+	if len(data) > maxSecrets {
+		return env, nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return env, nil //nolint:nilerr // keep running with the key in the environment
+	}
+	_, err = w.Write(data)
+	_ = w.Close()
+	exe, exeErr := os.Executable()
+	if err != nil || exeErr != nil {
+		_ = r.Close()
+		return env, nil
+	}
+	fd := int(r.Fd())
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil { // let it survive exec
+		_ = r.Close()
+		return env, nil
+	}
+	err = syscall.Exec(exe, append([]string{os.Args[0]}, args...), append(rest, secretsFDVar+"="+strconv.Itoa(fd)))
+	// Still here: exec failed. Run on with the key where it was.
+	_ = r.Close()
+	fmt.Fprintf(os.Stderr, "flashduty-runner: could not re-execute to clear the API key from the environment: %v\n", err)
+	return env, nil
+}
+
+func readSecrets(fdText string, env []string) ([]string, error) {
+	fd, err := strconv.Atoi(fdText)
+	if err != nil || fd < 3 {
+		return nil, fmt.Errorf("%s=%q is not a descriptor", secretsFDVar, fdText)
+	}
+	f := os.NewFile(uintptr(fd), "secrets")
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSecrets+1))
+	if err != nil {
+		return nil, fmt.Errorf("read secrets from descriptor %d: %w", fd, err)
+	}
+	out := make([]string, 0, len(env)+2)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, secretsFDVar+"=") {
+			out = append(out, kv)
+		}
+	}
+	for kv := range strings.SplitSeq(string(data), "\x00") {
+		if kv != "" {
+			out = append(out, kv)
+		}
+	}
+	return out, nil
+}
+
+// isSecretVar reports the environment variables of secret settings.
+func isSecretVar(name string) bool {
+	for _, k := range config.Keys() {
+		if !k.Secret {
+			continue
+		}
+		if name == k.Env() {
+			return true
+		}
+		for _, a := range k.Aliases {
+			if name == config.EnvPrefix+a {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -76,9 +78,9 @@ func TestUsageAndVersion(t *testing.T) {
 	}
 }
 
-// TestSIGTERMDrains runs the real binary: a task in flight when SIGTERM
-// arrives finishes, its result reaches the platform, and the exit is 0.
-func TestSIGTERMDrains(t *testing.T) {
+// buildRunner builds the real binary.
+func buildRunner(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -86,6 +88,66 @@ func TestSIGTERMDrains(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// TestChildrenCannotReadTheKey runs the real binary with the key in its
+// environment and its config file, then looks for the key from a task:
+// the runner's /proc environment no longer holds it (the runner
+// re-executed itself without it), and the config file is unreadable
+// under the sandbox.
+func TestChildrenCannotReadTheKey(t *testing.T) {
+	bin := buildRunner(t)
+	const key = "fk_handoff_marker_7c1e"
+	sim, err := platformtest.Start(platformtest.Options{APIKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	cfg := writeConfig(t, "api_key: "+key+"\npermission: {preset: trust}\nhttp_addr: 127.0.0.1:0\nsandbox: {mode: auto}\n")
+	cmd := exec.Command(bin, "run", "--config", cfg)
+	cmd.Env = append(os.Environ(), "FLASHDUTY_RUNNER_API_KEY="+key, "FLASHDUTY_RUNNER_API_URL="+sim.URL(),
+		"FLASHDUTY_RUNNER_WORKSPACE_ROOT="+t.TempDir(), "HOME="+t.TempDir())
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := sim.WaitConn(ctx, 1)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs.String())
+	}
+	hb, err := sim.WaitFrame(ctx, func(f platformtest.Frame) bool { return f.Type == "heartbeat" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandboxed := strings.Contains(fmt.Sprint(hb.Payload["labels"]), "sandbox:landlock")
+	pid := strconv.Itoa(cmd.Process.Pid)
+	script := "tr '\\0' '\\n' < /proc/" + pid + "/environ | grep -c -e FLASHDUTY_RUNNER_API_KEY -e " + key + "; " +
+		"tr '\\0' '\\n' < /proc/" + pid + "/environ | grep -c FLASHDUTY_RUNNER_API_URL; " +
+		"cat " + cfg + " > /dev/null 2>&1 && echo config-readable || echo config-refused"
+	r, err := c.Run(ctx, platformtest.Task{Operation: "bash", Args: map[string]any{"command": script}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct{ Stdout, Stderr string }
+	_ = r.Decode(&res)
+	want := "0\n1\nconfig-refused\n"
+	if !sandboxed {
+		want = "0\n1\nconfig-readable\n" // without Landlock only the environment is protected
+	}
+	if res.Stdout != want {
+		t.Fatalf("sandboxed=%v: stdout %q, want %q (stderr %q)\n%s", sandboxed, res.Stdout, want, res.Stderr, logs.String())
+	}
+}
+
+// TestSIGTERMDrains runs the real binary: a task in flight when SIGTERM
+// arrives finishes, its result reaches the platform, and the exit is 0.
+func TestSIGTERMDrains(t *testing.T) {
+	bin := buildRunner(t)
 	sim, err := platformtest.Start(platformtest.Options{APIKey: "fk_drain"})
 	if err != nil {
 		t.Fatal(err)
