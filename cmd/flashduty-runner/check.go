@@ -6,10 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/agent"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
 )
 
 // checkReport is the --json output.
@@ -17,6 +20,19 @@ type checkReport struct {
 	Allowed  bool           `json:"allowed"`
 	Commands []checkCommand `json:"commands"`
 	Error    *string        `json:"error"`
+	Sandbox  checkSandbox   `json:"sandbox"`
+}
+
+// checkSandbox says what the kernel would enforce on top of the rules.
+type checkSandbox struct {
+	Enforced bool   `json:"enforced"`
+	Detail   string `json:"detail"`
+	// Executes lists the programs the command may start, or "any system
+	// program" when the rules allow programs they do not name.
+	Executes []string `json:"executes"`
+	// OutsideWriteScope lists allowed writes the sandbox would refuse
+	// (not in the workspace or sandbox.allow_write).
+	OutsideWriteScope []string `json:"outside_write_scope,omitempty"`
 }
 
 type checkCommand struct {
@@ -76,6 +92,7 @@ func cmdCheck(args, env []string, stdout, stderr io.Writer) int {
 		msg := v.Err.Error()
 		report.Error = &msg
 	}
+	report.Sandbox = sandboxReport(cfg, policy, v)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -97,9 +114,42 @@ func printReport(w io.Writer, r checkReport) {
 		}
 		fmt.Fprintf(w, "%-5s  %s\n       %s\n", strings.ToUpper(c.Action), c.Command, rule)
 	}
+	sb := r.Sandbox
+	fmt.Fprintf(w, "sandbox: %s\n", sb.Detail)
+	if sb.Enforced {
+		fmt.Fprintf(w, "         may execute: %s\n", strings.Join(sb.Executes, ", "))
+		for _, p := range sb.OutsideWriteScope {
+			fmt.Fprintf(w, "         note: %s is allowed by the rules, but the sandbox refuses writes outside the workspace; add the path to sandbox.allow_write\n", p)
+		}
+	}
 	if r.Allowed {
 		fmt.Fprintln(w, "allowed")
 		return
 	}
 	fmt.Fprintf(w, "denied: %s\n", *r.Error)
+}
+
+func sandboxReport(cfg *config.Config, policy *permission.Policy, v permission.Verdict) checkSandbox {
+	enforced, detail := sandbox.Probe(cfg.Sandbox.Mode)
+	r := checkSandbox{Enforced: enforced, Detail: detail, Executes: v.Programs}
+	if policy.AllowsAnyProgram() {
+		r.Executes = []string{"any system program (the rules allow programs they do not name)"}
+	}
+	scope := append([]string{cfg.WorkspaceRoot}, cfg.Sandbox.AllowWrite...)
+	for _, d := range v.Decisions {
+		target, ok := strings.CutPrefix(d.Command, "> ")
+		if !ok || !d.Allowed || !filepath.IsAbs(target) {
+			continue
+		}
+		inside := false
+		for _, s := range scope {
+			if rel, err := filepath.Rel(s, filepath.Clean(target)); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+				inside = true
+			}
+		}
+		if !inside {
+			r.OutsideWriteScope = append(r.OutsideWriteScope, d.Command)
+		}
+	}
+	return r
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,16 +52,29 @@ func TestCheckCommand(t *testing.T) {
 }
 
 func TestCheckJSON(t *testing.T) {
-	cfg := writeConfig(t, "permission: {bash: {'*': allow, 'rm *': deny}}\n")
+	cfg := writeConfig(t, "permission: {bash: {'*': allow, 'rm *': deny}}\nsandbox: {mode: off}\n")
 	var out bytes.Buffer
 	code := run([]string{"check", "--config", cfg, "--json", "--", "ls | rm x"}, nil, &out, &bytes.Buffer{})
 	var got map[string]any
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil || code != 1 {
 		t.Fatalf("exit %d, %v: %s", code, err, out.String())
 	}
-	want := `{"allowed":false,"commands":[{"action":"allow","command":"ls","position":1,"rule":"*"},{"action":"deny","command":"rm x","position":2,"rule":"rm *"}],"error":"command denied by rule 'rm *': rm x"}`
+	want := `{"allowed":false,"commands":[{"action":"allow","command":"ls","position":1,"rule":"*"},{"action":"deny","command":"rm x","position":2,"rule":"rm *"}],"error":"command denied by rule 'rm *': rm x","sandbox":{"detail":"off (sandbox.mode)","enforced":false,"executes":["any system program (the rules allow programs they do not name)"]}}`
 	if b, _ := json.Marshal(got); string(b) != want {
 		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+}
+
+func TestCheckNamesTheSandbox(t *testing.T) {
+	cfg := writeConfig(t, "workspace_root: /srv/ws\npermission: {preset: strict, bash: {'> /var/log/app/*': allow, 'echo *': allow}}\n")
+	var out bytes.Buffer
+	code := run([]string{"check", "--config", cfg, "--json", "--", "kubectl get pods; echo x > /var/log/app/a; echo y > /srv/ws/b"}, nil, &out, &bytes.Buffer{})
+	var got checkReport
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || code != 1 {
+		t.Fatalf("exit %d %v: %s", code, err, out.String())
+	}
+	if !slices.Equal(got.Sandbox.Executes, []string{"kubectl", "echo"}) || !slices.Equal(got.Sandbox.OutsideWriteScope, []string{"> /var/log/app/a"}) {
+		t.Fatalf("sandbox report: %+v", got.Sandbox)
 	}
 }
 

@@ -103,6 +103,22 @@ const (
 	fileRights = ll.AccessFSExecute | ll.AccessFSWriteFile | ll.AccessFSReadFile | ll.AccessFSTruncate
 )
 
+// Probe tells, without preparing anything, whether mode would confine
+// children on this kernel, and describes the outcome in one line.
+func Probe(mode string) (enforced bool, detail string) {
+	if mode == ModeOff {
+		return false, "off (sandbox.mode)"
+	}
+	abi, err := ll.LandlockGetABIVersion()
+	switch {
+	case err != nil:
+		return false, fmt.Sprintf("not available: no Landlock on this kernel (%v); mode %s", err, mode)
+	case abi < MinABI:
+		return false, fmt.Sprintf("not available: Landlock ABI %d is older than %d; mode %s", abi, MinABI, mode)
+	}
+	return true, fmt.Sprintf("landlock (ABI %d), mode %s", abi, mode)
+}
+
 // New probes the kernel and prepares the static part of every domain.
 // With ModeRequired and no usable Landlock it fails with an error naming
 // the kernel requirement.
