@@ -53,6 +53,19 @@ func testServer() *sdk.Server {
 	add("env", func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
 		return text(os.Getenv("FLASHDUTY_RUNNER_API_KEY") + "|" + os.Getenv("FLASHDUTY_X") + "|" + os.Getenv("CUSTOM")), nil
 	})
+	add("getenv", func(_ context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+		var args struct{ Name string }
+		_ = json.Unmarshal(req.Params.Arguments, &args)
+		return text(os.Getenv(args.Name)), nil
+	})
+	add("write", func(_ context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+		var args struct{ Path string }
+		_ = json.Unmarshal(req.Params.Arguments, &args)
+		if err := os.WriteFile(args.Path, []byte("x"), 0o600); err != nil {
+			return text("error: " + err.Error()), nil
+		}
+		return text("ok"), nil
+	})
 	add("whoami", func(_ context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
 		return text(req.Extra.Header.Get("X-User") + "|" + req.Extra.Header.Get("X-Static")), nil
 	})
