@@ -71,7 +71,7 @@ func (s *Sandbox) confine(t Task, x Exec, start func() error) error {
 			}
 		}
 	}
-	for _, p := range closure(x.Programs, x.Path) {
+	for _, p := range s.closure(x.Programs, x.Path) {
 		if err := s.addTransient(fd, p, ll.AccessFSExecute); err != nil {
 			return err
 		}

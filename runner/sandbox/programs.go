@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 )
 
 // maxInterpreterDepth bounds "#!" chains (the kernel allows 4 levels).
@@ -24,7 +26,7 @@ var helpers = map[string][]string{
 // closure returns programs plus what the kernel executes to start them:
 // the ELF interpreter (ld.so) and, for scripts, the "#!" interpreter, with
 // "#!/usr/bin/env NAME" resolving NAME on path; and their helpers.
-func closure(programs []string, path string) []string {
+func (s *Sandbox) closure(programs []string, path string) []string {
 	seen := map[string]bool{}
 	var out []string
 	var add func(p string, depth int)
@@ -34,7 +36,7 @@ func closure(programs []string, path string) []string {
 		}
 		seen[p] = true
 		out = append(out, p)
-		for _, next := range startedBy(p, path) {
+		for _, next := range s.startedBy(p, path) {
 			add(next, depth+1)
 		}
 	}
@@ -52,8 +54,48 @@ func closure(programs []string, path string) []string {
 	return out
 }
 
-// startedBy names the programs the kernel runs to start p.
-func startedBy(p, path string) []string {
+// startCache remembers what starts each program, keyed by the file's
+// identity, so that a command does not parse ELF headers every time.
+type startCache struct {
+	mu sync.Mutex
+	m  map[string]startEntry
+}
+
+type startEntry struct {
+	ino, size int64
+	mtime     int64
+	deps      []string
+}
+
+// startedBy names the programs the kernel runs to start p (cached).
+func (s *Sandbox) startedBy(p, path string) []string {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil
+	}
+	sys, _ := st.Sys().(*syscall.Stat_t)
+	if sys == nil {
+		return parseStartedBy(p, path)
+	}
+	key := startEntry{ino: int64(sys.Ino), size: st.Size(), mtime: st.ModTime().UnixNano()}
+	s.starts.mu.Lock()
+	e, ok := s.starts.m[p]
+	s.starts.mu.Unlock()
+	if ok && e.ino == key.ino && e.size == key.size && e.mtime == key.mtime {
+		return e.deps
+	}
+	key.deps = parseStartedBy(p, path)
+	s.starts.mu.Lock()
+	if s.starts.m == nil || len(s.starts.m) > 4096 {
+		s.starts.m = map[string]startEntry{}
+	}
+	s.starts.m[p] = key
+	s.starts.mu.Unlock()
+	return key.deps
+}
+
+// parseStartedBy reads p's "#!" line or ELF program headers.
+func parseStartedBy(p, path string) []string {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil

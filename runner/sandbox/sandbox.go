@@ -83,6 +83,7 @@ type Sandbox struct {
 	static   []rule // opened once: read grants, devices, workspace, home, allow lists
 	sysExec  []rule // the system program directories, for "any program" domains
 	noExec   []string
+	starts   startCache
 	tasks    atomic.Uint64
 	closeOne sync.Once
 }

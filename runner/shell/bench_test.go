@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
 )
 
 const pipeline = "echo hello | tr a-z A-Z | wc -c"
@@ -24,6 +26,16 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 		}
 	})
+	b.Run("runner-sandboxed", func(b *testing.B) {
+		s := sandboxedShell(b, "*", "allow")
+		raw, _ := json.Marshal(map[string]any{"command": pipeline})
+		for b.Loop() {
+			res, err := s.Run(context.Background(), raw, &dispatch.Audit{})
+			if err != nil || res.(*Result).Stdout != "6\n" {
+				b.Fatalf("%v %v", res, err)
+			}
+		}
+	})
 	b.Run("bash-c", func(b *testing.B) {
 		for b.Loop() {
 			out, err := exec.Command("bash", "-c", pipeline).Output()
@@ -32,4 +44,40 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkTrue is a bash task running `true` (one external process),
+// without and with the sandbox: the sandbox's cost per command.
+func BenchmarkTrue(b *testing.B) {
+	raw, _ := json.Marshal(map[string]any{"command": "/bin/true"})
+	for _, c := range []struct {
+		name  string
+		shell func(testing.TB, ...string) *Shell
+	}{
+		{"unconfined", func(tb testing.TB, r ...string) *Shell { s, _ := newShell(tb, r...); return s }},
+		{"sandboxed-named", sandboxedShell},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s := c.shell(b, "*", "deny", "/bin/true", "allow", "true", "allow")
+			for b.Loop() {
+				if res, err := s.Run(context.Background(), raw, &dispatch.Audit{}); err != nil || res.(*Result).ExitCode != 0 {
+					b.Fatalf("%v %v", res, err)
+				}
+			}
+		})
+	}
+}
+
+// sandboxedShell is newShell with the sandbox enforced.
+func sandboxedShell(tb testing.TB, rules ...string) *Shell {
+	tb.Helper()
+	base, root := newShell(tb, rules...)
+	sb, err := sandbox.New(sandbox.Options{Mode: sandbox.ModeRequired, Workspace: root, StateDir: filepath.Join(tb.TempDir(), "state")})
+	if err != nil {
+		tb.Skipf("no sandbox here: %v", err)
+	}
+	tb.Cleanup(sb.Close)
+	o := base.o
+	o.Sandbox = sb
+	return New(o)
 }
