@@ -147,8 +147,8 @@ func TestStdioListCallAndReuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	tools := res.(map[string]any)["tools"].([]Tool)
-	if len(tools) != 39 || tools[0].InputSchema == nil || tools[0].Description == "" {
-		t.Fatalf("want 39 tools over several pages, got %d", len(tools))
+	if len(tools) != 41 || tools[0].InputSchema == nil || tools[0].Description == "" {
+		t.Fatalf("want 41 tools over several pages, got %d", len(tools))
 	}
 	r1, err := call(t, ctxT(t), o, srv, "pid", nil)
 	if err != nil {
