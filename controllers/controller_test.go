@@ -388,3 +388,33 @@ func TestRedactionSpec(t *testing.T) {
 		t.Fatalf("unknown detector accepted: %v", err)
 	}
 }
+
+func TestSandboxSpec(t *testing.T) {
+	ns := namespace(t)
+	create(t, secret(ns, "fd-key", "api_key", "fk"), runner(ns, "r", func(f *fdv1.FlashdutyRunner) {
+		f.Spec.Sandbox = &fdv1.Sandbox{Mode: "required", AllowExec: []string{"/usr/local/bin/aws"}, AllowWrite: []string{"/var/log/app"}}
+	}))
+	cm := &corev1.ConfigMap{}
+	eventually(t, "configmap", func() error { return get(t, ns, "r-config", cm) })
+	var cfg config.Config
+	if err := config.Parse([]byte(cm.Data["config.yaml"]), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Sandbox.Mode != config.SandboxRequired || cfg.Sandbox.AllowExec[0] != "/usr/local/bin/aws" || cfg.Sandbox.AllowWrite[0] != "/var/log/app" {
+		t.Fatalf("%+v", cfg.Sandbox)
+	}
+	for _, bad := range []fdv1.Sandbox{{Mode: "strict"}, {AllowExec: []string{"relative/bin"}}} {
+		if err := k8s.Create(bg, runner(ns, "bad", func(f *fdv1.FlashdutyRunner) { f.Spec.Sandbox = &bad })); err == nil || !apierrors.IsInvalid(err) {
+			t.Fatalf("%+v accepted: %v", bad, err)
+		}
+	}
+	// The pods run with seccomp RuntimeDefault, whose profile allows the
+	// Landlock system calls (runner/sandbox tests), and without privilege
+	// escalation (no_new_privs), as the sandbox wants.
+	dep := &appsv1.Deployment{}
+	eventually(t, "deployment", func() error { return get(t, ns, "r", dep) })
+	sc := dep.Spec.Template.Spec.Containers[0].SecurityContext
+	if sc == nil || sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+		t.Fatalf("container security context: %+v", sc)
+	}
+}

@@ -62,6 +62,9 @@ func RenderConfig(fdr *fdv1.FlashdutyRunner) ([]byte, error) {
 	if s.CABundle != nil {
 		cfg.CAFile = caDir + "/" + caFile
 	}
+	if sb := s.Sandbox; sb != nil {
+		cfg.Sandbox = config.Sandbox{Mode: sb.Mode, AllowExec: sb.AllowExec, AllowWrite: sb.AllowWrite}
+	}
 	if r := s.Redaction; r != nil {
 		cfg.Redaction = config.Redaction{Enabled: r.Enabled, Read: r.Read, Disable: r.Disable}
 		for _, p := range r.Patterns {

@@ -129,6 +129,37 @@ type FlashdutyRunnerSpec struct {
 	// is on unless disabled; the runner's own API key is always redacted.
 	// +optional
 	Redaction *Redaction `json:"redaction,omitempty"`
+
+	// Sandbox confines every process the runners start with Linux
+	// Landlock (docs/sandbox.md).
+	// +optional
+	Sandbox *Sandbox `json:"sandbox,omitempty"`
+}
+
+// Sandbox configures the kernel sandbox of the runners' child processes.
+type Sandbox struct {
+	// Mode is auto (enforce where the node's kernel supports it), required
+	// (the runner refuses to start without it) or off.
+	// +kubebuilder:validation:Enum=auto;required;off
+	// +kubebuilder:default=auto
+	// +optional
+	Mode string `json:"mode,omitempty"`
+	// AllowExec lists absolute paths of extra programs, or directories of
+	// programs, that children may execute (credential plugins, helpers).
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:Pattern=`^/`
+	// +kubebuilder:validation:items:MaxLength=4096
+	// +listType=set
+	// +optional
+	AllowExec []string `json:"allowExec,omitempty"`
+	// AllowWrite lists absolute paths children may write besides the
+	// workspace, their TMPDIR and the private HOME.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:Pattern=`^/`
+	// +kubebuilder:validation:items:MaxLength=4096
+	// +listType=set
+	// +optional
+	AllowWrite []string `json:"allowWrite,omitempty"`
 }
 
 // Redaction configures output redaction.
