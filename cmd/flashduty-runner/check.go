@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/agent"
@@ -141,13 +142,7 @@ func sandboxReport(cfg *config.Config, policy *permission.Policy, v permission.V
 		if !ok || !d.Allowed || !filepath.IsAbs(target) {
 			continue
 		}
-		inside := false
-		for _, s := range scope {
-			if rel, err := filepath.Rel(s, filepath.Clean(target)); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
-				inside = true
-			}
-		}
-		if !inside {
+		if !slices.ContainsFunc(scope, func(dir string) bool { return sandbox.Within(target, dir) }) {
 			r.OutsideWriteScope = append(r.OutsideWriteScope, d.Command)
 		}
 	}

@@ -124,9 +124,6 @@ func NewManager(o Options) *Manager {
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = DefaultIdleTimeout
 	}
-	if o.Sandbox == nil {
-		o.Sandbox, _ = sandbox.New(sandbox.Options{Mode: sandbox.ModeOff})
-	}
 	version := o.Version
 	if version == "" {
 		version = "dev"

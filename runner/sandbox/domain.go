@@ -36,7 +36,7 @@ var ErrNotExecutable = errors.New("programs in the workspace or a temp directory
 // exec.Cmd's Start), with the child confined to the domain of task t and
 // exec. Without enforcement it only calls start.
 func (s *Sandbox) Start(t Task, x Exec, start func() error) error {
-	if !s.enforced {
+	if !s.Enforced() {
 		return start()
 	}
 	errc := make(chan error, 1)

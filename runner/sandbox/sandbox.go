@@ -104,18 +104,30 @@ const (
 	fileRights = ll.AccessFSExecute | ll.AccessFSWriteFile | ll.AccessFSReadFile | ll.AccessFSTruncate
 )
 
+// Supported returns the kernel's Landlock ABI, or an error saying why
+// the sandbox cannot be enforced on it.
+func Supported() (int, error) { return supported(ll.LandlockGetABIVersion) }
+
+func supported(probe func() (int, error)) (int, error) {
+	abi, err := probe()
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("the kernel offers no Landlock (%w); it needs Linux 6.2 or newer with landlock in the lsm= boot list", err)
+	case abi < MinABI:
+		return abi, fmt.Errorf("the kernel's Landlock ABI is %d; the sandbox needs ABI %d (Linux 6.2) or newer", abi, MinABI)
+	}
+	return abi, nil
+}
+
 // Probe tells, without preparing anything, whether mode would confine
 // children on this kernel, and describes the outcome in one line.
 func Probe(mode string) (enforced bool, detail string) {
 	if mode == ModeOff {
 		return false, "off (sandbox.mode)"
 	}
-	abi, err := ll.LandlockGetABIVersion()
-	switch {
-	case err != nil:
-		return false, fmt.Sprintf("not available: no Landlock on this kernel (%v); mode %s", err, mode)
-	case abi < MinABI:
-		return false, fmt.Sprintf("not available: Landlock ABI %d is older than %d; mode %s", abi, MinABI, mode)
+	abi, err := Supported()
+	if err != nil {
+		return false, fmt.Sprintf("not available: %v; mode %s", err, mode)
 	}
 	return true, fmt.Sprintf("landlock (ABI %d), mode %s", abi, mode)
 }
@@ -137,17 +149,12 @@ func New(o Options) (*Sandbox, error) {
 	if probe == nil {
 		probe = ll.LandlockGetABIVersion
 	}
-	abi, err := probe()
-	switch {
-	case err != nil:
-		s.reason = fmt.Sprintf("the kernel offers no Landlock (%v); it needs Linux 6.2 or newer with landlock in the lsm= boot list", err)
-	case abi < MinABI:
-		s.reason = fmt.Sprintf("the kernel's Landlock ABI is %d; the sandbox needs ABI %d (Linux 6.2) or newer", abi, MinABI)
-	}
-	if s.reason != "" {
+	abi, err := supported(probe)
+	if err != nil {
 		if o.Mode == ModeRequired {
-			return nil, fmt.Errorf("sandbox.mode is required but %s", s.reason)
+			return nil, fmt.Errorf("sandbox.mode is required but %w", err)
 		}
+		s.reason = err.Error()
 		return s, nil
 	}
 	s.abi = abi
@@ -277,12 +284,13 @@ func openRule(path string, access uint64) (rule, error) {
 	return rule{fd: fd, access: access, real: realPath(path)}, nil
 }
 
-// Enforced reports whether children run confined.
-func (s *Sandbox) Enforced() bool { return s.enforced }
+// Enforced reports whether children run confined. A nil *Sandbox is a
+// valid sandbox that confines nothing.
+func (s *Sandbox) Enforced() bool { return s != nil && s.enforced }
 
 // Status is "landlock" or "none", for labels and metrics.
 func (s *Sandbox) Status() string {
-	if s.enforced {
+	if s.Enforced() {
 		return "landlock"
 	}
 	return "none"
@@ -290,7 +298,10 @@ func (s *Sandbox) Status() string {
 
 // Describe says in one line what is enforced, or why nothing is.
 func (s *Sandbox) Describe() string {
-	if !s.enforced {
+	switch {
+	case s == nil:
+		return "not enforced: no sandbox configured"
+	case !s.enforced:
 		return "not enforced: " + s.reason
 	}
 	return fmt.Sprintf("Landlock ABI %d: children execute only approved programs and write only the workspace, their TMPDIR, a private HOME and sandbox.allow_write", s.abi)
@@ -301,6 +312,9 @@ func (s *Sandbox) Home() string { return s.home }
 
 // Close releases the descriptors and removes the state directory.
 func (s *Sandbox) Close() {
+	if s == nil {
+		return
+	}
 	s.closeOne.Do(func() {
 		for _, r := range append(s.static, s.sysExec...) {
 			closeFD(r.fd)
@@ -321,7 +335,7 @@ type Task struct {
 // NewTask creates a task's private TMPDIR. Its release function removes
 // it with everything in it.
 func (s *Sandbox) NewTask() (Task, func(), error) {
-	if !s.enforced {
+	if !s.Enforced() {
 		return Task{}, func() {}, nil
 	}
 	dir := filepath.Join(s.state, "tmp", fmt.Sprintf("t%d", s.tasks.Add(1)))
@@ -333,7 +347,7 @@ func (s *Sandbox) NewTask() (Task, func(), error) {
 
 // Env sets HOME and TMPDIR of a child environment to the private ones.
 func (s *Sandbox) Env(env []string, t Task) []string {
-	if !s.enforced {
+	if !s.Enforced() {
 		return env
 	}
 	out := make([]string, 0, len(env)+2)
@@ -353,7 +367,7 @@ func (s *Sandbox) Env(env []string, t Task) []string {
 // runner's own writes on a task's behalf (shell redirections) follow the
 // same boundary.
 func (s *Sandbox) Writable(path string, t Task) bool {
-	if !s.enforced {
+	if !s.Enforced() {
 		return true
 	}
 	p := realPath(path)
@@ -370,6 +384,10 @@ func (s *Sandbox) Writable(path string, t Task) bool {
 	}
 	return false
 }
+
+// Within reports whether path is base or below it, lexically (no links
+// resolved): for reports about paths that need not exist.
+func Within(path, base string) bool { return within(filepath.Clean(path), filepath.Clean(base)) }
 
 // within reports whether p is base or below it. Both are clean and
 // absolute.

@@ -84,9 +84,6 @@ func New(o Options) *Shell {
 	if o.MaxOutput <= 0 {
 		o.MaxOutput = DefaultMaxOutput
 	}
-	if o.Sandbox == nil {
-		o.Sandbox, _ = sandbox.New(sandbox.Options{Mode: sandbox.ModeOff})
-	}
 	env := o.Policy.ChildEnv(CleanEnv(o.Env))
 	lookup := expand.ListEnviron(env...)
 	return &Shell{o: o, env: env, lookup: lookup, path: lookup.Get("PATH").String(), anyProgram: o.Policy.AllowsAnyProgram()}
