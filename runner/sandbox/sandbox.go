@@ -111,6 +111,8 @@ func Supported() (int, error) { return supported(ll.LandlockGetABIVersion) }
 func supported(probe func() (int, error)) (int, error) {
 	abi, err := probe()
 	switch {
+	case errors.Is(err, unix.EPERM):
+		return 0, fmt.Errorf("the Landlock system calls are refused (%w): a seccomp profile blocks landlock_create_ruleset; allow landlock_create_ruleset, landlock_add_rule and landlock_restrict_self", err)
 	case err != nil:
 		return 0, fmt.Errorf("the kernel offers no Landlock (%w); it needs Linux 6.2 or newer with landlock in the lsm= boot list", err)
 	case abi < MinABI:
