@@ -124,14 +124,6 @@ func dropPtrace() error {
 // addTransient adds a rule for a path opened just for this domain.
 // Executables where tasks write are skipped: the kernel then refuses them.
 func (s *Sandbox) addTransient(rulesetFD int, path string, access uint64) error {
-	if access&ll.AccessFSExecute != 0 {
-		rp := realPath(path)
-		for _, n := range s.noExec {
-			if rp == "" || within(rp, n) {
-				return nil
-			}
-		}
-	}
 	r, err := openRule(path, access)
 	if errors.Is(err, syscall.ENOENT) {
 		return nil // vanished since it was approved: the exec fails on its own
@@ -140,6 +132,13 @@ func (s *Sandbox) addTransient(rulesetFD int, path string, access uint64) error 
 		return err
 	}
 	defer closeFD(r.fd)
+	if access&ll.AccessFSExecute != 0 {
+		for _, n := range s.noExec {
+			if r.real == "" || within(r.real, n) {
+				return nil
+			}
+		}
+	}
 	return addRule(rulesetFD, r)
 }
 

@@ -18,9 +18,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
@@ -84,7 +84,7 @@ type Sandbox struct {
 	sysExec  []rule // the system program directories, for "any program" domains
 	noExec   []string
 	starts   startCache
-	tasks    atomic.Uint64
+	tasks    *taskDirs
 	closeOne sync.Once
 }
 
@@ -193,6 +193,7 @@ func (s *Sandbox) prepare(o Options) error {
 	if err := os.MkdirAll(filepath.Join(state, "tmp"), 0o700); err != nil {
 		return fmt.Errorf("sandbox: create state directory: %w", err)
 	}
+	s.tasks = newTaskDirs(filepath.Join(s.state, "tmp"))
 	if err := os.MkdirAll(s.home, 0o700); err != nil {
 		return fmt.Errorf("sandbox: create private home: %w", err)
 	}
@@ -275,15 +276,20 @@ func openRule(path string, access uint64) (rule, error) {
 	if err != nil {
 		return rule{}, err
 	}
-	var st os.FileInfo
-	if st, err = os.Stat(path); err != nil {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
 		closeFD(fd)
-		return rule{}, err
+		return rule{}, &fsError{op: "stat", path: path, err: err}
 	}
-	if !st.IsDir() {
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		access &= fileRights
 	}
-	return rule{fd: fd, access: access, real: realPath(path)}, nil
+	// What was opened, links resolved: one readlink instead of a walk.
+	real, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		real = realPath(path)
+	}
+	return rule{fd: fd, access: access, real: real}, nil
 }
 
 // Enforced reports whether children run confined. A nil *Sandbox is a
@@ -318,6 +324,9 @@ func (s *Sandbox) Close() {
 		return
 	}
 	s.closeOne.Do(func() {
+		if s.tasks != nil {
+			s.tasks.close()
+		}
 		for _, r := range append(s.static, s.sysExec...) {
 			closeFD(r.fd)
 		}
@@ -334,17 +343,17 @@ type Task struct {
 	TmpDir string
 }
 
-// NewTask creates a task's private TMPDIR. Its release function removes
-// it with everything in it.
+// NewTask gives a task its private, empty TMPDIR. Its release function
+// removes it with everything in it (right after, off the task's path).
 func (s *Sandbox) NewTask() (Task, func(), error) {
 	if !s.Enforced() {
 		return Task{}, func() {}, nil
 	}
-	dir := filepath.Join(s.state, "tmp", fmt.Sprintf("t%d", s.tasks.Add(1)))
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return Task{}, nil, fmt.Errorf("sandbox: create task TMPDIR: %w", err)
+	dir, err := s.tasks.get()
+	if err != nil {
+		return Task{}, nil, err
 	}
-	return Task{TmpDir: dir}, func() { _ = os.RemoveAll(dir) }, nil
+	return Task{TmpDir: dir}, func() { s.tasks.put(dir) }, nil
 }
 
 // Env sets HOME and TMPDIR of a child environment to the private ones.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // enforced returns a sandbox over a fresh workspace, skipping where the
@@ -188,11 +189,47 @@ func TestTaskTmpAndHomeAreWritable(t *testing.T) {
 		t.Fatalf("TMPDIR %q, want %q", out, task.TmpDir)
 	}
 	done()
-	if _, err := os.Stat(task.TmpDir); !errors.Is(err, os.ErrNotExist) {
-		t.Fatal("task TMPDIR left behind")
+	// Removal happens off the task's path, right after.
+	deadline := time.Now().Add(5 * time.Second)
+	for _, err := os.Stat(task.TmpDir); !errors.Is(err, os.ErrNotExist); _, err = os.Stat(task.TmpDir) {
+		if time.Now().After(deadline) {
+			t.Fatal("task TMPDIR left behind")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Every task gets its own fresh, empty directory.
+	next, done2, err := s.NewTask()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done2()
+	if entries, err := os.ReadDir(next.TmpDir); err != nil || len(entries) != 0 || next.TmpDir == task.TmpDir {
+		t.Fatalf("second TMPDIR %s: %v %v", next.TmpDir, entries, err)
 	}
 	if !s.Writable(filepath.Join(s.Home(), "x"), task) || s.Writable("/etc/passwd", task) {
 		t.Fatal("Writable disagrees with the domain")
+	}
+}
+
+func TestCloseLeavesNothing(t *testing.T) {
+	s, _ := enforced(t, Options{})
+	var dirs []string
+	for range 5 {
+		task, done, err := s.NewTask()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(task.TmpDir, "f"), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, task.TmpDir)
+		if len(dirs)%2 == 0 {
+			done() // some released, some still in use at Close
+		}
+	}
+	s.Close()
+	for _, d := range append(dirs, s.state) {
+		mustNotExist(t, d)
 	}
 }
 
