@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -9,9 +10,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/platformtest"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
 	"github.com/flashcatcloud/flashduty-runner-k8s/test/kubeletsim"
 )
 
@@ -48,8 +52,14 @@ func TestEndToEnd(t *testing.T) {
 	conn, stop := startPod(t, ns, "e2e", bin, sim, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// The operator asks the ready pod whether it is sandboxed.
+	if _, err := sandbox.Supported(); err == nil {
+		wantCondition(t, ns, "e2e", fdv1.ConditionSandboxed, metav1.ConditionTrue, fdv1.ReasonLandlock)
+	} else {
+		wantCondition(t, ns, "e2e", fdv1.ConditionSandboxed, metav1.ConditionFalse, fdv1.ReasonNotEnforced)
+	}
 	res := runBash(ctx, t, conn, "kubectl get pods -n "+ns)
-	if !res.Success || !strings.Contains(res.Out.Stderr+res.Out.Stdout, "No resources found") || res.Out.ExitCode != 0 {
+	if !res.Success || !strings.Contains(res.Out.Stdout, "e2e-sim-") || res.Out.ExitCode != 0 { // the runner sees its own pod
 		t.Fatalf("kubectl get pods: %+v", res)
 	}
 	res = runBash(ctx, t, conn, "kubectl delete pod x -n "+ns)
@@ -126,7 +136,24 @@ func startPod(t *testing.T, ns, name, bin string, sim *platformtest.Server, conn
 		_ = pod.Stop()
 		t.Fatalf("runner did not connect: %v\n%s", err, pod.Logs())
 	}
+	// Report the pod and the Deployment as a kubelet and the deployment
+	// controller would.
+	eventually(t, "runner ready", func() error {
+		if !pod.Ready() {
+			return errors.New("not ready")
+		}
+		return nil
+	})
+	if err := pod.Publish(bg, k8s, dep); err != nil {
+		t.Fatal(err)
+	}
+	if err := kubeletsim.SyncDeploymentStatus(bg, k8s, client.ObjectKeyFromObject(dep), 1); err != nil {
+		t.Fatal(err)
+	}
 	return conn, func() {
+		if err := pod.Unpublish(bg, k8s); err != nil {
+			t.Error(err)
+		}
 		if err := pod.Stop(); err != nil {
 			t.Errorf("runner exit: %v", err)
 		}

@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -48,6 +50,9 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	// RunnerImage is the default image.
 	RunnerImage string
+	// HTTP asks runner pods' /readyz whether they are sandboxed
+	// (NewSandboxHTTPClient).
+	HTTP *http.Client
 }
 
 // +kubebuilder:rbac:groups=flashduty.flashcat.cloud,resources=flashdutyrunners,verbs=get;list;watch;create;update;patch;delete
@@ -56,6 +61,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups="",resources=configmaps;serviceaccounts,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;delete;bind;escalate
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterrolebindings,verbs=get;list;watch;create;update;delete
@@ -108,7 +114,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	} else {
 		logger.Info("not rolling out", "reason", problem.Reason, "message", problem.Message)
 	}
-	return ctrl.Result{}, r.updateStatus(ctx, fdr, problem, dep)
+	sb, err := r.observeSandbox(ctx, fdr)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.updateStatus(ctx, fdr, problem, dep, sb); err != nil {
+		return ctrl.Result{}, err
+	}
+	if len(sb.Failed) > 0 {
+		// A pod that could not be asked may answer later without any
+		// change that would bring a reconcile.
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+	}
+	return ctrl.Result{}, nil
 }
 
 // inputs reads the Secret key and the CA bundle and renders the config.
@@ -297,14 +315,15 @@ func (r *Reconciler) finalize(ctx context.Context, fdr *fdv1.FlashdutyRunner) er
 	return nil
 }
 
-func (r *Reconciler) updateStatus(ctx context.Context, fdr *fdv1.FlashdutyRunner, problem *Problem, dep *appsv1.Deployment) error {
-	st := ComputeStatus(fdr, problem, dep)
+func (r *Reconciler) updateStatus(ctx context.Context, fdr *fdv1.FlashdutyRunner, problem *Problem, dep *appsv1.Deployment, sb SandboxReport) error {
+	st := ComputeStatus(fdr, problem, dep, sb)
 	if reflect.DeepEqual(st, fdr.Status) {
 		return nil
 	}
 	old := meta.FindStatusCondition(fdr.Status.Conditions, fdv1.ConditionReady)
 	now := meta.FindStatusCondition(st.Conditions, fdv1.ConditionReady)
 	oldDegraded := meta.FindStatusCondition(fdr.Status.Conditions, fdv1.ConditionDegraded)
+	oldSandboxed := meta.FindStatusCondition(fdr.Status.Conditions, fdv1.ConditionSandboxed)
 	fdr.Status = st
 	if err := r.Client.Status().Update(ctx, fdr); err != nil {
 		return fmt.Errorf("update status: %w", err)
@@ -319,6 +338,14 @@ func (r *Reconciler) updateStatus(ctx context.Context, fdr *fdv1.FlashdutyRunner
 	if d := meta.FindStatusCondition(st.Conditions, fdv1.ConditionDegraded); d != nil && d.Status == metav1.ConditionTrue &&
 		(oldDegraded == nil || oldDegraded.Reason != d.Reason) && (now == nil || now.Reason != d.Reason) {
 		r.Recorder.Eventf(fdr, nil, corev1.EventTypeWarning, d.Reason, "Status", "%s", d.Message)
+	}
+	if s := meta.FindStatusCondition(st.Conditions, fdv1.ConditionSandboxed); s != nil && s.Status != metav1.ConditionUnknown &&
+		(oldSandboxed == nil || oldSandboxed.Status != s.Status || oldSandboxed.Reason != s.Reason) {
+		typ := corev1.EventTypeNormal
+		if s.Status == metav1.ConditionFalse {
+			typ = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(fdr, nil, typ, s.Reason, "Status", "%s", s.Message)
 	}
 	return nil
 }

@@ -151,7 +151,7 @@ func (r *RunnerSetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // Setup registers every controller of the operator with mgr.
 func Setup(mgr ctrl.Manager, runnerImage string) error {
 	recorder := mgr.GetEventRecorder("flashduty-operator")
-	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: recorder, RunnerImage: runnerImage}
+	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: recorder, RunnerImage: runnerImage, HTTP: NewSandboxHTTPClient()}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the FlashdutyRunner controller: %w", err)
 	}

@@ -18,10 +18,11 @@ type Problem struct {
 	Message string
 }
 
-// ComputeStatus derives the status from the spec, any problem, and the
-// Deployment (nil when none exists yet). Pure: the caller writes it only
-// when it differs from what is stored.
-func ComputeStatus(fdr *fdv1.FlashdutyRunner, problem *Problem, dep *appsv1.Deployment) fdv1.FlashdutyRunnerStatus {
+// ComputeStatus derives the status from the spec, any problem, the
+// Deployment (nil when none exists yet) and what the ready runner pods
+// said about their sandbox. Pure: the caller writes it only when it
+// differs from what is stored.
+func ComputeStatus(fdr *fdv1.FlashdutyRunner, problem *Problem, dep *appsv1.Deployment, sb SandboxReport) fdv1.FlashdutyRunnerStatus {
 	st := *fdr.Status.DeepCopy()
 	gen := fdr.Generation
 	st.ObservedGeneration = gen
@@ -65,6 +66,8 @@ func ComputeStatus(fdr *fdv1.FlashdutyRunner, problem *Problem, dep *appsv1.Depl
 	default:
 		set(fdv1.ConditionReady, metav1.ConditionFalse, fdv1.ReasonNotConnected, fmt.Sprintf("%d of %d runners connected to Flashduty", st.ReadyReplicas, want))
 	}
+	status, reason, msg := sandboxCondition(fdr, sb)
+	set(fdv1.ConditionSandboxed, metav1.ConditionStatus(status), reason, msg)
 	return st
 }
 

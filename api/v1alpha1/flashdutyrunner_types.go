@@ -296,6 +296,9 @@ const (
 	ConditionReady       = "Ready"
 	ConditionProgressing = "Progressing"
 	ConditionDegraded    = "Degraded"
+	// ConditionSandboxed says whether the ready runners confine their
+	// child processes with Landlock, as each runner reports on /readyz.
+	ConditionSandboxed = "Sandboxed"
 
 	ReasonAllConnected      = "AllRunnersConnected"
 	ReasonNotConnected      = "RunnersNotConnected"
@@ -309,6 +312,12 @@ const (
 	ReasonRolloutComplete   = "RolloutComplete"
 	ReasonReconcileError    = "ReconcileError"
 	ReasonAsExpected        = "AsExpected"
+
+	ReasonLandlock        = "Landlock"
+	ReasonNotEnforced     = "NotEnforced"
+	ReasonSandboxDisabled = "Disabled"
+	ReasonNoReadyRunners  = "NoReadyRunners"
+	ReasonProbeFailed     = "ProbeFailed"
 )
 
 // FlashdutyRunnerStatus is the observed state.
@@ -342,6 +351,7 @@ type FlashdutyRunnerStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.spec.apiURL`,priority=1
 // +kubebuilder:printcolumn:name="Labels",type=string,JSONPath=`.spec.labels`,priority=1
+// +kubebuilder:printcolumn:name="Sandboxed",type=string,JSONPath=`.status.conditions[?(@.type=="Sandboxed")].status`,priority=1
 type FlashdutyRunner struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

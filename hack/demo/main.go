@@ -172,6 +172,9 @@ func run(ctx context.Context, bin, assets string) (err error) {
 	}); err != nil {
 		return fmt.Errorf("%w\n%s", err, runner.Logs())
 	}
+	if err := runner.Publish(ctx, c, dep); err != nil {
+		return err
+	}
 	if err := kubeletsim.SyncDeploymentStatus(ctx, c, client.ObjectKeyFromObject(dep), 1); err != nil {
 		return err
 	}

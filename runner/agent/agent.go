@@ -111,7 +111,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	if a.session, err = session.New(so); err != nil {
 		return nil, err
 	}
-	if a.probe, err = probe.Listen(cfg.HTTPAddr, a.session.Established, a.metrics.Registry); err != nil {
+	if a.probe, err = probe.Listen(cfg.HTTPAddr, a.session.Established, a.sandbox.Status(), a.metrics.Registry); err != nil {
 		return nil, err
 	}
 	ok = true

@@ -507,6 +507,10 @@ func TestProbesAndMetrics(t *testing.T) {
 	sim.RefuseAuth(false)
 	c := h.conn(1)
 	waitUntil(t, func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
+	want := "sandbox: " + h.agent.sandbox.Status() + "\n"
+	if _, body := get(t, base+"/readyz"); !strings.HasSuffix(body, want) {
+		t.Fatalf("readyz does not report the sandbox: %q", body)
+	}
 	_, _ = c.Run(ctxT(t), platformtest.Task{Operation: "echo", Args: map[string]any{}})
 	_, _ = c.Run(ctxT(t), platformtest.Task{Operation: "nope"})
 	_, body := get(t, base+"/metrics")
@@ -517,6 +521,7 @@ func TestProbesAndMetrics(t *testing.T) {
 		`flashduty_runner_reconnects_total{reason="auth"}`,
 		"flashduty_runner_task_duration_seconds_bucket",
 		`flashduty_runner_build_info{version="v0.0.0-test"} 1`,
+		"flashduty_runner_sandbox_enforced",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)

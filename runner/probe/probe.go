@@ -1,5 +1,8 @@
 // Package probe serves the runner's HTTP endpoints: /healthz (the process
 // is alive), /readyz (the platform session is established) and /metrics.
+// /readyz also says whether child processes run sandboxed, in the
+// SandboxHeader header and a "sandbox: …" line, which the operator reads
+// for the FlashdutyRunner's Sandboxed condition.
 package probe
 
 import (
@@ -14,6 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// SandboxHeader carries "landlock" or "none" on every /readyz answer.
+const SandboxHeader = "X-Flashduty-Sandbox"
+
 // Server is the probe listener.
 type Server struct {
 	srv *http.Server
@@ -21,7 +27,7 @@ type Server struct {
 }
 
 // Listen binds addr at once, so a port clash fails the start, not later.
-func Listen(addr string, ready func() bool, reg *prometheus.Registry) (*Server, error) {
+func Listen(addr string, ready func() bool, sandbox string, reg *prometheus.Registry) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen for probes on %s: %w", addr, err)
@@ -31,11 +37,12 @@ func Listen(addr string, ready func() bool, reg *prometheus.Registry) (*Server, 
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set(SandboxHeader, sandbox)
 		if !ready() {
-			http.Error(w, "not connected to the platform", http.StatusServiceUnavailable)
+			http.Error(w, "not connected to the platform\nsandbox: "+sandbox, http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = w.Write([]byte("connected\n"))
+		_, _ = w.Write([]byte("connected\nsandbox: " + sandbox + "\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	return &Server{

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -56,6 +58,7 @@ type Pod struct {
 	cmd       *exec.Cmd
 	logs      *lockedBuffer
 	ProbeAddr string
+	object    client.ObjectKey // the Pod object Publish wrote
 	done      chan struct{}
 	waitErr   error
 }
@@ -140,6 +143,61 @@ func StartPod(ctx context.Context, c client.Client, dep *appsv1.Deployment, o Op
 	}
 	go func() { p.waitErr = p.cmd.Wait(); close(p.done) }()
 	return p, nil
+}
+
+// Publish writes the Pod object a kubelet would report for this runner:
+// the template's labels and spec (with the probe port this process
+// listens on), running at 127.0.0.1, Ready as its /readyz says. The
+// operator asks that address whether the runner is sandboxed.
+func (p *Pod) Publish(ctx context.Context, c client.Client, dep *appsv1.Deployment) error {
+	_, portText, err := net.SplitHostPort(p.ProbeAddr)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return err
+	}
+	spec := *dep.Spec.Template.Spec.DeepCopy()
+	for i := range spec.Containers {
+		for j := range spec.Containers[i].Ports {
+			if spec.Containers[i].Ports[j].Name == "probes" {
+				spec.Containers[i].Ports[j].ContainerPort = int32(port)
+			}
+		}
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: dep.Namespace, Name: dep.Name + "-sim-" + portText, Labels: dep.Spec.Template.Labels},
+		Spec:       spec,
+	}
+	if err := c.Create(ctx, pod); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create pod: %w", err)
+	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
+		return err
+	}
+	ready := corev1.ConditionFalse
+	if p.Ready() {
+		ready = corev1.ConditionTrue
+	}
+	pod.Status = corev1.PodStatus{
+		Phase: corev1.PodRunning, PodIP: "127.0.0.1", PodIPs: []corev1.PodIP{{IP: "127.0.0.1"}},
+		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: ready, LastTransitionTime: metav1.Now()}},
+	}
+	if err := c.Status().Update(ctx, pod); err != nil {
+		return fmt.Errorf("update pod status: %w", err)
+	}
+	p.object = client.ObjectKeyFromObject(pod)
+	return nil
+}
+
+// Unpublish deletes the Pod object Publish wrote.
+func (p *Pod) Unpublish(ctx context.Context, c client.Client) error {
+	if p.object.Name == "" {
+		return nil
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: p.object.Namespace, Name: p.object.Name}}
+	return client.IgnoreNotFound(c.Delete(ctx, pod, client.GracePeriodSeconds(0)))
 }
 
 // Logs returns what the runner printed.
