@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
@@ -110,16 +111,16 @@ func (r *Reconciler) askSandbox(ctx context.Context, pod *corev1.Pod) (string, e
 
 // sandboxCondition turns a report into the Sandboxed condition's
 // status, reason and message.
-func sandboxCondition(fdr *fdv1.FlashdutyRunner, rep SandboxReport) (status, reason, msg string) {
+func sandboxCondition(fdr *fdv1.FlashdutyRunner, rep SandboxReport) (status metav1.ConditionStatus, reason, msg string) {
 	switch {
 	case sandboxOff(fdr):
-		return "False", fdv1.ReasonSandboxDisabled, "spec.sandbox.mode is off: child processes run unconfined"
+		return metav1.ConditionFalse, fdv1.ReasonSandboxDisabled, "spec.sandbox.mode is off: child processes run unconfined"
 	case len(rep.None) > 0:
-		return "False", fdv1.ReasonNotEnforced, fmt.Sprintf("child processes run unconfined in %s: the node's kernel lacks Landlock (Linux 6.2+) or a seccomp profile blocks it (docs/sandbox.md)", strings.Join(rep.None, ", "))
+		return metav1.ConditionFalse, fdv1.ReasonNotEnforced, fmt.Sprintf("child processes run unconfined in %s: the node's kernel lacks Landlock (Linux 6.2+) or a seccomp profile blocks it (docs/sandbox.md)", strings.Join(rep.None, ", "))
 	case len(rep.Failed) > 0:
-		return "Unknown", fdv1.ReasonProbeFailed, fmt.Sprintf("%d ready runner(s) could not be asked: %s", len(rep.Failed), rep.Failed[0])
+		return metav1.ConditionUnknown, fdv1.ReasonProbeFailed, fmt.Sprintf("%d ready runner(s) could not be asked: %s", len(rep.Failed), rep.Failed[0])
 	case rep.Landlock > 0:
-		return "True", fdv1.ReasonLandlock, fmt.Sprintf("%d ready runner(s) confine their child processes with Landlock", rep.Landlock)
+		return metav1.ConditionTrue, fdv1.ReasonLandlock, fmt.Sprintf("%d ready runner(s) confine their child processes with Landlock", rep.Landlock)
 	}
-	return "Unknown", fdv1.ReasonNoReadyRunners, "no ready runner to ask"
+	return metav1.ConditionUnknown, fdv1.ReasonNoReadyRunners, "no ready runner to ask"
 }

@@ -67,7 +67,7 @@ func ComputeStatus(fdr *fdv1.FlashdutyRunner, problem *Problem, dep *appsv1.Depl
 		set(fdv1.ConditionReady, metav1.ConditionFalse, fdv1.ReasonNotConnected, fmt.Sprintf("%d of %d runners connected to Flashduty", st.ReadyReplicas, want))
 	}
 	status, reason, msg := sandboxCondition(fdr, sb)
-	set(fdv1.ConditionSandboxed, metav1.ConditionStatus(status), reason, msg)
+	set(fdv1.ConditionSandboxed, status, reason, msg)
 	return st
 }
 
