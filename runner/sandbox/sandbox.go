@@ -357,21 +357,38 @@ func (s *Sandbox) NewTask() (Task, func(), error) {
 }
 
 // Env sets HOME and TMPDIR of a child environment to the private ones.
+// A kubeconfig in the home directory it replaces stays in use through
+// KUBECONFIG (unless KUBECONFIG is set already): kubectl is what the
+// runner exists for.
 func (s *Sandbox) Env(env []string, t Task) []string {
 	if !s.Enforced() {
 		return env
 	}
-	out := make([]string, 0, len(env)+2)
+	out := make([]string, 0, len(env)+3)
+	home, hasKubeconfig := "", false
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "TMPDIR=") {
+		switch {
+		case strings.HasPrefix(kv, "HOME="):
+			home = kv[len("HOME="):]
+		case strings.HasPrefix(kv, "TMPDIR="):
+		default:
+			hasKubeconfig = hasKubeconfig || strings.HasPrefix(kv, "KUBECONFIG=")
 			out = append(out, kv)
 		}
+	}
+	if kc := filepath.Join(home, ".kube", "config"); home != "" && home != s.home && !hasKubeconfig && fileExists(kc) {
+		out = append(out, "KUBECONFIG="+kc)
 	}
 	out = append(out, "HOME="+s.home)
 	if t.TmpDir != "" {
 		out = append(out, "TMPDIR="+t.TmpDir)
 	}
 	return out
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }
 
 // Writable reports whether a child of task t may write path. The

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,6 +209,32 @@ func TestTaskTmpAndHomeAreWritable(t *testing.T) {
 	}
 	if !s.Writable(filepath.Join(s.Home(), "x"), task) || s.Writable("/etc/passwd", task) {
 		t.Fatal("Writable disagrees with the domain")
+	}
+}
+
+func TestEnvKeepsTheUsersKubeconfig(t *testing.T) {
+	s, _ := enforced(t, Options{})
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, ".kube"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".kube", "config"), []byte("apiVersion: v1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	task := Task{TmpDir: "/t"}
+	got := s.Env([]string{"PATH=/usr/bin", "HOME=" + home, "TMPDIR=/tmp"}, task)
+	want := []string{"PATH=/usr/bin", "KUBECONFIG=" + filepath.Join(home, ".kube", "config"), "HOME=" + s.Home(), "TMPDIR=/t"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("env %q, want %q", got, want)
+	}
+	// An explicit KUBECONFIG wins; a home without one adds nothing.
+	got = s.Env([]string{"KUBECONFIG=/etc/kc", "HOME=" + home}, task)
+	if slices.Contains(got, "KUBECONFIG="+filepath.Join(home, ".kube", "config")) {
+		t.Fatalf("KUBECONFIG overridden: %q", got)
+	}
+	got = s.Env([]string{"HOME=" + t.TempDir()}, task)
+	if slices.ContainsFunc(got, func(kv string) bool { return strings.HasPrefix(kv, "KUBECONFIG=") }) {
+		t.Fatalf("KUBECONFIG without a kubeconfig: %q", got)
 	}
 }
 
