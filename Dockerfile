@@ -7,6 +7,7 @@
 ARG GO_VERSION=1.26.8
 ARG KUBECTL_VERSION=v1.37.2
 ARG ALPINE_VERSION=3.21.3
+ARG DEBIAN_VERSION=12.12
 
 FROM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src
@@ -28,10 +29,13 @@ RUN go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit
 FROM registry.k8s.io/kubectl:${KUBECTL_VERSION} AS kubectl
 
 # The runner: its binary, kubectl and the everyday tools the permission
-# presets name (cat, ls, grep, ps, df, free… from busybox), non-root,
-# /workspace as a volume.
-FROM alpine:${ALPINE_VERSION} AS runner
-RUN adduser -D -H -u 65532 -s /sbin/nologin runner && install -d -o 65532 -g 65532 /workspace
+# presets name (cat, ls, grep, ps, df, free…), non-root, /workspace as a
+# volume. Debian rather than busybox: the sandbox grants execution per
+# program file, and busybox is one file for every applet (approving `ls`
+# would let a child run `sh`).
+FROM debian:${DEBIAN_VERSION}-slim AS runner
+RUN apt-get update && apt-get install -y --no-install-recommends procps ca-certificates && rm -rf /var/lib/apt/lists/* && \
+    useradd --system --no-create-home --uid 65532 --shell /usr/sbin/nologin runner && install -d -o 65532 -g 65532 /workspace
 COPY --from=build /out/flashduty-runner /usr/local/bin/flashduty-runner
 COPY --from=kubectl /bin/kubectl /usr/local/bin/kubectl
 ENV FLASHDUTY_RUNNER_WORKSPACE_ROOT=/workspace HOME=/tmp
