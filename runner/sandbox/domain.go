@@ -53,7 +53,7 @@ func (s *Sandbox) Start(t Task, x Exec, start func() error) error {
 }
 
 func (s *Sandbox) confine(t Task, x Exec, start func() error) error {
-	attr := ll.RulesetAttr{HandledAccessFS: s.handled, Scoped: s.scoped}
+	attr := ll.RulesetAttr{HandledAccessFS: s.handled}
 	fd, err := ll.LandlockCreateRuleset(&attr, 0)
 	if err != nil {
 		return fmt.Errorf("sandbox: create Landlock ruleset: %w", err)

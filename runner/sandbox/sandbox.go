@@ -79,7 +79,6 @@ type Sandbox struct {
 	state    string
 	home     string
 	handled  uint64
-	scoped   uint64
 	static   []rule // opened once: read grants, devices, workspace, home, allow lists
 	sysExec  []rule // the system program directories, for "any program" domains
 	noExec   []string
@@ -175,10 +174,9 @@ func New(o Options) (*Sandbox, error) {
 }
 
 func (s *Sandbox) prepare(o Options) error {
+	// Signals and abstract sockets are left alone (no Landlock scopes):
+	// what a task may signal is the rules' business, like the network.
 	s.handled = ll.AccessFSExecute | dirWrite
-	if s.abi >= 6 {
-		s.scoped = ll.ScopeSignal | ll.ScopeAbstractUnixSocket
-	}
 	state := o.StateDir
 	if state == "" {
 		var err error

@@ -332,12 +332,6 @@ func TestChildCannotTouchTheRunner(t *testing.T) {
 	if err == nil || !strings.Contains(out, "Permission denied") {
 		t.Fatalf("runner memory readable: err=%v %q", err, out)
 	}
-	if s.scoped != 0 {
-		out, err = run(t, s, task, x, fmt.Sprintf("kill -0 %d", pid))
-		if err == nil {
-			t.Fatalf("child may signal the runner: %q", out)
-		}
-	}
 	// The runner itself stays unconfined.
 	if err := os.WriteFile(filepath.Join(t.TempDir(), "runner-write"), nil, 0o600); err != nil {
 		t.Fatalf("the runner was confined: %v", err)
