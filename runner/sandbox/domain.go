@@ -28,10 +28,6 @@ type Exec struct {
 	Path string
 }
 
-// ErrNotExecutable marks an approved program that the sandbox will not
-// let run because it lives where tasks write.
-var ErrNotExecutable = errors.New("programs in the workspace or a temp directory are never executable under the sandbox")
-
 // Start calls start, which must start exactly one child process (an
 // exec.Cmd's Start), with the child confined to the domain of task t and
 // exec. Without enforcement it only calls start.
