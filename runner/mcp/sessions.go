@@ -305,7 +305,7 @@ func (m *Manager) connectStdio(ctx context.Context, cfg ServerConfig) (*sdk.Clie
 		}
 	}
 	words := append(append(assigns, cfg.Command), cfg.Args...)
-	if v := m.o.Bash.CheckArgs(words); !v.Allowed {
+	if v := m.o.Bash.CheckArgs(ctx, words); !v.Allowed {
 		return nil, v.Err
 	}
 	path, err := exec.LookPath(cfg.Command)

@@ -2,9 +2,12 @@ package permission
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/syntax"
@@ -28,6 +31,18 @@ type Verdict struct {
 // maxNesting bounds `sh -c` strings inside `sh -c` strings.
 const maxNesting = 4
 
+// The check's budget: any input is decided within it, and over it is
+// denied. maxCommands bounds the simple commands (wrapped and nested ones
+// included) one check looks at; maxCheckTime its wall time.
+const (
+	maxCommands  = 4096
+	maxCheckTime = time.Second
+)
+
+// ErrTooComplex denies a command the check cannot decide within its
+// budget.
+var ErrTooComplex = fmt.Errorf("command is too complex to check (more than %d commands or %s); denied", maxCommands, maxCheckTime)
+
 // Check parses command and decides it as a whole: any denied part denies
 // all of it, before anything runs.
 func (p *Policy) Check(command string) Verdict {
@@ -35,20 +50,21 @@ func (p *Policy) Check(command string) Verdict {
 	if err != nil {
 		return Verdict{Err: err}
 	}
-	return p.CheckParsed(f, command)
+	return p.CheckParsed(context.Background(), f, command)
 }
 
-// CheckParsed decides a program Parse returned for command.
-func (p *Policy) CheckParsed(f *syntax.File, command string) Verdict {
-	a := &analyzer{p: p, src: command}
+// CheckParsed decides a program Parse returned for command. It stops,
+// denying, when ctx ends or the budget runs out.
+func (p *Policy) CheckParsed(ctx context.Context, f *syntax.File, command string) Verdict {
+	a := p.analyzer(ctx, command)
 	a.file(f, 0)
 	return a.verdict()
 }
 
 // CheckArgs decides one simple command known at run time: the words the
 // interpreter is about to call, and what any wrapper among them runs.
-func (p *Policy) CheckArgs(args []string) Verdict {
-	a := &analyzer{p: p}
+func (p *Policy) CheckArgs(ctx context.Context, args []string) Verdict {
+	a := p.analyzer(ctx, "")
 	words := make([]word, len(args))
 	for i, s := range args {
 		words[i] = knownWord(s)
@@ -58,23 +74,99 @@ func (p *Policy) CheckArgs(args []string) Verdict {
 }
 
 // CheckWrite decides a file the program opens for writing, checked as the
-// command `> PATH`.
+// command `> PATH` with PATH cleaned (`//etc/./x` is `/etc/x`).
 func (p *Policy) CheckWrite(path string) Decision {
 	if path == "/dev/null" {
 		return Decision{Command: "> " + path, Allowed: true}
 	}
-	return p.DecideWords([]string{">", path})
+	return p.DecideWords([]string{">", cleanPath(knownWord(path)).text})
 }
 
 type analyzer struct {
 	p         *Policy
+	ctx       context.Context
+	deadline  time.Time
 	src       string // the text being analysed, for showing words as written
 	decisions []Decision
 	programs  []string
+	commands  int
+	movesDir  bool // the script changes directory: relative paths may be anywhere
 	err       error
 }
 
+func (p *Policy) analyzer(ctx context.Context, src string) *analyzer {
+	return &analyzer{p: p, ctx: ctx, src: src, deadline: time.Now().Add(maxCheckTime)}
+}
+
+// spend counts one simple command against the budget; false once it is
+// spent or the context has ended (the verdict is then a denial).
+func (a *analyzer) spend(words int) bool {
+	if a.err != nil {
+		return false
+	}
+	a.commands++
+	switch {
+	case a.commands > maxCommands:
+		a.fail(ErrTooComplex)
+	case a.commands%64 == 0 && time.Now().After(a.deadline):
+		a.fail(ErrTooComplex)
+	case a.commands%16 == 0 && a.ctx.Err() != nil:
+		a.fail(fmt.Errorf("check stopped: %w", context.Cause(a.ctx)))
+	}
+	return a.err == nil
+}
+
+// add records a decision.
+func (a *analyzer) add(d Decision) {
+	a.decisions = append(a.decisions, d)
+}
+
+// maxDisplay bounds how much of a command a decision shows.
+const maxDisplay = 512
+
+// display shows words as written, cut to maxDisplay.
+func (a *analyzer) display(words []word) string {
+	parts := make([]string, len(words))
+	for i, w := range words {
+		parts[i] = w.src
+	}
+	return cut(strings.Join(parts, " "))
+}
+
+func cut(s string) string {
+	if len(s) <= maxDisplay {
+		return s
+	}
+	i := maxDisplay
+	for i > 0 && !utf8RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// write checks a file written, as the command `> PATH` with PATH cleaned.
+// A relative path in a script that changes directory could be anywhere
+// below any directory.
+func (a *analyzer) write(path word, _ int) {
+	path = cleanPath(path)
+	if path.known && path.text == "/dev/null" {
+		return
+	}
+	a.add(a.p.decide([]word{knownWord(">"), path}))
+	if a.movesDir && !strings.HasPrefix(path.src, "/") {
+		rel := template([]word{path})
+		if len(rel) > 0 && rel[0] != '/' {
+			a.add(a.p.decide([]word{knownWord(">"), {toks: append([]rune{anyTok, '/'}, rel...), src: path.src}}))
+		}
+	}
+}
+
 func (a *analyzer) verdict() Verdict {
+	for i := range a.decisions {
+		a.decisions[i].Command = cut(a.decisions[i].Command)
+	}
 	v := Verdict{Decisions: a.decisions, Err: a.err, Allowed: a.err == nil, Programs: a.programs}
 	for _, d := range a.decisions {
 		if !d.Allowed {
@@ -101,9 +193,25 @@ func (a *analyzer) fail(err error) {
 // substitutions, here-docs, arithmetic, tests, loops and function bodies.
 func (a *analyzer) file(f *syntax.File, depth int) {
 	syntax.Walk(f, func(n syntax.Node) bool {
+		if c, ok := n.(*syntax.CallExpr); ok && len(c.Args) > 0 {
+			switch c.Args[0].Lit() {
+			case "cd", "pushd", "popd":
+				a.movesDir = true
+			}
+		}
+		return !a.movesDir
+	})
+	syntax.Walk(f, func(n syntax.Node) bool {
+		if a.err != nil {
+			return false
+		}
 		switch n := n.(type) {
 		case *syntax.CallExpr:
 			a.call(n, depth)
+		case *syntax.WordIter:
+			if IsSteeringVariable(n.Name.Value) {
+				a.command([]word{{toks: append([]rune(n.Name.Value+"="), anyTok), src: "for " + a.text(n, n)}}, depth)
+			}
 		case *syntax.DeclClause:
 			words := []word{knownWord(n.Variant.Value)}
 			for _, as := range n.Args {
@@ -129,7 +237,15 @@ func (a *analyzer) file(f *syntax.File, depth int) {
 
 func (a *analyzer) call(c *syntax.CallExpr, depth int) {
 	if len(c.Args) == 0 {
-		return // assignments only: their substitutions are walked on their own
+		// Assignments only: their substitutions are walked on their own.
+		// One that steers later programs (`HOME=/ws; kubectl …`) is
+		// checked as the prefix it amounts to.
+		for _, as := range c.Assigns {
+			if as.Name != nil && IsSteeringVariable(as.Name.Value) {
+				a.command([]word{a.assignWord(as)}, depth)
+			}
+		}
+		return
 	}
 	var words []word
 	for _, as := range c.Assigns {
@@ -141,9 +257,13 @@ func (a *analyzer) call(c *syntax.CallExpr, depth int) {
 	a.command(words, depth)
 }
 
-// command decides one simple command and whatever it wraps.
+// command decides one simple command and what it makes happen: the
+// commands it runs, the files it writes, the code it loads.
 func (a *analyzer) command(words []word, depth int) {
-	a.decisions = append(a.decisions, a.p.decide(words))
+	if !a.spend(len(words)) {
+		return
+	}
+	a.add(a.p.decide(words))
 	// `X=1 rm -rf /` runs rm: the command without its assignment prefix
 	// must pass the rules too (a deny rule for `rm *` holds).
 	if n := leadingAssignments(words); n > 0 && n < len(words) {
@@ -151,36 +271,65 @@ func (a *analyzer) command(words []word, depth int) {
 		return
 	}
 	a.program(words)
-	if len(words) > 0 && words[0].known {
-		// /bin/rm is rm: a path must pass the rules for its base name too.
-		if i := strings.LastIndexByte(words[0].text, '/'); i >= 0 && i < len(words[0].text)-1 {
-			base := append([]word{knownWord(words[0].text[i+1:])}, words[1:]...)
-			a.decisions = append(a.decisions, a.p.decide(base))
-		}
-	}
-	if depth >= maxNesting {
+	if depth > maxNesting {
 		a.fail(errors.New("failed to parse command: shell commands nested too deeply"))
 		return
 	}
-	for _, w := range unwrap(words) {
-		switch {
-		case w.script == nil:
-			a.command(w.words, depth+1)
-		case !w.script.known:
-			// A script known only at run time can be anything.
-			a.decisions = append(a.decisions, a.p.decide([]word{unknownWord(w.script.src)}))
-		default:
-			f, err := Parse(w.script.text)
-			if err != nil {
-				a.fail(err)
-				continue
-			}
-			outer := a.src
-			a.src = w.script.text
-			a.file(f, depth+1)
-			a.src = outer
+	// /bin/rm is rm: a path must pass the rules for its base name too,
+	// and /bin/$X for every name.
+	name, base := programName(words)
+	if base != nil {
+		a.add(a.p.decide(append([]word{*base}, words[1:]...)))
+	}
+	for _, cw := range canonical(words) {
+		a.add(a.p.decide(cw))
+	}
+	if h := handlerFor(name); h != nil {
+		h(&call{a: a, words: words, name: name, depth: depth})
+	}
+}
+
+// programName returns the base name of the program a command starts (""
+// when known only at run time) and, when the program is given as a path,
+// its base name as a word to check.
+func programName(words []word) (string, *word) {
+	if len(words) == 0 {
+		return "", nil
+	}
+	w := words[0]
+	if w.known {
+		b := baseName(w.text)
+		if b == w.text || b == "" {
+			return b, nil
+		}
+		bw := knownWord(b)
+		return b, &bw
+	}
+	slash := -1
+	for i, r := range w.toks {
+		if r == '/' {
+			slash = i
 		}
 	}
+	if slash < 0 {
+		return "", nil
+	}
+	tail := w.toks[slash+1:]
+	last := -1
+	for i, r := range tail {
+		if r == anyTok {
+			last = i
+		}
+	}
+	if last < 0 {
+		bw := knownWord(string(tail))
+		bw.src = w.src
+		return bw.text, &bw
+	}
+	// The run-time part may hold slashes: the base name is any text
+	// ending in what follows it.
+	bw := word{toks: append([]rune{anyTok}, tail[last+1:]...), src: w.src}
+	return "", &bw
 }
 
 // leadingAssignments counts the NAME=VALUE words before the command.
@@ -227,10 +376,10 @@ func (a *analyzer) redirect(r *syntax.Redirect) {
 		return
 	}
 	target := a.evalWord(r.Word)
-	if len(target) == 1 && target[0].known && target[0].text == "/dev/null" {
-		return
+	if len(target) != 1 {
+		target = []word{unknownWord(a.text(r.Word, r.Word))}
 	}
-	a.decisions = append(a.decisions, a.p.decide(append([]word{knownWord(">")}, target...)))
+	a.write(target[0], 0)
 }
 
 func isDigits(s string) bool {
@@ -392,13 +541,11 @@ func hasTilde(w *syntax.Word) bool {
 	return ok && strings.HasPrefix(lit.Value, "~")
 }
 
+// hasBraces reports a brace expansion (`{a,b}`, `{1..3}`); `{}` and a
+// lone `{` are literal.
 func hasBraces(w *syntax.Word) bool {
-	for _, p := range w.Parts {
-		if lit, ok := p.(*syntax.Lit); ok && strings.Contains(lit.Value, "{") {
-			return true
-		}
-	}
-	return false
+	cp := *w // SplitBraces replaces the parts of the word it is given
+	return syntax.SplitBraces(&cp)
 }
 
 // templateWord builds the template of a word with run-time parts.
@@ -420,7 +567,8 @@ func templateWord(w *syntax.Word, src string) word {
 			}
 			out.toks = append(out.toks, []rune(s)...)
 		case *syntax.DblQuoted:
-			out.vanish = false
+			// "$@" and "${a[@]}" are no word at all when empty.
+			out.vanish = out.vanish && len(out.toks) == 0 && allListExpansions(p)
 			for _, inner := range p.Parts {
 				if lit, ok := inner.(*syntax.Lit); ok {
 					out.toks = append(out.toks, []rune(unescape(lit.Value, isDquoteEscapable))...)
@@ -459,4 +607,28 @@ func unescape(s string, ok func(rune) bool) string {
 		b.WriteRune(rs[i])
 	}
 	return b.String()
+}
+
+// allListExpansions reports double quotes holding only `$@`-like
+// expansions, which become zero words when the list is empty.
+func allListExpansions(dq *syntax.DblQuoted) bool {
+	if len(dq.Parts) == 0 {
+		return false
+	}
+	for _, part := range dq.Parts {
+		pe, ok := part.(*syntax.ParamExp)
+		if !ok || pe.Param == nil || pe.Length || pe.Excl {
+			return false
+		}
+		all := pe.Param.Value == "@"
+		if pe.Index != nil {
+			if w, ok := pe.Index.(*syntax.Word); ok && w.Lit() == "@" {
+				all = true
+			}
+		}
+		if !all {
+			return false
+		}
+	}
+	return true
 }

@@ -14,7 +14,7 @@ func TestAssignmentPrefixDoesNotHideTheCommand(t *testing.T) {
 		{"X=1 ls", true},
 	})
 	p := mustCompile(t, trustPlus)
-	if v := p.CheckArgs([]string{"X=1", "rm", "-rf", "/"}); v.Allowed {
+	if v := p.CheckArgs(t.Context(), []string{"X=1", "rm", "-rf", "/"}); v.Allowed {
 		t.Fatal("run-time words with an assignment prefix allowed")
 	}
 }

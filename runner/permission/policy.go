@@ -129,6 +129,10 @@ type Decision struct {
 	Rule *Rule
 	// Index is the rule's 1-based position in the list (0 when none).
 	Index int
+	// Reason explains a denial no rule made: an argument that runs,
+	// writes or loads what a rule must name, or a script the check
+	// cannot read with certainty.
+	Reason string
 }
 
 // Err returns the platform's error text for a denial, nil when allowed.
@@ -136,6 +140,8 @@ func (d Decision) Err() error {
 	switch {
 	case d.Allowed:
 		return nil
+	case d.Reason != "":
+		return &DeniedError{Decision: d, msg: fmt.Sprintf("command denied: %s: %s", d.Command, d.Reason)}
 	case d.Rule != nil:
 		return &DeniedError{Decision: d, msg: fmt.Sprintf("command denied by rule '%s': %s", d.Rule.Pattern, d.Command)}
 	default:

@@ -1,213 +1,576 @@
 package permission
 
 import (
-	"slices"
+	"regexp"
 	"strings"
 )
 
-// wrapperFor describes programs that run another command given in their
-// arguments. The inner command is checked too, so `sudo rm -rf /` is
-// denied by a rule for `rm *` even where `sudo *` is allowed. Each entry
-// lists the options that take a value, so that a value is not mistaken for
-// the command.
-func wrapperFor(name string) (wrapperSpec, bool) {
+// Wrappers run the command in their arguments. Each is read with its own
+// option table, so the command is found where the real program finds it;
+// an option the table does not know, or a run-time word where an option
+// could be, denies (the command could start elsewhere). The inner command
+// is checked too: `sudo rm -rf /` is denied by a rule for `rm *` even
+// where `sudo *` is allowed.
+
+// wrapperFor returns the handler of a wrapper, nil for other programs.
+func wrapperFor(name string) handler {
 	switch name {
 	case "sudo":
-		return wrapperSpec{valueOpts: "-u -g -h -p -C -D -r -t -U -T --user --group --host --prompt --close-from --chdir --role --type --other-user --command-timeout"}, true
+		return sudoCall
 	case "doas":
-		return wrapperSpec{valueOpts: "-u -C"}, true
+		return simpleWrapper(doasOpts, 0, false)
 	case "env":
-		return wrapperSpec{valueOpts: "-u -C --unset --chdir", scriptOpt: "-S --split-string", assignments: true}, true
+		return envCall
 	case "nice":
-		return wrapperSpec{valueOpts: "-n --adjustment"}, true
-	case "nohup", "setsid", "busybox", "command", "builtin":
-		return wrapperSpec{}, true
+		return niceCall
+	case "nohup":
+		return simpleWrapper(optTable{strict: true}, 0, false)
+	case "setsid":
+		return simpleWrapper(optTable{strict: true, opts: []opt{{names: "-c --ctty"}, {names: "-f --fork"}, {names: "-w --wait"}}}, 0, false)
 	case "stdbuf":
-		return wrapperSpec{valueOpts: "-i -o -e --input --output --error"}, true
+		return simpleWrapper(optTable{strict: true, opts: []opt{{names: "-i --input", arg: reqArg}, {names: "-o --output", arg: reqArg}, {names: "-e --error", arg: reqArg}}}, 0, false)
 	case "time":
-		return wrapperSpec{valueOpts: "-f -o --format --output"}, true
+		return simpleWrapper(timeOpts, 0, false)
 	case "timeout":
-		return wrapperSpec{valueOpts: "-s -k --signal --kill-after", skipArgs: 1}, true
+		return simpleWrapper(timeoutOpts, 1, false)
 	case "ionice":
-		return wrapperSpec{valueOpts: "-c -n -p -P -u --class --classdata --pid --pgid --uid"}, true
-	case "taskset", "chrt":
-		return wrapperSpec{skipArgs: 1}, true
+		return simpleWrapper(ioniceOpts, 0, false)
+	case "taskset":
+		return simpleWrapper(tasksetOpts, 1, false)
+	case "chrt":
+		return simpleWrapper(chrtOpts, 1, false)
 	case "chroot":
-		return wrapperSpec{valueOpts: "--userspec --groups", skipArgs: 1}, true
-	case "watch":
-		return wrapperSpec{valueOpts: "-n -d -q --interval --differences --equexit"}, true
-	case "xargs":
-		return wrapperSpec{valueOpts: "-I -L -n -P -s -d -E -a --max-lines --max-args --max-procs --max-chars --delimiter --eof --arg-file --replace", appendsArgs: true}, true
-	case "exec":
-		return wrapperSpec{valueOpts: "-a"}, true
-	case "flock":
-		return wrapperSpec{valueOpts: "-w -E --timeout --conflict-exit-code", skipArgs: 1}, true
+		return simpleWrapper(optTable{strict: true, opts: []opt{{names: "--userspec", arg: reqArg}, {names: "--groups", arg: reqArg}, {names: "--skip-chdir"}}}, 1, true)
 	case "unshare":
-		return wrapperSpec{valueOpts: "--propagation --setgroups --map-user --map-group -S -G --setuid --setgid -R --root -w --wd"}, true
+		return simpleWrapper(unshareOpts, 0, true)
 	case "nsenter":
-		return wrapperSpec{valueOpts: "-t -S -G --target --setuid --setgid -r -w --root --wd"}, true
+		return simpleWrapper(nsenterOpts, 0, true)
 	case "strace":
-		return wrapperSpec{valueOpts: "-e -o -p -s -u -a -b -E -I -O -P -S -X"}, true
+		return simpleWrapper(straceOpts, 0, false)
 	case "ltrace":
-		return wrapperSpec{valueOpts: "-e -o -p -s -u -a -n"}, true
-	case "runuser":
-		return wrapperSpec{valueOpts: "-u -g -G --user --group --supp-group", scriptOpt: "-c --command"}, true
+		return simpleWrapper(ltraceOpts, 0, false)
+	case "xargs":
+		return xargsCall
+	case "flock":
+		return flockCall
 	case "script":
-		return wrapperSpec{valueOpts: "-E -I -O -T -B", scriptOpt: "-c --command", noPositional: true}, true
-	case "su":
-		return wrapperSpec{valueOpts: "-s --shell -g -G -w", scriptOpt: "-c --command", noPositional: true}, true
-	}
-	return wrapperSpec{}, false
-}
-
-// isShell names shells whose -c argument is a script.
-func isShell(name string) bool {
-	switch name {
-	case "sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "fish", "rbash":
-		return true
-	}
-	return false
-}
-
-type wrapperSpec struct {
-	valueOpts    string // space-separated options that take a value
-	assignments  bool   // NAME=VALUE words precede the command (env)
-	skipArgs     int    // positional arguments before the command (timeout DURATION)
-	appendsArgs  bool   // more words are appended at run time (xargs)
-	scriptOpt    string // options whose value is a shell script
-	noPositional bool   // the command is only ever in scriptOpt
-}
-
-// wrapped is what a wrapper runs: command words, or a shell script.
-type wrapped struct {
-	words  []word
-	script *word
-}
-
-// unwrap finds what a wrapper runs.
-func unwrap(words []word) []wrapped {
-	if len(words) == 0 || !words[0].known {
-		return nil
-	}
-	name := words[0].text
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		name = name[i+1:] // /usr/bin/sudo is sudo
-	}
-	switch {
-	case isShell(name):
-		if s := shellScript(words[1:]); s != nil {
-			return []wrapped{{script: s}}
-		}
-		return nil
-	case name == "find":
-		return findExec(words[1:])
-	}
-	spec, isWrapper := wrapperFor(name)
-	if !isWrapper {
-		return nil
-	}
-	valueOpts := strings.Fields(spec.valueOpts)
-	scriptOpts := strings.Fields(spec.scriptOpt)
-	rest := words[1:]
-	i := 0
-	for i < len(rest) {
-		w := rest[i]
-		if !w.known {
-			// An option we cannot read could be anything: the command might
-			// start here.
-			break
-		}
-		t := w.text
-		if t == "--" {
-			i++
-			break
-		}
-		if spec.assignments && strings.Contains(t, "=") && !strings.HasPrefix(t, "-") {
-			i++
-			continue
-		}
-		if !strings.HasPrefix(t, "-") || t == "-" {
-			break
-		}
-		opt, _, hasValue := strings.Cut(t, "=")
-		if slices.Contains(scriptOpts, opt) {
-			if hasValue {
-				s := knownWord(t[len(opt)+1:])
-				return []wrapped{{script: &s}}
-			}
-			if i+1 < len(rest) {
-				return []wrapped{{script: &rest[i+1]}}
-			}
-			return nil
-		}
-		if !hasValue && slices.Contains(valueOpts, opt) {
-			i++ // the option's value
-		}
-		i++
-	}
-	if spec.noPositional {
-		return nil
-	}
-	i += spec.skipArgs
-	if i >= len(rest) {
-		return nil
-	}
-	inner := append([]word(nil), rest[i:]...)
-	if spec.appendsArgs {
-		inner = append(inner, word{toks: []rune{anyTok}, src: "<arguments from standard input>", vanish: true})
-	}
-	return []wrapped{{words: inner}}
-}
-
-// shellScript finds the -c script of `sh -c SCRIPT`; nil when the shell
-// runs a script file or nothing (the rule for the shell decides those).
-func shellScript(args []word) *word {
-	for i, w := range args {
-		if !w.known {
-			return &word{toks: []rune{anyTok}, src: w.src}
-		}
-		if w.text == "--" || !strings.HasPrefix(w.text, "-") {
-			return nil
-		}
-		// -c may be bundled with other single-letter flags (-ec, -xc).
-		if !strings.HasPrefix(w.text, "--") && strings.Contains(w.text, "c") {
-			if i+1 < len(args) {
-				return &args[i+1]
-			}
-			return nil
-		}
+		return scriptCall
+	case "watch":
+		return watchCall
+	case "su", "runuser":
+		return suCall
+	case "busybox":
+		return busyboxCall
+	case "command":
+		return simpleWrapper(optTable{strict: true, opts: []opt{{names: "-p"}, {names: "-v", role: noCommand}, {names: "-V", role: noCommand}}}, 0, false)
+	case "builtin":
+		return simpleWrapper(optTable{}, 0, false)
+	case "exec":
+		return simpleWrapper(optTable{strict: true, opts: []opt{{names: "-c"}, {names: "-l"}, {names: "-a", arg: reqArg}}}, 0, false)
+	case "eval":
+		return evalCall
+	case "trap":
+		return trapCall
+	case "source", ".":
+		return sourceCall
 	}
 	return nil
 }
 
-// findExec returns the commands of find's -exec, -execdir, -ok and
-// -okdir. `{}` stands for file names found at run time.
-func findExec(args []word) []wrapped {
-	var out []wrapped
-	for i, w := range args {
-		if !w.known || (w.text != "-exec" && w.text != "-execdir" && w.text != "-ok" && w.text != "-okdir") {
-			continue
-		}
-		var inner []word
-		for _, x := range args[i+1:] {
-			if x.known && (x.text == ";" || x.text == "+") {
-				break
-			}
-			if x.known && strings.Contains(x.text, "{}") {
-				var toks []rune
-				for j, piece := range strings.Split(x.text, "{}") {
-					if j > 0 {
-						toks = append(toks, anyTok)
-					}
-					toks = append(toks, []rune(piece)...)
-				}
-				x = word{toks: toks, src: x.src}
-			}
-			inner = append(inner, x)
-		}
-		if len(inner) > 0 {
-			out = append(out, wrapped{words: inner})
-		}
+var (
+	doasOpts = optTable{strict: true, opts: []opt{
+		{names: "-L", role: noCommand}, {names: "-n"}, {names: "-s"}, {names: "-a", arg: reqArg},
+		{names: "-C", arg: reqArg, role: noCommand}, {names: "-u", arg: reqArg},
+	}}
+	timeOpts = optTable{strict: true, opts: []opt{
+		{names: "-p --portability"}, {names: "-v --verbose"}, {names: "-a --append"}, {names: "-q --quiet"},
+		{names: "-V --version", role: noCommand}, {names: "--help", role: noCommand},
+		{names: "-f --format", arg: reqArg}, {names: "-o --output", arg: reqArg, role: writes},
+	}}
+	timeoutOpts = optTable{strict: true, opts: []opt{
+		{names: "-f --foreground"}, {names: "-p --preserve-status"}, {names: "-v --verbose"},
+		{names: "-k --kill-after", arg: reqArg}, {names: "-s --signal", arg: reqArg},
+	}}
+	ioniceOpts = optTable{strict: true, opts: []opt{
+		{names: "-c --class", arg: reqArg}, {names: "-n --classdata", arg: reqArg}, {names: "-t --ignore"},
+		{names: "-p --pid", arg: reqArg, role: noCommand}, {names: "-P --pgid", arg: reqArg, role: noCommand},
+		{names: "-u --uid", arg: reqArg, role: noCommand},
+	}}
+	tasksetOpts = optTable{strict: true, opts: []opt{{names: "-a --all-tasks"}, {names: "-c --cpu-list"}, {names: "-p --pid", role: noCommand}}}
+	chrtOpts    = optTable{strict: true, opts: []opt{
+		{names: "-a --all-tasks"}, {names: "-b --batch"}, {names: "-d --deadline"}, {names: "-f --fifo"},
+		{names: "-i --idle"}, {names: "-o --other"}, {names: "-r --rr"}, {names: "-R --reset-on-fork"},
+		{names: "-v --verbose"}, {names: "-m --max", role: noCommand}, {names: "-p --pid", role: noCommand},
+		{names: "-T --sched-runtime", arg: reqArg}, {names: "-P --sched-period", arg: reqArg}, {names: "-D --sched-deadline", arg: reqArg},
+	}}
+	unshareOpts = optTable{strict: true, opts: []opt{
+		{names: "-m --mount", arg: optArg}, {names: "-u --uts", arg: optArg}, {names: "-i --ipc", arg: optArg},
+		{names: "-n --net", arg: optArg}, {names: "-p --pid", arg: optArg}, {names: "-U --user", arg: optArg},
+		{names: "-C --cgroup", arg: optArg}, {names: "-T --time", arg: optArg}, {names: "-f --fork"},
+		{names: "-r --map-root-user"}, {names: "-c --map-current-user"}, {names: "--map-auto"},
+		{names: "--mount-proc", arg: optArg}, {names: "--kill-child", arg: optArg}, {names: "--keep-caps"},
+		{names: "--monotonic", arg: reqArg}, {names: "--boottime", arg: reqArg}, {names: "--map-users", arg: reqArg},
+		{names: "--map-groups", arg: reqArg}, {names: "--propagation", arg: reqArg}, {names: "--setgroups", arg: reqArg},
+		{names: "--map-user", arg: reqArg}, {names: "--map-group", arg: reqArg}, {names: "-S --setuid", arg: reqArg},
+		{names: "-G --setgid", arg: reqArg}, {names: "-R --root", arg: reqArg}, {names: "-w --wd", arg: reqArg},
+		{names: "-l --load-interp", arg: reqArg, role: loads, why: "registers a binfmt interpreter"},
+	}}
+	nsenterOpts = optTable{strict: true, opts: []opt{
+		{names: "-t --target", arg: reqArg}, {names: "-a --all"}, {names: "-m --mount", arg: optArg},
+		{names: "-u --uts", arg: optArg}, {names: "-i --ipc", arg: optArg}, {names: "-n --net", arg: optArg},
+		{names: "-p --pid", arg: optArg}, {names: "-C --cgroup", arg: optArg}, {names: "-U --user", arg: optArg},
+		{names: "-T --time", arg: optArg}, {names: "-S --setuid", arg: reqArg}, {names: "-G --setgid", arg: reqArg},
+		{names: "--preserve-credentials"}, {names: "-r --root", arg: optArg}, {names: "-w --wd", arg: optArg},
+		{names: "-W --wdns", arg: reqArg}, {names: "-e --env"}, {names: "-F --no-fork"}, {names: "-Z --follow-context"},
+		{names: "--user-parent"}, {names: "--keep-caps"},
+	}}
+	straceOpts = optTable{strict: true, opts: append(flags("-A -c -C -d -D -f -F -i -k -n -q -r -t -T -v -w -x -y -z -Z --follow-forks --summary-only --no-abbrev"),
+		opt{names: "-a", arg: reqArg}, opt{names: "-b", arg: reqArg}, opt{names: "-e", arg: reqArg}, opt{names: "-E --env", arg: reqArg},
+		opt{names: "-I", arg: reqArg}, opt{names: "-o --output", arg: reqArg, role: writes}, opt{names: "-O", arg: reqArg},
+		opt{names: "-p --attach", arg: reqArg}, opt{names: "-P --trace-path", arg: reqArg}, opt{names: "-s --string-limit", arg: reqArg},
+		opt{names: "-S", arg: reqArg}, opt{names: "-u --user", arg: reqArg}, opt{names: "-X", arg: reqArg}, opt{names: "-U", arg: reqArg},
+		opt{names: "--trace", arg: reqArg}, opt{names: "--signal", arg: reqArg})}
+	ltraceOpts = optTable{strict: true, opts: append(flags("-b -c -C -f -i -L -r -S -t -T -w --demangle"),
+		opt{names: "-a --align", arg: reqArg}, opt{names: "-A", arg: reqArg}, opt{names: "-D --debug", arg: reqArg},
+		opt{names: "-e", arg: reqArg}, opt{names: "-F --config", arg: reqArg, role: loads, why: "reads prototypes from a file"},
+		opt{names: "-l --library", arg: reqArg}, opt{names: "-n --indent", arg: reqArg}, opt{names: "-o --output", arg: reqArg, role: writes},
+		opt{names: "-p", arg: reqArg}, opt{names: "-s", arg: reqArg}, opt{names: "-u", arg: reqArg}, opt{names: "-x", arg: reqArg})}
+)
+
+// flags lists options without values.
+func flags(names string) []opt {
+	var out []opt
+	for _, n := range strings.Fields(names) {
+		out = append(out, opt{names: n})
 	}
 	return out
+}
+
+// simpleWrapper reads options with t, skips skip operands (timeout's
+// DURATION), and checks the rest as the command. shellWhenEmpty: with no
+// command the program runs a shell that reads standard input.
+func simpleWrapper(t optTable, skip int, shellWhenEmpty bool) handler {
+	return func(c *call) {
+		p, ok := c.parse(t, c.args())
+		if !ok || c.noCommand(p) {
+			return
+		}
+		if len(p.rest) <= skip {
+			if shellWhenEmpty {
+				c.stdinShell()
+			}
+			return
+		}
+		c.run(p.rest[skip:])
+	}
+}
+
+// parse reads c's arguments with t, checking the files its options write
+// and the options that need a rule naming them; false when the line
+// cannot be read (a denial is recorded).
+func (c *call) parse(t optTable, args []word) (parsedArgs, bool) {
+	p, err := t.parse(c.name, args)
+	if err != nil {
+		c.unreadable(err)
+		return p, false
+	}
+	c.optionEffects(p)
+	return p, true
+}
+
+// optionEffects checks what the options themselves do.
+func (c *call) optionEffects(p parsedArgs) {
+	for _, o := range p.opts {
+		if o.opt == nil {
+			continue
+		}
+		switch o.opt.role {
+		case writes:
+			c.write(o.value)
+		case script:
+			c.script(o.value, dialectSh)
+		case loads, connects:
+			c.needs(o.name, c.name+" "+o.name+" "+o.opt.why)
+		}
+	}
+}
+
+// noCommand reports an option that makes the wrapper run nothing.
+func (c *call) noCommand(p parsedArgs) bool {
+	return len(p.with(noCommand)) > 0
+}
+
+// stdinShell: the program runs commands from its standard input, which
+// the check cannot read; a rule must name the program itself.
+func (c *call) stdinShell() {
+	c.needs(c.name, c.name+" runs commands read from standard input")
+}
+
+var sudoOpts = optTable{strict: true, opts: []opt{
+	{names: "-A --askpass"}, {names: "-b --background"}, {names: "-B --bell"}, {names: "-E --preserve-env", arg: optArg},
+	{names: "-e --edit"}, {names: "-H --set-home"}, {names: "-i --login"}, {names: "-K --remove-timestamp", role: noCommand},
+	{names: "-k --reset-timestamp"}, {names: "-l --list", role: noCommand}, {names: "-N --no-update"}, {names: "-n --non-interactive"},
+	{names: "-P --preserve-groups"}, {names: "-S --stdin"}, {names: "-s --shell"}, {names: "-V --version", role: noCommand},
+	{names: "-v --validate", role: noCommand}, {names: "--help", role: noCommand}, {names: "-h --host", arg: optArg},
+	{names: "-a --auth-type", arg: reqArg}, {names: "-C --close-from", arg: reqArg}, {names: "-c --login-class", arg: reqArg},
+	{names: "-D --chdir", arg: reqArg}, {names: "-g --group", arg: reqArg}, {names: "-p --prompt", arg: reqArg},
+	{names: "-R --chroot", arg: reqArg}, {names: "-r --role", arg: reqArg}, {names: "-T --command-timeout", arg: reqArg},
+	{names: "-t --type", arg: reqArg}, {names: "-U --other-user", arg: reqArg}, {names: "-u --user", arg: reqArg},
+}}
+
+// sudoCall: `sudo [options] [NAME=VALUE…] command`; -e edits (writes) its
+// operands; -s and -i without a command read a shell from standard input.
+func sudoCall(c *call) {
+	p, ok := c.parse(sudoOpts, c.args())
+	if !ok || c.noCommand(p) {
+		return
+	}
+	if p.given("-e") {
+		for _, f := range p.rest {
+			c.write(f)
+		}
+		return
+	}
+	rest := p.rest
+	for len(rest) > 0 && isAssignment(rest[0].src) {
+		rest = rest[1:]
+	}
+	if len(rest) == 0 {
+		if p.given("-s") || p.given("-i") {
+			c.stdinShell()
+		}
+		return
+	}
+	c.run(p.rest) // the assignments stay: they are the command's prefix
+}
+
+var envOpts = optTable{strict: true, opts: []opt{
+	{names: "-i --ignore-environment"}, {names: "-0 --null"}, {names: "-v --debug"},
+	{names: "--list-signal-handling"}, {names: "-u --unset", arg: reqArg}, {names: "-C --chdir", arg: reqArg},
+	{names: "-S --split-string", arg: reqArg}, {names: "-a --argv0", arg: reqArg},
+	{names: "--block-signal", arg: optArg}, {names: "--default-signal", arg: optArg}, {names: "--ignore-signal", arg: optArg},
+	{names: "--help", role: noCommand}, {names: "--version", role: noCommand},
+}}
+
+// envCall: `env [options] [-] [NAME=VALUE…] [command]`. -S splits its
+// value into words that stand where it stood, options included.
+func envCall(c *call) {
+	args := c.args()
+	if len(args) > 0 && args[0].known && args[0].text == "-" {
+		args = args[1:] // `env -` is `env -i`
+	}
+	for i, w := range args {
+		if !w.known || !strings.HasPrefix(w.text, "-") || w.text == "--" {
+			break
+		}
+		before, split, after, found := envSplit(args, i)
+		if found {
+			c.run(append(append(append([]word{c.words[0]}, before...), split...), after...))
+			return
+		}
+	}
+	p, ok := c.parse(envOpts, args)
+	if !ok || c.noCommand(p) {
+		return
+	}
+	rest := p.rest
+	n := leadingAssignments(rest)
+	if n < len(rest) {
+		c.run(rest)
+	}
+}
+
+// envSplit finds an -S/--split-string option at args[i] and returns the
+// words around it with its value split.
+func envSplit(args []word, i int) (before, split, after []word, found bool) {
+	t := args[i].text
+	var value word
+	next := i + 1
+	switch {
+	case strings.HasPrefix(t, "--"):
+		name, val, eq := strings.Cut(t[2:], "=")
+		if name == "" || !strings.HasPrefix("split-string", name) {
+			return nil, nil, nil, false
+		}
+		if eq {
+			value = knownWord(val)
+		} else if next < len(args) {
+			value, next = args[next], next+1
+		} else {
+			return nil, nil, nil, false
+		}
+	default:
+		j := strings.IndexByte(t, 'S')
+		if j < 1 || strings.ContainsAny(t[1:j], "uCa") { // a value-taking option before S holds it
+			return nil, nil, nil, false
+		}
+		if rest := t[j+1:]; rest != "" {
+			value = knownWord(rest)
+		} else if next < len(args) {
+			value, next = args[next], next+1
+		} else {
+			return nil, nil, nil, false
+		}
+		if j > 1 {
+			before = []word{knownWord(t[:j])}
+		}
+	}
+	return append(args[:i:i], before...), splitString(value), args[next:], true
+}
+
+// splitString splits env -S's value. Its quoting and `${VAR}` rules are
+// env's own; a value using any of them is known only at run time.
+func splitString(w word) []word {
+	if !w.known || strings.ContainsAny(w.text, "'\"\\$#") {
+		return []word{unknownWord(w.src)}
+	}
+	var out []word
+	for _, f := range strings.Fields(w.text) {
+		out = append(out, knownWord(f))
+	}
+	return out
+}
+
+var niceLegacy = regexp.MustCompile(`^-[+-]?[0-9]+$`)
+
+// niceCall: `nice [-n N | -N] command`.
+func niceCall(c *call) {
+	args := c.args()
+	if len(args) > 0 && args[0].known && niceLegacy.MatchString(args[0].text) {
+		args = args[1:]
+	}
+	p, ok := c.parse(optTable{strict: true, opts: []opt{{names: "-n --adjustment", arg: reqArg}}}, args)
+	if ok && len(p.rest) > 0 {
+		c.run(p.rest)
+	}
+}
+
+var xargsOpts = optTable{strict: true, opts: []opt{
+	{names: "-0 --null"}, {names: "-o --open-tty"}, {names: "-p --interactive"}, {names: "-r --no-run-if-empty"},
+	{names: "-t --verbose"}, {names: "-x --exit"}, {names: "--show-limits"}, {names: "--process-slot-var", arg: reqArg},
+	{names: "-a --arg-file", arg: reqArg}, {names: "-d --delimiter", arg: reqArg}, {names: "-E", arg: reqArg},
+	{names: "-I", arg: reqArg}, {names: "-J", arg: reqArg}, {names: "-R", arg: reqArg}, {names: "-L", arg: reqArg},
+	{names: "-n --max-args", arg: reqArg}, {names: "-P --max-procs", arg: reqArg}, {names: "-s --max-chars", arg: reqArg},
+	{names: "-e --eof", arg: optArg}, {names: "-i --replace", arg: optArg}, {names: "-l --max-lines", arg: optArg},
+	{names: "--help", role: noCommand}, {names: "--version", role: noCommand},
+}}
+
+// xargsCall: the command gets words from standard input: appended, or in
+// place of the replace string (-I, -i, --replace, -J).
+func xargsCall(c *call) {
+	p, ok := c.parse(xargsOpts, c.args())
+	if !ok || c.noCommand(p) {
+		return
+	}
+	cmd := p.rest
+	if len(cmd) == 0 {
+		cmd = []word{knownWord("echo")}
+	}
+	fromInput := word{toks: []rune{anyTok}, src: "<arguments from standard input>", vanish: true}
+	replace := ""
+	for _, o := range p.opts {
+		switch o.name {
+		case "-I", "-J":
+			replace = o.value.text
+			if !o.value.known {
+				c.unreadable(&optError{program: "xargs", msg: "the replace string " + o.value.src + " is known only at run time"})
+				return
+			}
+		case "-i", "--replace":
+			replace = "{}"
+			if o.has {
+				replace = o.value.text
+			}
+		}
+	}
+	if replace == "" {
+		c.run(append(append([]word(nil), cmd...), fromInput))
+		return
+	}
+	c.run(substitute(cmd, replace))
+}
+
+// substitute replaces s inside known words by a run-time part.
+func substitute(words []word, s string) []word {
+	out := make([]word, len(words))
+	for i, w := range words {
+		if !w.known || !strings.Contains(w.text, s) {
+			out[i] = w
+			continue
+		}
+		var toks []rune
+		for j, piece := range strings.Split(w.text, s) {
+			if j > 0 {
+				toks = append(toks, anyTok)
+			}
+			toks = append(toks, []rune(piece)...)
+		}
+		out[i] = word{toks: toks, src: w.src}
+	}
+	return out
+}
+
+var flockOpts = optTable{strict: true, opts: []opt{
+	{names: "-s --shared"}, {names: "-x -e --exclusive"}, {names: "-u --unlock"}, {names: "-n --nb --nonblock"},
+	{names: "-o --close"}, {names: "-F --no-fork"}, {names: "--verbose"}, {names: "-w --wait --timeout", arg: reqArg},
+	{names: "-E --conflict-exit-code", arg: reqArg}, {names: "-c --command", arg: reqArg, role: script},
+}}
+
+// flockCall: `flock [options] FILE command…`, `flock FILE -c SCRIPT` or
+// `flock FD`.
+func flockCall(c *call) {
+	p, ok := c.parse(flockOpts, c.args())
+	if !ok || len(p.rest) < 2 {
+		return
+	}
+	if w := p.rest[1]; w.known && (w.text == "-c" || w.text == "--command") {
+		if len(p.rest) > 2 {
+			c.script(p.rest[2], dialectSh)
+		}
+		return
+	}
+	c.run(p.rest[1:])
+}
+
+var scriptOpts = optTable{strict: true, permute: true, opts: []opt{
+	{names: "-a --append"}, {names: "-e --return"}, {names: "-f --flush"}, {names: "-q --quiet"},
+	{names: "-E --echo", arg: reqArg}, {names: "-m --logging-format", arg: reqArg},
+	{names: "-c --command", arg: reqArg, role: script}, {names: "-I --log-in", arg: reqArg, role: writes},
+	{names: "-O --log-out", arg: reqArg, role: writes}, {names: "-B --log-io", arg: reqArg, role: writes},
+	{names: "-T --log-timing", arg: reqArg, role: writes}, {names: "-t --timing", arg: optArg, role: writes},
+}}
+
+// scriptCall: `script [options] [FILE]` writes FILE (default typescript)
+// and runs -c's script, or a shell on standard input.
+func scriptCall(c *call) {
+	p, ok := c.parse(scriptOpts, c.args())
+	if !ok {
+		return
+	}
+	file := knownWord("typescript")
+	if len(p.operands) > 0 {
+		file = p.operands[0]
+	}
+	if len(p.with(writes)) == 0 || len(p.operands) > 0 {
+		c.write(file)
+	}
+	if len(p.with(script)) == 0 {
+		c.stdinShell()
+	}
+}
+
+var watchOpts = optTable{strict: true, opts: []opt{
+	{names: "-b --beep"}, {names: "-c --color"}, {names: "-C --no-color"}, {names: "-e --errexit"},
+	{names: "-g --chgexit"}, {names: "-p --precise"}, {names: "-r --no-rerun"}, {names: "-t --no-title"},
+	{names: "-w --no-wrap"}, {names: "-x --exec"}, {names: "-n --interval", arg: reqArg},
+	{names: "-q --equexit", arg: reqArg}, {names: "-d --differences", arg: optArg},
+}}
+
+// watchCall: watch joins its arguments and runs them with `sh -c`
+// (with -x it runs them as words).
+func watchCall(c *call) {
+	p, ok := c.parse(watchOpts, c.args())
+	if !ok || len(p.rest) == 0 {
+		return
+	}
+	if p.given("-x") {
+		c.run(p.rest)
+		return
+	}
+	c.script(joinWords(p.rest), dialectSh)
+}
+
+// joinWords joins words with spaces into one script word.
+func joinWords(ws []word) word {
+	texts := make([]string, len(ws))
+	srcs := make([]string, len(ws))
+	known := true
+	for i, w := range ws {
+		texts[i], srcs[i] = w.text, w.src
+		known = known && w.known
+	}
+	if !known {
+		return unknownWord(strings.Join(srcs, " "))
+	}
+	return knownWord(strings.Join(texts, " "))
+}
+
+var suOpts = optTable{strict: true, permute: true, opts: []opt{
+	{names: "-f --fast"}, {names: "-l --login"}, {names: "-m -p --preserve-environment"}, {names: "-P --pty"},
+	{names: "-c --command", arg: reqArg, role: script}, {names: "--session-command", arg: reqArg, role: script},
+	{names: "-g --group", arg: reqArg}, {names: "-G --supp-group", arg: reqArg}, {names: "-s --shell", arg: reqArg},
+	{names: "-w --whitelist-environment", arg: reqArg}, {names: "-u --user", arg: reqArg},
+}}
+
+// suCall: `su [options] [-] [USER [ARGS…]]`: ARGS go to the shell (`su
+// root -- -c CMD`), -s names the shell, runuser -u runs a command.
+func suCall(c *call) {
+	p, ok := c.parse(suOpts, c.args())
+	if !ok {
+		return
+	}
+	if c.name == "runuser" && p.given("-u") {
+		c.run(p.operands)
+		return
+	}
+	ops := p.operands
+	if len(ops) > 0 && ops[0].known && ops[0].text == "-" {
+		ops = ops[1:]
+	}
+	shell := knownWord("sh")
+	for _, o := range p.opts {
+		if o.name == "-s" || o.name == "--shell" {
+			shell = o.value
+			c.run([]word{shell}) // the program su starts
+		}
+	}
+	switch {
+	case len(ops) > 1:
+		c.run(append([]word{shell}, ops[1:]...))
+	case len(p.with(script)) == 0:
+		c.stdinShell()
+	}
+}
+
+// busyboxCall: `busybox APPLET args` runs the applet.
+func busyboxCall(c *call) {
+	args := c.args()
+	if len(args) == 0 {
+		return
+	}
+	if w := args[0]; !w.known || strings.HasPrefix(w.text, "-") {
+		if w.known && (w.text == "--list" || w.text == "--list-full" || w.text == "--help") {
+			return
+		}
+		c.unreadable(&optError{program: "busybox", msg: "unknown option " + w.src})
+		return
+	}
+	c.run(args)
+}
+
+// evalCall: eval runs its arguments, joined, as a script in this shell.
+func evalCall(c *call) {
+	if len(c.args()) > 0 {
+		c.a.script(joinWords(c.args()), dialectInterp, c.depth+1)
+	}
+}
+
+// trapCall: `trap [--] BODY SIGNAL…` runs BODY later, in this shell.
+func trapCall(c *call) {
+	args := c.args()
+	if len(args) > 0 && args[0].known && args[0].text == "--" {
+		args = args[1:]
+	}
+	if len(args) < 2 || (args[0].known && (args[0].text == "-" || strings.HasPrefix(args[0].text, "-"))) {
+		return
+	}
+	c.a.script(args[0], dialectInterp, c.depth+1)
+}
+
+// sourceCall: source runs a file the check cannot read before it runs.
+func sourceCall(c *call) {
+	if len(c.args()) == 0 {
+		return
+	}
+	c.needs(c.args()[0].src, c.name+" runs a script file the check cannot read")
 }

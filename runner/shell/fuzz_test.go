@@ -37,7 +37,7 @@ func FuzzNothingDeniedReachesExec(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, cmd string) {
 		file, err := permission.Parse(cmd)
-		if err != nil || !policy.CheckParsed(file, cmd).Allowed {
+		if err != nil || !policy.CheckParsed(t.Context(), file, cmd).Allowed {
 			return
 		}
 		var mu sync.Mutex
@@ -86,7 +86,7 @@ func FuzzNothingDeniedReachesExec(f *testing.F) {
 				}
 				continue
 			}
-			if v := policy.CheckArgs(args); !v.Allowed {
+			if v := policy.CheckArgs(t.Context(), args); !v.Allowed {
 				t.Fatalf("%q: denied command reached exec: %q", cmd, args)
 			}
 		}

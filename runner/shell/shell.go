@@ -135,7 +135,7 @@ func (s *Shell) Run(ctx context.Context, raw json.RawMessage, audit *dispatch.Au
 	if err != nil {
 		return nil, err
 	}
-	verdict := s.o.Policy.CheckParsed(file, a.Command)
+	verdict := s.o.Policy.CheckParsed(ctx, file, a.Command)
 	s.logDecisions(ctx, verdict.Decisions, "static")
 	if !verdict.Allowed {
 		s.deny(ctx, audit, verdict)
@@ -279,7 +279,7 @@ func (s *Shell) show(cmd string) string {
 // callHandler checks every simple command (builtins, functions and the
 // commands eval and source run included) with its real arguments.
 func (s *Shell) callHandler(ctx context.Context, args []string) ([]string, error) {
-	v := s.o.Policy.CheckArgs(args)
+	v := s.o.Policy.CheckArgs(ctx, args)
 	s.logDecisions(ctx, v.Decisions, "runtime")
 	if !v.Allowed {
 		return nil, v.Err
@@ -325,7 +325,7 @@ var errOutsideWriteScope = errors.New("permission denied by the sandbox: outside
 // script.
 func (s *Shell) execHandler(procs *groups, task sandbox.Task) interp.ExecHandlerFunc {
 	return func(ctx context.Context, args []string) error {
-		v := s.o.Policy.CheckArgs(args)
+		v := s.o.Policy.CheckArgs(ctx, args)
 		if !v.Allowed {
 			return v.Err
 		}

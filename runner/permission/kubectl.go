@@ -1,0 +1,136 @@
+package permission
+
+import "strings"
+
+// kubectl, the program this product exists for. Under any rule that
+// allows `kubectl …`, the flags below change who kubectl is, where it
+// sends its credentials, or what it runs, so a rule must name them; and a
+// subcommand kubectl does not have runs the plugin kubectl-NAME from PATH.
+
+// kubectlFlag says what a sensitive kubectl flag does; "" for others.
+func kubectlFlag(name string) string {
+	switch name {
+	case "--kubeconfig":
+		return "reads another kubeconfig, whose exec credential plugin runs any program"
+	case "--kuberc":
+		return "reads preferences that define aliases and default flags"
+	case "--server", "-s":
+		return "sends the credentials to another API server"
+	case "--token", "--username", "--password", "--client-certificate", "--client-key":
+		return "uses other credentials"
+	case "--as", "--as-group", "--as-uid", "--as-user-extra":
+		return "impersonates another identity"
+	case "--certificate-authority", "--insecure-skip-tls-verify", "--tls-server-name":
+		return "changes how the API server is verified"
+	case "--profile-output", "--log-file", "--log-dir":
+		return "writes a file"
+	case "--cache-dir":
+		return "keeps its discovery cache elsewhere"
+	case "--enable-alpha-plugins", "--enable-exec", "--enable-helm", "--helm-command":
+		return "runs kustomize plugins or helm"
+	}
+	return ""
+}
+
+// kubectlValueFlags are the global flags that take the next word as
+// their value; kubectlValueLetters the shorthand ones, which end a bundle
+// (`-nkube-system`). They only serve to find the subcommand: every word
+// is inspected for sensitive flags, values included, since a value taken
+// for a flag can only make the check stricter.
+const (
+	kubectlValueFlags   = " --namespace --context --cluster --user --kubeconfig --kuberc --server --token --as --as-group --as-uid --certificate-authority --client-certificate --client-key --cache-dir --request-timeout --tls-server-name --username --password --profile --profile-output --v --vmodule --log-file --log-dir --log-flush-frequency "
+	kubectlValueLetters = "nlofcpLkv"
+)
+
+// kubectlCommands are kubectl's own subcommands.
+const kubectlCommands = " create expose run set explain get edit delete rollout scale autoscale certificate cluster-info top cordon uncordon drain taint describe logs attach exec port-forward proxy cp auth debug events diff apply patch replace wait kustomize label annotate completion alpha api-resources api-versions config plugin version options help "
+
+// kubectlCall checks kubectl's flags (anywhere before `--`, as pflag
+// reads them) and its subcommand.
+func kubectlCall(c *call) {
+	args := c.args()
+	end := len(args)
+	for i, w := range args {
+		if w.known && w.text == "--" {
+			end = i
+			break
+		}
+		c.kubectlWord(args, i)
+	}
+	sub := kubectlSubcommand(args[:end])
+	if sub == nil {
+		return
+	}
+	if !sub.known {
+		c.needs(sub.src, "a kubectl subcommand named at run time could be a plugin")
+		return
+	}
+	if !strings.Contains(kubectlCommands, " "+sub.text+" ") {
+		c.needs(sub.text, "kubectl "+sub.text+" runs the plugin kubectl-"+sub.text+" from PATH")
+		return
+	}
+	if sub.text == "cp" && len(args) > 2 {
+		if dst := args[len(args)-1]; !isRemote(dst) && !strings.HasPrefix(dst.text, "-") {
+			c.write(dst)
+		}
+	}
+}
+
+// kubectlWord checks one word for a sensitive flag.
+func (c *call) kubectlWord(args []word, i int) {
+	w := args[i]
+	if !w.known {
+		if len(w.toks) > 0 && w.toks[0] == '-' {
+			c.needs(w.src, "a kubectl flag named at run time could be any flag")
+		}
+		return
+	}
+	t := w.text
+	switch {
+	case strings.HasPrefix(t, "--"):
+		name, value, eq := strings.Cut(t, "=")
+		why := kubectlFlag(name)
+		if why == "" {
+			return
+		}
+		c.needs(name, "kubectl "+name+" "+why)
+		if name == "--profile-output" || name == "--log-file" {
+			if eq {
+				c.write(knownWord(value))
+			} else if i+1 < len(args) {
+				c.write(args[i+1])
+			}
+		}
+	case len(t) > 1 && t[0] == '-':
+		for _, r := range t[1:] {
+			if r == 's' {
+				c.needs("--server", "kubectl -s sends the credentials to another API server")
+				return
+			}
+			if strings.ContainsRune(kubectlValueLetters, r) {
+				return
+			}
+		}
+	}
+}
+
+// kubectlSubcommand is the first word that is neither a flag nor a
+// global flag's value.
+func kubectlSubcommand(args []word) *word {
+	for i := 0; i < len(args); i++ {
+		w := args[i]
+		if !w.known || !strings.HasPrefix(w.text, "-") || w.text == "-" {
+			return &args[i]
+		}
+		if strings.HasPrefix(w.text, "--") {
+			if !strings.Contains(w.text, "=") && strings.Contains(kubectlValueFlags, " "+w.text+" ") {
+				i++
+			}
+			continue
+		}
+		if last := rune(w.text[len(w.text)-1]); len(w.text) == 2 && (strings.ContainsRune(kubectlValueLetters, last) || last == 's') {
+			i++
+		}
+	}
+	return nil
+}

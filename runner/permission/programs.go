@@ -1,0 +1,84 @@
+package permission
+
+import (
+	"fmt"
+	"strings"
+)
+
+// A program in the table below can do more than its name says: run
+// another command (wrappers, find -exec, tar --to-command), write a file
+// (sort -o), load code or talk to another server. Its handler reads the
+// arguments the way the real program does and reports each such action
+// to the analyzer, which checks it as that action.
+
+// call is one simple command being analysed for what it does.
+type call struct {
+	a     *analyzer
+	words []word // words[0] is the program
+	name  string // its base name
+	depth int
+}
+
+// args are the words after the program.
+func (c *call) args() []word { return c.words[1:] }
+
+// run checks words as a command the program starts.
+func (c *call) run(words []word) {
+	if len(words) > 0 {
+		c.a.command(words, c.depth+1)
+	}
+}
+
+// script checks a shell script the program hands to a shell.
+func (c *call) script(w word, d dialect) {
+	c.a.script(w, d, c.depth+1)
+}
+
+// write checks a file the program writes, as the command `> PATH`.
+func (c *call) write(path word) {
+	c.a.write(path, c.depth)
+}
+
+// needs denies the command unless the rule that allows it names option
+// after the program (`awk *system(*`, `kubectl * --server=*`): the option
+// loads code, runs code the check cannot read, or sends data elsewhere.
+func (c *call) needs(option, why string) {
+	d := c.a.p.decide(c.words)
+	if d.Allowed && d.Rule != nil {
+		first, rest, _ := strings.Cut(strings.TrimSpace(d.Rule.Pattern), " ")
+		if option == c.name && first == c.name || option != c.name && strings.Contains(rest, option) {
+			return
+		}
+	}
+	c.a.add(Decision{
+		Command: c.a.display(c.words),
+		Reason:  fmt.Sprintf("%s; allow it with a rule that names %s", why, option),
+	})
+}
+
+// unreadable denies with an error that names what could not be read.
+func (c *call) unreadable(err error) {
+	c.a.add(Decision{Command: c.a.display(c.words), Reason: err.Error()})
+}
+
+// handler analyses one program's arguments.
+type handler func(c *call)
+
+// handlerFor returns the handler for a program's base name.
+func handlerFor(name string) handler {
+	if isShell(name) {
+		return shellCall
+	}
+	if h := wrapperFor(name); h != nil {
+		return h
+	}
+	return gadgetFor(name)
+}
+
+// baseName is the last element of a program path: /usr/bin/sudo is sudo.
+func baseName(s string) string {
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
