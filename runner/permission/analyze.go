@@ -3,7 +3,6 @@ package permission
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -28,8 +27,12 @@ type Verdict struct {
 	Programs []string
 }
 
-// maxNesting bounds `sh -c` strings inside `sh -c` strings.
-const maxNesting = 4
+// maxNesting bounds commands inside commands: wrappers, `sh -c`
+// strings inside `sh -c` strings.
+const maxNesting = 8
+
+// errTooDeep denies commands nested past maxNesting.
+var errTooDeep = fmt.Errorf("commands are nested more than %d deep (wrappers and shell scripts inside each other); denied", maxNesting)
 
 // The check's budget: any input is decided within it, and over it is
 // denied. maxCommands bounds the simple commands (wrapped and nested ones
@@ -272,7 +275,7 @@ func (a *analyzer) command(words []word, depth int) {
 	}
 	a.program(words)
 	if depth > maxNesting {
-		a.fail(errors.New("failed to parse command: shell commands nested too deeply"))
+		a.fail(errTooDeep)
 		return
 	}
 	// /bin/rm is rm: a path must pass the rules for its base name too,
@@ -545,7 +548,15 @@ func hasTilde(w *syntax.Word) bool {
 // lone `{` are literal.
 func hasBraces(w *syntax.Word) bool {
 	cp := *w // SplitBraces replaces the parts of the word it is given
-	return syntax.SplitBraces(&cp)
+	if !syntax.SplitBraces(&cp) {
+		return false
+	}
+	for _, p := range cp.Parts {
+		if b, ok := p.(*syntax.BraceExp); ok && (b.Sequence || len(b.Elems) > 1) {
+			return true
+		}
+	}
+	return false
 }
 
 // templateWord builds the template of a word with run-time parts.

@@ -68,8 +68,13 @@ func Compile(rules []Rule) (*Policy, error) {
 		}
 		c := compiled{Rule: r, index: i}
 		alts := [][]string{words}
-		if len(words) > 1 && words[len(words)-1] == "*" {
-			alts = append(alts, words[:len(words)-1])
+		if cw := canonicalPattern(words); cw != nil {
+			alts = append(alts, cw) // `rm -fr /` is also `rm -rf /`
+		}
+		for _, alt := range alts {
+			if len(alt) > 1 && alt[len(alt)-1] == "*" {
+				alts = append(alts, alt[:len(alt)-1])
+			}
 		}
 		for _, alt := range alts {
 			g, err := glob.Compile(globSource(alt), sep)

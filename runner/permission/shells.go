@@ -1,7 +1,6 @@
 package permission
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -150,7 +149,7 @@ func (a *analyzer) script(w word, d dialect, depth int) {
 		return
 	}
 	if depth > maxNesting {
-		a.fail(errors.New("failed to parse command: shell commands nested too deeply"))
+		a.fail(errTooDeep)
 		return
 	}
 	f, err := Parse(w.text)

@@ -186,7 +186,9 @@ func (c *call) optionEffects(p parsedArgs) {
 		}
 		switch o.opt.role {
 		case writes:
-			c.write(o.value)
+			if !o.value.known || o.value.text != "-" { // `-` is standard output
+				c.write(o.value)
+			}
 		case script:
 			c.script(o.value, dialectSh)
 		case loads, connects:
