@@ -149,6 +149,35 @@ func cut(s string) string {
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
+// interpFifo is the name prefix mvdan's interpreter gives its process
+// substitution pipes in $TMPDIR; it opens such names itself, without the
+// open handler.
+const interpFifo = "sh-interp-"
+
+// mayBePipeName reports whether a path template may name one of the
+// interpreter's pipes: an absolute path whose last element may start
+// with interpFifo.
+func mayBePipeName(w word) bool {
+	t := template([]word{w})
+	slash := -1
+	for i, r := range t {
+		if r == '/' {
+			slash = i
+		}
+	}
+	if slash < 0 && (len(t) == 0 || t[0] != anyTok) {
+		return false // relative: never the interpreter's own absolute name
+	}
+	tail := t[slash+1:]
+	for i, r := range tail {
+		if r == anyTok {
+			lit := string(tail[:i])
+			return strings.HasPrefix(interpFifo, lit) || strings.HasPrefix(lit, interpFifo)
+		}
+	}
+	return strings.HasPrefix(string(tail), interpFifo)
+}
+
 // write checks a file written, as the command `> PATH` with PATH cleaned.
 // A relative path in a script that changes directory could be anywhere
 // below any directory.
@@ -383,6 +412,9 @@ func (a *analyzer) redirect(r *syntax.Redirect) {
 		target = []word{unknownWord(a.text(r.Word, r.Word))}
 	}
 	a.write(target[0], 0)
+	if a.p.guardFifos && mayBePipeName(cleanPath(target[0])) {
+		a.add(Decision{Command: "> " + target[0].src, Reason: "the interpreter opens its own $TMPDIR/" + interpFifo + "* pipes without the write check, so a redirection that may land on one is denied"})
+	}
 }
 
 func isDigits(s string) bool {

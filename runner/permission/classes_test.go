@@ -432,3 +432,18 @@ func TestRmPatternsAreCanonical(t *testing.T) {
 		t.Errorf("denied rm -f: %v", v.Err)
 	}
 }
+
+// The interpreter opens its own $TMPDIR/sh-interp-* names without the
+// open handler: a write that may land on one is denied unless the rules
+// allow every such write anyway.
+func TestInterpreterPipeNames(t *testing.T) {
+	checkClass(t, "pipe names", rules("*", "allow", "> /etc/*", "deny"), []classCase{
+		{"echo x > $TMPDIR/sh-interp-1", "echo x > /tmp/out"},
+		{"echo x > /tmp/sh-$N", "echo x > /tmp/out.log"},
+		{"echo x > /tmp/t/sh-interp-$N", "cat <(ls)"},
+		{"echo x > $F", ""},
+	})
+	if v := mustCompile(t, trust).Check("echo x > $TMPDIR/sh-interp-1"); !v.Allowed {
+		t.Errorf("trust allows every write, pipe names included: %v", v.Err)
+	}
+}

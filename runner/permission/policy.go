@@ -50,6 +50,9 @@ type compiled struct {
 type Policy struct {
 	rules        []compiled
 	patternRunes int // total pattern length, for bounding template work
+	// guardFifos: the rules do not allow every write to an
+	// interpreter pipe name (see interpFifo).
+	guardFifos bool
 }
 
 // Compile checks and compiles rules once.
@@ -94,6 +97,8 @@ func Compile(rules []Rule) (*Policy, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	fifo := append(append([]rune{'>', sep, anyTok}, []rune("/sh-interp-")...), anyTok)
+	p.guardFifos = !p.decideTemplate(fifo, "> */sh-interp-*").Allowed
 	return p, nil
 }
 

@@ -168,3 +168,70 @@ func (a *analyzer) script(w word, d dialect, depth int) {
 	a.file(f, depth)
 	a.src = outer
 }
+
+// Embedded is a `bash -c SCRIPT [NAME [ARGS…]]` the runner can run in its
+// own interpreter instead of a real shell, so that the run-time checks
+// apply to every command in it.
+type Embedded struct {
+	Script string
+	// Options are the shell options to set (`-e`, `-o pipefail`…), in
+	// the interpreter's Params form.
+	Options []string
+	// Args are $1…; the interpreter has no $0.
+	Args []string
+}
+
+// embeddableOptions are the `-o` names the interpreter has.
+const embeddableOptions = " errexit nounset xtrace pipefail noglob noexec allexport "
+
+// EmbeddedShell reports whether args run a bash-family shell on a -c
+// script with only options the runner's interpreter has; anything else
+// (startup files, other shells, a script file) runs the real program.
+func EmbeddedShell(args []string) (Embedded, bool) {
+	if len(args) < 2 {
+		return Embedded{}, false
+	}
+	if d, ok := shellDialect(baseName(args[0])); !ok || d == dialectOther {
+		return Embedded{}, false
+	}
+	var e Embedded
+	cmd := false
+	i := 1
+	for ; i < len(args); i++ {
+		t := args[i]
+		switch {
+		case t == "--" || t == "-":
+			i++
+		case t == "--norc" || t == "--noprofile" || t == "--login":
+			continue
+		case len(t) > 1 && (t[0] == '-' || t[0] == '+'):
+			for _, r := range t[1:] {
+				switch r {
+				case 'c':
+					cmd = true
+				case 'l':
+				case 'e', 'u', 'x', 'f', 'n', 'a':
+					e.Options = append(e.Options, string(t[0])+string(r))
+				case 'o':
+					if i+1 >= len(args) || !strings.Contains(embeddableOptions, " "+args[i+1]+" ") {
+						return Embedded{}, false
+					}
+					i++
+					e.Options = append(e.Options, string(t[0])+"o", args[i])
+				default:
+					return Embedded{}, false
+				}
+			}
+			continue
+		}
+		break
+	}
+	if !cmd || i >= len(args) {
+		return Embedded{}, false
+	}
+	e.Script = args[i]
+	if i+2 < len(args) {
+		e.Args = args[i+2:]
+	}
+	return e, true
+}

@@ -175,16 +175,13 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 	}
 	defer release() // after killAll (deferred later, run earlier)
 
-	runner, err := interp.New(
+	runner, err := s.interpreter(procs, task,
 		interp.Env(expand.ListEnviron(s.o.Sandbox.Env(s.env, task)...)),
 		interp.Dir(dir),
 		interp.StdIO(devnull, stdout, stderr),
-		interp.CallHandler(s.callHandler),
-		interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return s.execHandler(procs, task) }),
-		interp.OpenHandler(s.openHandler(task)),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("start interpreter: %w", err)
+		return nil, err
 	}
 	runErr := runner.Run(runCtx, file)
 	procs.killAll()
@@ -228,6 +225,53 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 }
 
 var errTimeout = errors.New("command timed out")
+
+// interpreter returns an interpreter whose handlers check and confine
+// everything it runs and writes.
+func (s *Shell) interpreter(procs *groups, task sandbox.Task, opts ...interp.RunnerOption) (*interp.Runner, error) {
+	r, err := interp.New(append(opts,
+		interp.CallHandler(s.callHandler),
+		interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return s.execHandler(procs, task) }),
+		interp.OpenHandler(s.openHandler(task)),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("start interpreter: %w", err)
+	}
+	return r, nil
+}
+
+// embedded runs `bash -c SCRIPT` in the runner's own interpreter, as a
+// child shell would: its own variables (the exported ones inherited), its
+// own directory, the same standard streams, and the same checks on every
+// command and write.
+func (s *Shell) embedded(ctx context.Context, e permission.Embedded, procs *groups, task sandbox.Task) error {
+	hc := interp.HandlerCtx(ctx)
+	file, err := permission.Parse(e.Script)
+	if err != nil {
+		fmt.Fprintln(hc.Stderr, err)
+		return interp.ExitStatus(2)
+	}
+	params := append(append([]string(nil), e.Options...), "--")
+	r, err := s.interpreter(procs, task,
+		interp.Env(expand.ListEnviron(exported(hc.Env)...)),
+		interp.Dir(hc.Dir),
+		interp.StdIO(hc.Stdin, hc.Stdout, hc.Stderr),
+		interp.Params(append(params, e.Args...)...),
+	)
+	if err != nil {
+		return err
+	}
+	err = r.Run(ctx, file)
+	var status interp.ExitStatus
+	var denied *permission.DeniedError
+	switch {
+	case err == nil, errors.As(err, &status), errors.As(err, &denied), ctx.Err() != nil:
+		return err
+	default:
+		fmt.Fprintln(hc.Stderr, err)
+		return interp.ExitStatus(1)
+	}
+}
 
 func (s *Shell) deny(ctx context.Context, audit *dispatch.Audit, v permission.Verdict) {
 	audit.Decision = permission.Deny
@@ -277,14 +321,44 @@ func (s *Shell) show(cmd string) string {
 }
 
 // callHandler checks every simple command (builtins, functions and the
-// commands eval and source run included) with its real arguments.
+// commands eval and source run included) with its real arguments; a file
+// that source runs is checked as a whole before it runs.
 func (s *Shell) callHandler(ctx context.Context, args []string) ([]string, error) {
 	v := s.o.Policy.CheckArgs(ctx, args)
 	s.logDecisions(ctx, v.Decisions, "runtime")
 	if !v.Allowed {
 		return nil, v.Err
 	}
+	if (args[0] == "source" || args[0] == ".") && len(args) > 1 {
+		if err := s.checkSourced(ctx, args[1]); err != nil {
+			return nil, err
+		}
+	}
 	return args, nil
+}
+
+// checkSourced checks the script a source command runs, as if written in
+// the task.
+func (s *Shell) checkSourced(ctx context.Context, name string) error {
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(interp.HandlerCtx(ctx).Dir, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil // source itself reports the missing file
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, permission.MaxCommandBytes+1))
+	if err != nil {
+		return fmt.Errorf("read %s to check it: %w", name, err)
+	}
+	v := s.o.Policy.Check(string(b))
+	s.logDecisions(ctx, v.Decisions, "source")
+	if !v.Allowed {
+		return fmt.Errorf("source %s: %w", name, v.Err)
+	}
+	return nil
 }
 
 // sandboxNote follows a failed command's own "Permission denied" when
@@ -302,12 +376,16 @@ func refused(stderr string) bool {
 func (s *Shell) openHandler(task sandbox.Task) interp.OpenHandlerFunc {
 	return func(ctx context.Context, path string, flag int, perm os.FileMode) (io.ReadWriteCloser, error) {
 		if flag&(os.O_WRONLY|os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_TRUNC) != 0 && path != os.DevNull {
-			if d := s.o.Policy.CheckWrite(path); !d.Allowed {
-				return nil, d.Err()
-			}
 			abs := path
 			if !filepath.IsAbs(abs) {
 				abs = filepath.Join(interp.HandlerCtx(ctx).Dir, abs)
+			}
+			// The path as written and where it lands (after cd) must
+			// both pass.
+			for _, p := range []string{path, abs} {
+				if d := s.o.Policy.CheckWrite(p); !d.Allowed {
+					return nil, d.Err()
+				}
 			}
 			if !s.o.Sandbox.Writable(abs, task) {
 				return nil, &os.PathError{Op: "open", Path: path, Err: errOutsideWriteScope}
@@ -328,6 +406,9 @@ func (s *Shell) execHandler(procs *groups, task sandbox.Task) interp.ExecHandler
 		v := s.o.Policy.CheckArgs(ctx, args)
 		if !v.Allowed {
 			return v.Err
+		}
+		if e, ok := permission.EmbeddedShell(args); ok {
+			return s.embedded(ctx, e, procs, task)
 		}
 		hc := interp.HandlerCtx(ctx)
 		path, err := interp.LookPathDir(hc.Dir, s.lookup, args[0])

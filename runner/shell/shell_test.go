@@ -142,7 +142,7 @@ func TestRunTimeChecks(t *testing.T) {
 func TestTimeoutKillsProcessGroup(t *testing.T) {
 	s, root := newShell(t, "*", "allow")
 	start := time.Now()
-	r, _, err := run(t, s, map[string]any{"command": "sh -c 'sleep 60 & echo $! > bg.pid; sleep 60'", "timeout": 0.5})
+	r, _, err := run(t, s, map[string]any{"command": "env sh -c 'sleep 60 & echo $! > bg.pid; sleep 60'", "timeout": 0.5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,5 +239,33 @@ func TestOutputCap(t *testing.T) {
 	}
 	if r.TotalSize != 588895 || !r.Truncated {
 		t.Fatalf("%+v", r.TotalSize)
+	}
+}
+
+// `bash -c` runs in the runner's interpreter, so the run-time checks reach
+// into it: a file it sources is checked before it runs, and a write it
+// makes passes the open handler.
+func TestBashCRunsEmbedded(t *testing.T) {
+	s, root := newShell(t, "*", "allow", "touch *", "deny", ". ./s.sh", "allow", "> /etc/*", "deny")
+	if err := os.WriteFile(filepath.Join(root, "s.sh"), []byte("touch m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{`bash -c '. ./s.sh'`, `. ./s.sh`, `sh -ec 'cd /; . "$OLDPWD/s.sh"'`} {
+		_, _, err := run(t, s, map[string]any{"command": cmd})
+		var denied *permission.DeniedError
+		if !errors.As(err, &denied) && (err == nil || !strings.Contains(err.Error(), "denied")) {
+			t.Errorf("%s: want a denial, got %v", cmd, err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "m")); err == nil {
+			t.Fatalf("%s: the sourced touch ran", cmd)
+		}
+	}
+	r, _, err := run(t, s, map[string]any{"command": `bash -euc 'echo "$1-$2"; x=1; echo $((x+1))' zero one two`})
+	if err != nil || r.Stdout != "one-two\n2\n" {
+		t.Fatalf("embedded script: %v %+v", err, r)
+	}
+	r, _, err = run(t, s, map[string]any{"command": `bash -c 'exit 7'`})
+	if err != nil || r.ExitCode != 7 {
+		t.Fatalf("exit status: %v %+v", err, r)
 	}
 }
