@@ -10,8 +10,8 @@ func policyOf(b *testing.B, n int) *Policy {
 	b.Helper()
 	// The matching allow rule comes first, so the last-match-wins scan has
 	// to look at every rule: the worst case.
-	rs := rules("*", "deny", "kubectl get *", "allow")
-	for i := range n - 2 {
+	rs := rules("*", "deny", "kubectl get *", "allow", "timeout *", "allow", "awk *", "allow", "sort *", "allow")
+	for i := range n - 5 {
 		rs = append(rs, Rule{Pattern: fmt.Sprintf("tool%d sub%d *", i, i), Action: Allow})
 	}
 	return mustCompile(b, rs)
@@ -25,6 +25,7 @@ func BenchmarkCheck(b *testing.B) {
 		for _, cmd := range []string{
 			"kubectl get pods -n kube-system -o wide",
 			`kubectl get pods -n "$NS" | grep -v Running | head -20`,
+			`timeout 30 kubectl get pods -A -o json | awk '{print $1}' | sort -u`,
 		} {
 			b.Run(fmt.Sprintf("rules=%d/%s", n, strings.Fields(cmd)[0]+map[bool]string{true: "-pipeline", false: ""}[strings.Contains(cmd, "|")]), func(b *testing.B) {
 				for b.Loop() {
@@ -60,6 +61,11 @@ func BenchmarkAdversarialInputs(b *testing.B) {
 		"deep-nesting":    strings.Repeat("$(", 2000) + strings.Repeat(")", 2000),
 		"many-params":     "echo " + strings.Repeat("$a", 30000),
 		"many-assigns":    strings.Repeat("a=$(b) ", 8000),
+		"wrapper-chains":  strings.Repeat("env env env env $a $a ; ", 2700),
+		"deep-wrappers":   strings.Repeat("timeout 5 nice -n 1 sudo -u r env X=1 ", 8) + "ls",
+		"nested-scripts":  strings.Repeat(`sh -c "`, 8) + "ls" + strings.Repeat(`"`, 8),
+		"gadget-args":     strings.Repeat("awk '{print $1}' f | sed -n 1p | sort -u | tar -tzf x ; ", 700),
+		"kubectl-flags":   "kubectl get pods " + strings.Repeat("-o wide --context=x ", 3000),
 	} {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {

@@ -2,6 +2,7 @@ package permission
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -111,4 +112,45 @@ func TestTemplateSoundness(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzWrapperParser: reading any argument list of any wrapper or shell
+// never panics; a denial always carries an error; a non-permuting table
+// hands back a suffix of its arguments as the command; and an embedded
+// shell's script is one of its arguments.
+func FuzzWrapperParser(f *testing.F) {
+	for _, s := range []string{
+		"-vs KILL 5 rm x", "--sig=KILL 5 rm", "-S'rm x' y", "-iS rm", "-u", "--", "-I{} rm {}",
+		"-c -e 'x'", "+o errexit -c x", "-O", "--rcfile", "-ec", "- root -c x", "-n5 -- rm",
+	} {
+		f.Add("timeout", s)
+		f.Add("env", s)
+		f.Add("bash", s)
+	}
+	p := mustCompile(f, trustPlus)
+	names := []string{"sudo", "doas", "env", "nice", "nohup", "setsid", "stdbuf", "time", "timeout", "ionice", "taskset",
+		"chrt", "chroot", "unshare", "nsenter", "strace", "ltrace", "xargs", "flock", "script", "watch", "su", "runuser",
+		"busybox", "command", "exec", "bash", "sh", "zsh", "find", "git", "tar", "awk", "sed", "kubectl", "curl", "ssh", "socat"}
+	f.Fuzz(func(t *testing.T, name, line string) {
+		if CheckInput(line) != nil {
+			return
+		}
+		args := strings.Fields(line)
+		if !slices.Contains(names, name) {
+			name = names[len(line)%len(names)]
+		}
+		v := p.CheckArgs(t.Context(), append([]string{name}, args...))
+		if !v.Allowed && v.Err == nil {
+			t.Fatalf("%s %q denied without an error", name, args)
+		}
+		words := knownWords(args)
+		if parsed, err := timeoutOpts.parse("timeout", words); err == nil && len(parsed.rest) > 0 {
+			if tail := words[len(words)-len(parsed.rest):]; !slices.EqualFunc(tail, parsed.rest, func(a, b word) bool { return a.text == b.text }) {
+				t.Fatalf("rest %v is not a suffix of %q", parsed.rest, args)
+			}
+		}
+		if e, ok := EmbeddedShell(append([]string{"bash"}, args...)); ok && !slices.Contains(args, e.Script) {
+			t.Fatalf("embedded script %q is not an argument of %q", e.Script, args)
+		}
+	})
 }

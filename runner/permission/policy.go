@@ -48,7 +48,12 @@ type compiled struct {
 // Policy is a compiled, ordered rule list. It is immutable and safe for
 // concurrent use.
 type Policy struct {
-	rules        []compiled
+	rules []compiled
+	// byFirst indexes the rules whose pattern starts with a literal word
+	// by that word; wild lists the others (ascending positions), so that
+	// a known command is matched only against rules that can match it.
+	byFirst      map[string][]int
+	wild         []int
 	patternRunes int // total pattern length, for bounding template work
 	// guardFifos: the rules do not allow every write to an
 	// interpreter pipe name (see interpFifo).
@@ -57,7 +62,7 @@ type Policy struct {
 
 // Compile checks and compiles rules once.
 func Compile(rules []Rule) (*Policy, error) {
-	p := &Policy{rules: make([]compiled, 0, len(rules))}
+	p := &Policy{rules: make([]compiled, 0, len(rules)), byFirst: map[string][]int{}}
 	var errs []error
 	for i, r := range rules {
 		if r.Action != Allow && r.Action != Deny {
@@ -91,6 +96,11 @@ func Compile(rules []Rule) (*Policy, error) {
 		}
 		if len(c.toks) > 0 {
 			c.prefix = literalPrefix(c.toks[len(c.toks)-1])
+		}
+		if strings.ContainsAny(words[0], "*?") {
+			p.wild = append(p.wild, len(p.rules))
+		} else {
+			p.byFirst[words[0]] = append(p.byFirst[words[0]], len(p.rules))
 		}
 		p.rules = append(p.rules, c)
 	}
@@ -171,8 +181,20 @@ func (e *DeniedError) Error() string { return e.msg }
 func (p *Policy) DecideWords(words []string) Decision {
 	text := strings.Join(words, string(sep))
 	d := Decision{Command: strings.Join(words, " ")}
-	// The last matching rule wins: scan from the end, stop at the first.
-	for i := len(p.rules) - 1; i >= 0; i-- {
+	var first string
+	if len(words) > 0 {
+		first = words[0]
+	}
+	// The last matching rule wins: scan the candidates from the end (both
+	// lists ascend), stop at the first match.
+	named, wild := p.byFirst[first], p.wild
+	for len(named) > 0 || len(wild) > 0 {
+		var i int
+		if len(wild) == 0 || len(named) > 0 && named[len(named)-1] > wild[len(wild)-1] {
+			i, named = named[len(named)-1], named[:len(named)-1]
+		} else {
+			i, wild = wild[len(wild)-1], wild[:len(wild)-1]
+		}
 		c := &p.rules[i]
 		for _, g := range c.globs {
 			if g.Match(text) {

@@ -1,0 +1,156 @@
+package permission
+
+// Gadgets that run code the check cannot read: database clients, editors, interpreters.
+
+import (
+	"regexp"
+	"strings"
+)
+
+// database clients -----------------------------------------------------
+
+var sqlEscape = regexp.MustCompile(`(?i)(\\!|\\o|\\g\s*\||\\copy|\bsystem\b|\bprogram\b|\\w\b|\\i\b|\\ir\b|\bpager\b|\btee\b|\\T|\bsource\b|\\\.|\boutfile\b|\bdumpfile\b|\bload_file\b|\bload_extension\b|\bwritefile\b|\bvacuum\s+into\b|\battach\b|^\s*\.(shell|system|output|once|load|save|backup|excel|import|read|log|cd|open))`)
+
+// sqlClient reads a client's options with t; the values of scriptOpts
+// are its commands.
+func sqlClient(c *call, t optTable, scriptOpts ...string) {
+	p, ok := c.parse(t, c.args())
+	if !ok {
+		return
+	}
+	var sqls []word
+	for _, o := range p.opts {
+		for _, s := range scriptOpts {
+			if o.name == s {
+				sqls = append(sqls, o.value)
+			}
+		}
+	}
+	c.sql(sqls)
+}
+
+// sql checks a database client's commands: shell escapes and file
+// access need a rule that names them; no commands means standard input.
+func (c *call) sql(sqls []word) {
+	if len(sqls) == 0 {
+		c.needs(c.name, c.name+" reads commands (shell escapes included) from standard input")
+		return
+	}
+	for _, s := range sqls {
+		if !s.known || sqlEscape.MatchString(s.text) {
+			c.needs(s.src, c.name+" runs a shell escape, or reads or writes files, through its commands")
+		}
+	}
+}
+
+func mysqlCall(c *call) {
+	sqlClient(c, optTable{permute: true, opts: []opt{
+		{names: "-e --execute", arg: reqArg}, {names: "--pager", arg: optArg, role: script}, {names: "--tee", arg: reqArg, role: writes},
+		{names: "--init-command --defaults-file --defaults-extra-file --plugin-dir --default-auth --load-data-local-dir", arg: reqArg, role: loads, why: "runs or loads code the check cannot read"},
+		{names: "--local-infile", arg: optArg, role: connects, why: "sends local files to the server"},
+		{names: "-u --user -h --host -P --port -D --database -S --socket --protocol --default-character-set --ssl-ca --ssl-cert --ssl-key", arg: reqArg},
+		{names: "-p --password", arg: optArg},
+	}}, "-e", "--execute")
+}
+
+func psqlCall(c *call) {
+	sqlClient(c, optTable{permute: true, opts: []opt{
+		{names: "-c --command", arg: reqArg}, {names: "-f --file", arg: reqArg, role: loads, why: "runs a file of commands (shell escapes included) the check cannot read"},
+		{names: "-o --output -L --log-file", arg: reqArg, role: writes},
+		{names: "-h --host -p --port -U --username -d --dbname -v --set --variable -P --pset -F --field-separator -R --record-separator -T --table-attr", arg: reqArg},
+	}}, "-c", "--command")
+}
+
+// sqliteCall: sqlite3's options are single-dash words; -cmd's value and
+// the operands after the database are its commands.
+func sqliteCall(c *call) {
+	var sqls, operands []word
+	args := c.args()
+	for i := 0; i < len(args); i++ {
+		w := args[i]
+		switch {
+		case !w.known:
+			operands = append(operands, w)
+		case w.text == "-cmd" || w.text == "--cmd":
+			if i+1 < len(args) {
+				i++
+				sqls = append(sqls, args[i])
+			}
+		case w.text == "-init" || w.text == "--init":
+			c.needs("-init", "sqlite3 -init runs a file of commands the check cannot read")
+			i++
+		case w.text == "-separator" || w.text == "-nullvalue" || w.text == "-newline" || w.text == "-vfs" || w.text == "-A" || w.text == "-maxsize" || w.text == "-mmap" || w.text == "-pagecache" || w.text == "-lookaside" || w.text == "-heap":
+			i++
+		case strings.HasPrefix(w.text, "-") && w.text != "-":
+		default:
+			operands = append(operands, w)
+		}
+	}
+	if len(operands) > 1 {
+		sqls = append(sqls, operands[1:]...)
+	}
+	c.sql(sqls)
+}
+
+// editors and interpreters ---------------------------------------------
+
+// editorCall: editors run commands given with -c, +, -S, -s or from
+// standard input in ex mode.
+func editorCall(c *call) {
+	for _, w := range c.args() {
+		if !w.known {
+			c.needs(w.src, c.name+" argument known only at run time")
+			return
+		}
+		t := w.text
+		switch {
+		case t == "-c" || t == "--cmd" || t == "-S" || t == "-s" || t == "-u" || t == "-e" || t == "-E" || t == "-es" || t == "-Es" ||
+			t == "--eval" || t == "-l" || t == "--load" || t == "-x" || (strings.HasPrefix(t, "+") && len(t) > 1 && !isDigits(t[1:])):
+			c.needs(t, c.name+" "+t+" runs editor commands the check cannot read")
+			return
+		}
+	}
+	if c.name == "ed" || c.name == "ex" {
+		c.stdinShell()
+	}
+}
+
+// interpreterCall: an interpreter runs a program the check cannot read,
+// from an option, a file or standard input.
+func interpreterCall(c *call) {
+	args := c.args()
+	if len(args) == 1 && args[0].known && (args[0].text == "--version" || args[0].text == "-V" || args[0].text == "--help") {
+		return
+	}
+	if len(args) == 0 {
+		c.needs(c.name, c.name+" runs a program read from standard input")
+		return
+	}
+	c.needs(args[0].src, c.name+" runs a program the check cannot read")
+}
+
+// parallelCall: GNU parallel runs its command words (joined, through a
+// shell) with `{}` standing for each input.
+func parallelCall(c *call) {
+	args := c.args()
+	end := len(args)
+	for i, w := range args {
+		if w.known && (w.text == ":::" || w.text == "::::" || w.text == ":::+" || w.text == "::::+") {
+			end = i
+			break
+		}
+	}
+	var cmd []word
+	for i := 0; i < end; i++ {
+		w := args[i]
+		if w.known && strings.HasPrefix(w.text, "-") && len(cmd) == 0 {
+			continue // its own options; the command starts at the first operand
+		}
+		cmd = append(cmd, w)
+	}
+	if len(cmd) == 0 {
+		c.stdinShell()
+		return
+	}
+	c.script(joinWords(substitute(cmd, "{}")), dialectSh)
+}

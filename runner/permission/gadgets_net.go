@@ -1,0 +1,330 @@
+package permission
+
+// Gadgets that talk to other servers: git, curl, wget, openssl, ssh, rsync, socat, docker.
+
+import (
+	"strings"
+)
+
+// git -------------------------------------------------------------------
+
+var gitOpts = optTable{opts: []opt{
+	{names: "-c", arg: reqArg, role: loads, why: "sets configuration that can run programs (core.pager, aliases, hooks)"},
+	{names: "--config-env", arg: reqArg, role: loads, why: "sets configuration that can run programs"},
+	{names: "--exec-path", arg: optArg, role: loads, why: "runs git commands from another directory"},
+	{names: "-p --paginate", role: loads, why: "runs the configured pager"},
+	{names: "-C", arg: reqArg}, {names: "--git-dir", arg: reqArg}, {names: "--work-tree", arg: reqArg},
+	{names: "--namespace", arg: reqArg}, {names: "--super-prefix", arg: reqArg}, {names: "--list-cmds", arg: reqArg},
+	{names: "--attr-source", arg: reqArg},
+}}
+
+// gitSubOpts are the options of a git subcommand that run programs,
+// write files or load code.
+func gitSubOpts(sub string) optTable {
+	t := optTable{permute: true}
+	add := func(o ...opt) { t.opts = append(t.opts, o...) }
+	switch sub {
+	case "clone", "fetch", "pull", "ls-remote":
+		add(opt{names: "--upload-pack -u", arg: reqArg, role: script},
+			opt{names: "--template", arg: reqArg, role: loads, why: "copies hooks that later run"},
+			opt{names: "-c --config", arg: reqArg, role: loads, why: "sets configuration that can run programs"})
+	case "init":
+		add(opt{names: "--template", arg: reqArg, role: loads, why: "copies hooks that later run"})
+	case "push", "send-pack":
+		add(opt{names: "--receive-pack --exec", arg: reqArg, role: script})
+	case "archive":
+		add(opt{names: "--exec", arg: reqArg, role: script}, opt{names: "-o --output", arg: reqArg, role: writes})
+	case "rebase":
+		add(opt{names: "-x --exec", arg: reqArg, role: script})
+	case "apply", "am":
+		add(opt{names: "--directory", arg: reqArg, role: loads, why: "applies the patch under another directory"})
+	case "grep":
+		add(opt{names: "-O --open-files-in-pager", arg: optArg, role: loads, why: "runs a pager"})
+	case "filter-branch":
+		add(opt{names: "--tree-filter --index-filter --msg-filter --env-filter --commit-filter --parent-filter --tag-name-filter", arg: reqArg, role: script})
+	case "format-patch":
+		add(opt{names: "-o --output-directory", arg: reqArg})
+	}
+	switch sub {
+	case "diff", "log", "show", "format-patch", "whatchanged", "diff-tree", "diff-index", "diff-files", "range-diff":
+		add(opt{names: "--output", arg: reqArg, role: writes},
+			opt{names: "--ext-diff", role: loads, why: "runs the configured external diff program"},
+			opt{names: "--textconv", role: loads, why: "runs the configured textconv programs"})
+	}
+	return t
+}
+
+// gitCommands are git's own subcommands; any other name runs an alias or
+// a git-NAME program from PATH.
+const gitCommands = " add am annotate apply archive bisect blame branch bundle cat-file check-attr check-ignore check-mailmap check-ref-format checkout cherry cherry-pick citool clean clone column commit commit-graph commit-tree config count-objects describe diff diff-files diff-index diff-tree difftool fetch fetch-pack filter-branch for-each-ref for-each-repo format-patch fsck gc get-tar-commit-id grep hash-object help init log ls-files ls-remote ls-tree maintenance merge merge-base merge-file mergetool mktag mktree mv name-rev notes pull push range-diff read-tree rebase reflog remote repack replace rerere reset restore rev-list rev-parse revert rm shortlog show show-branch show-ref sparse-checkout stash status stripspace submodule switch symbolic-ref tag unpack-objects update-index update-ref verify-commit verify-pack verify-tag version whatchanged worktree write-tree var "
+
+// gitCall: global options, then a subcommand; `submodule foreach`,
+// `bisect run`, `rebase --exec`, filters and remote helpers run commands.
+func gitCall(c *call) {
+	p, ok := c.parse(gitOpts, c.args())
+	if !ok || len(p.rest) == 0 {
+		return
+	}
+	sub := p.rest[0]
+	if !sub.known {
+		c.needs(sub.src, "the git subcommand is known only at run time (it may be an alias)")
+		return
+	}
+	if !strings.Contains(gitCommands, " "+sub.text+" ") {
+		c.needs(sub.text, "git "+sub.text+" runs an alias or a git-"+sub.text+" program")
+		return
+	}
+	sp, ok := c.parse(gitSubOpts(sub.text), p.rest[1:])
+	if !ok {
+		return
+	}
+	ops := sp.operands
+	switch sub.text {
+	case "submodule":
+		if i := indexOf(ops, "foreach"); i >= 0 && i+1 < len(ops) {
+			c.script(joinWords(ops[i+1:]), dialectSh)
+		}
+	case "bisect":
+		if len(ops) > 1 && ops[0].known && ops[0].text == "run" {
+			c.run(ops[1:])
+		}
+	case "difftool", "mergetool":
+		c.needs(sub.text, "git "+sub.text+" runs the configured tool")
+	case "config":
+		if len(ops) > 1 || sp.given("--add") || sp.given("--replace-all") || sp.given("-e") {
+			c.needs("config", "git config changes settings that can make later git commands run programs")
+		}
+	case "clone", "fetch", "pull", "push", "ls-remote", "remote", "archive":
+		for _, w := range ops {
+			if !w.known || strings.HasPrefix(w.text, "ext::") || strings.HasPrefix(w.text, "fd::") {
+				c.needs("ext::", "a remote URL known only at run time or an ext:: URL runs a command")
+				break
+			}
+		}
+	}
+	if sub.text == "format-patch" {
+		for _, o := range sp.opts {
+			if o.name == "-o" || o.name == "--output-directory" {
+				c.write(inside(o.value))
+			}
+		}
+	}
+}
+
+func indexOf(ws []word, s string) int {
+	for i, w := range ws {
+		if w.known && w.text == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// curl and wget ---------------------------------------------------------
+
+var curlOpts = optTable{permute: true, opts: []opt{
+	{names: "-o --output -D --dump-header -c --cookie-jar --trace --trace-ascii --stderr --etag-save --libcurl --alt-svc --hsts", arg: reqArg, role: writes},
+	{names: "--output-dir", arg: reqArg}, {names: "-O --remote-name --remote-name-all"}, {names: "-J --remote-header-name"},
+	{names: "-K --config", arg: reqArg, role: loads, why: "reads options from a file the check cannot read"},
+	{names: "--engine", arg: reqArg, role: loads, why: "loads a crypto engine"},
+	{names: "-T --upload-file", arg: reqArg, role: connects, why: "uploads a local file"},
+	{names: "-d --data --data-binary --data-ascii --data-urlencode --json -F --form --form-string", arg: reqArg},
+	{names: "-H --header -A --user-agent -e --referer -u --user -x --proxy -X --request -w --write-out -b --cookie -m --max-time --connect-timeout -r --range -E --cert --key --cacert --capath --resolve --connect-to -U --proxy-user --retry --retry-delay --retry-max-time -Y --speed-limit -y --speed-time --limit-rate -z --time-cond --interface --dns-servers --netrc-file --url --variable --expand-url", arg: reqArg},
+}}
+
+// curlCall: output files are writes; uploads of local files (`-T`, `-d
+// @file`, `-F f=@file`) send data the check cannot see.
+func curlCall(c *call) {
+	p, ok := c.parse(curlOpts, c.args())
+	if !ok {
+		return
+	}
+	dir := knownWord(".")
+	remoteName := false
+	for _, o := range p.opts {
+		switch o.name {
+		case "--output-dir":
+			dir = o.value
+		case "-O", "--remote-name", "--remote-name-all", "-J", "--remote-header-name":
+			remoteName = true
+		case "-d", "--data", "--data-binary", "--data-ascii", "--data-urlencode", "--json", "-F", "--form":
+			if !o.value.known || strings.Contains(o.value.text, "@") || (o.name == "-F" || o.name == "--form") && strings.Contains(o.value.text, "<") {
+				c.needs(o.name, "curl "+o.name+" may upload a local file")
+			}
+		}
+	}
+	if remoteName {
+		c.write(inside(dir))
+	}
+}
+
+func wgetCall(c *call) {
+	p, ok := c.parse(optTable{permute: true, opts: []opt{
+		{names: "-O --output-document -o --output-file -a --append-output --save-cookies --warc-file --save-headers", arg: reqArg, role: writes},
+		{names: "-P --directory-prefix", arg: reqArg},
+		{names: "-e --execute --config", arg: reqArg, role: loads, why: "runs wgetrc commands the check cannot read"},
+		{names: "--post-file --body-file", arg: reqArg, role: connects, why: "uploads a local file"},
+		{names: "--use-askpass", arg: reqArg, role: script},
+		{names: "-i --input-file -U --user-agent --header -t --tries -T --timeout --user --password --http-user --http-password -l --level -A --accept -R --reject -D --domains --post-data --method --body-data --ca-certificate --certificate --private-key -w --wait --limit-rate -Q --quota", arg: reqArg},
+	}}, c.args())
+	if !ok {
+		return
+	}
+	dir := knownWord(".")
+	for _, o := range p.opts {
+		switch o.name {
+		case "-P", "--directory-prefix":
+			dir = o.value
+		case "-O", "--output-document":
+			return // the one output file is checked as a write
+		}
+	}
+	if len(p.operands) > 0 {
+		c.write(inside(dir))
+	}
+}
+
+// openssl: -out and friends write; -engine and providers load code.
+func opensslCall(c *call) {
+	args := c.args()
+	for i := 0; i < len(args); i++ {
+		w := args[i]
+		if !w.known || !strings.HasPrefix(w.text, "-") || i+1 >= len(args) {
+			continue
+		}
+		switch strings.TrimPrefix(w.text, "-") {
+		case "out", "-out", "keyout", "writerand", "sess_out", "msgfile", "reqout", "respout", "CAserial", "rand_serial", "signature", "dcert", "outdir":
+			c.write(args[i+1])
+			i++
+		case "engine", "keyform_engine", "provider", "provider-path", "ssl_client_engine":
+			c.needs(w.text, "openssl "+w.text+" loads code")
+			i++
+		}
+	}
+}
+
+// ssh, scp, sftp and rsync ---------------------------------------------
+
+// sshOptionRole says what an ssh_config option given with -o does.
+func sshOptionRole(key string) role {
+	switch strings.ToLower(key) {
+	case "proxycommand", "localcommand", "knownhostscommand":
+		return script
+	case "pkcs11provider", "securitykeyprovider", "include", "match":
+		return loads
+	}
+	return plain
+}
+
+var sshOpts = optTable{opts: []opt{
+	{names: "-o", arg: reqArg}, {names: "-F", arg: reqArg, role: loads, why: "reads a configuration that can run commands"},
+	{names: "-I", arg: reqArg, role: loads, why: "loads a PKCS#11 library"},
+	{names: "-E", arg: reqArg, role: writes}, {names: "-S", arg: reqArg}, {names: "-b -c -D -e -i -J -L -l -m -O -p -P -Q -R -w -W -B -X", arg: reqArg},
+}}
+
+// sshCall: -o options whose values are commands are checked as scripts;
+// scp -S names the program used to connect; a local destination of scp
+// is written.
+func sshCall(c *call) {
+	t := sshOpts
+	if c.name != "ssh" {
+		t = optTable{permute: true, opts: append(append([]opt(nil), sshOpts.opts[:3]...), opt{names: "-S", arg: reqArg, role: script}, opt{names: "-c -D -i -J -l -P -X -b -s", arg: reqArg})}
+	}
+	p, ok := c.parse(t, c.args())
+	if !ok {
+		return
+	}
+	for _, o := range p.opts {
+		if o.name != "-o" {
+			continue
+		}
+		if !o.value.known {
+			c.needs("-o", c.name+" -o known only at run time may name a command")
+			continue
+		}
+		key, val, _ := strings.Cut(strings.Replace(o.value.text, "=", " ", 1), " ")
+		switch sshOptionRole(key) {
+		case script:
+			c.script(knownWord(strings.TrimSpace(val)), dialectSh)
+		case loads:
+			c.needs(key, c.name+" -o "+key+" loads code or configuration")
+		}
+	}
+	if c.name == "scp" && len(p.operands) > 1 {
+		if dst := p.operands[len(p.operands)-1]; !isRemote(dst) {
+			c.write(dst)
+		}
+	}
+}
+
+// isRemote reports `host:path` (a path with `/` before any `:` is local).
+func isRemote(w word) bool {
+	if !w.known {
+		return false
+	}
+	colon, slash := strings.IndexByte(w.text, ':'), strings.IndexByte(w.text, '/')
+	return colon > 0 && (slash < 0 || colon < slash)
+}
+
+func rsyncCall(c *call) {
+	p, ok := c.parse(optTable{permute: true, opts: []opt{
+		{names: "-e --rsh", arg: reqArg, role: script},
+		{names: "--rsync-path", arg: reqArg},
+		{names: "--log-file --write-batch --only-write-batch", arg: reqArg, role: writes},
+		{names: "--config --files-from --exclude-from --include-from --filter -f --exclude --include --password-file --backup-dir --suffix --partial-dir --temp-dir -T --compare-dest --copy-dest --link-dest --chmod --chown --usermap --groupmap --timeout --contimeout --port --address --bwlimit --max-size --min-size --log-file-format --out-format --info --debug --skip-compress --iconv -M --remote-option --sockopts --protocol --checksum-choice --compress-choice --max-delete --block-size -B --modify-window --read-batch", arg: reqArg},
+	}}, c.args())
+	if ok && len(p.operands) > 1 {
+		if dst := p.operands[len(p.operands)-1]; !isRemote(dst) && (!dst.known || !strings.Contains(dst.text, "::")) {
+			c.write(inside(dst))
+		}
+	}
+}
+
+// socat: EXEC: and SYSTEM: addresses run commands; file addresses are
+// opened (checked as writes).
+func socatCall(c *call) {
+	p, ok := c.parse(optTable{permute: true, opts: []opt{{names: "-L -W", arg: reqArg, role: writes}, {names: "-lf", arg: reqArg, role: writes}, {names: "-T -t -b -d -v -x -u -U -g -s -lm -lp -lu -lh -4 -6 -h -V", arg: noArg}}}, c.args())
+	if !ok {
+		return
+	}
+	for _, a := range p.operands {
+		if !a.known {
+			c.needs(a.src, "a socat address known only at run time may run a command")
+			continue
+		}
+		kind, rest, hasKind := strings.Cut(a.text, ":")
+		switch k := strings.ToUpper(kind); {
+		case hasKind && (k == "EXEC" || k == "SYSTEM"):
+			cmd, _, _ := strings.Cut(rest, ",")
+			c.script(knownWord(cmd), dialectSh)
+		case hasKind && (k == "OPEN" || k == "CREATE" || k == "CREAT" || k == "GOPEN" || k == "FILE" || k == "PIPE" || k == "UNIX-LISTEN"):
+			f, _, _ := strings.Cut(rest, ",")
+			c.write(knownWord(f))
+		case !hasKind && strings.Contains(a.text, "/"):
+			f, _, _ := strings.Cut(a.text, ",")
+			c.write(knownWord(f))
+		}
+	}
+}
+
+// docker: running, creating or entering containers, copying to the host
+// and other daemons need a rule that names them.
+func dockerCall(c *call) {
+	p, ok := c.parse(optTable{opts: []opt{
+		{names: "-H --host --context -c", arg: reqArg, role: connects, why: "talks to another daemon"},
+		{names: "--config", arg: reqArg, role: loads, why: "reads another client configuration"},
+		{names: "-l --log-level --tlscacert --tlscert --tlskey", arg: reqArg},
+	}}, c.args())
+	if !ok || len(p.rest) == 0 {
+		return
+	}
+	sub := p.rest[0]
+	if !sub.known {
+		c.needs(sub.src, c.name+" subcommand known only at run time")
+		return
+	}
+	switch sub.text {
+	case "run", "create", "exec", "cp", "compose", "build", "buildx", "plugin", "load", "import", "commit", "start", "restart", "update", "container", "image", "volume", "network", "system", "swarm", "service", "stack", "secret", "config", "context", "login", "push", "save", "export":
+		c.needs(sub.text, c.name+" "+sub.text+" can reach the host or change what runs")
+	}
+}
