@@ -41,6 +41,9 @@ type checkCommand struct {
 	Action   string  `json:"action"`
 	Rule     *string `json:"rule"`
 	Position int     `json:"position,omitempty"`
+	// Reason explains a denial no rule made (an argument that needs a
+	// rule naming it, a script the check cannot read).
+	Reason string `json:"reason,omitempty"`
 }
 
 // cmdCheck decides a command against the configured rules without
@@ -79,7 +82,7 @@ func cmdCheck(args, env []string, stdout, stderr io.Writer) int {
 	v := policy.Check(command)
 	report := checkReport{Allowed: v.Allowed, Commands: []checkCommand{}}
 	for _, d := range v.Decisions {
-		c := checkCommand{Command: d.Command, Action: permission.Deny}
+		c := checkCommand{Command: d.Command, Action: permission.Deny, Reason: d.Reason}
 		if d.Allowed {
 			c.Action = permission.Allow
 		}
@@ -110,7 +113,10 @@ func cmdCheck(args, env []string, stdout, stderr io.Writer) int {
 func printReport(w io.Writer, r checkReport) {
 	for _, c := range r.Commands {
 		rule := "no rule matched (denied by default)"
-		if c.Rule != nil {
+		switch {
+		case c.Reason != "":
+			rule = c.Reason
+		case c.Rule != nil:
 			rule = fmt.Sprintf("rule %d %q", c.Position, *c.Rule)
 		}
 		fmt.Fprintf(w, "%-5s  %s\n       %s\n", strings.ToUpper(c.Action), c.Command, rule)

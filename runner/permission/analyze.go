@@ -314,11 +314,26 @@ func (a *analyzer) command(words []word, depth int) {
 		a.add(a.p.decide(append([]word{*base}, words[1:]...)))
 	}
 	for _, cw := range canonical(words) {
-		a.add(a.p.decide(cw))
+		if !sameWords(cw, words) {
+			a.add(a.p.decide(cw))
+		}
 	}
 	if h := handlerFor(name); h != nil {
 		h(&call{a: a, words: words, name: name, depth: depth})
 	}
+}
+
+// sameWords reports two commands that read the same.
+func sameWords(x, y []word) bool {
+	if len(x) != len(y) {
+		return false
+	}
+	for i := range x {
+		if x[i].known != y[i].known || x[i].text != y[i].text || string(x[i].toks) != string(y[i].toks) {
+			return false
+		}
+	}
+	return true
 }
 
 // programName returns the base name of the program a command starts (""
