@@ -295,7 +295,8 @@ func (a *analyzer) command(words []word, depth int) {
 	if !a.spend(len(words)) {
 		return
 	}
-	a.add(a.p.decide(words))
+	d := a.p.decide(words)
+	a.add(d)
 	// `X=1 rm -rf /` runs rm: the command without its assignment prefix
 	// must pass the rules too (a deny rule for `rm *` holds).
 	if n := leadingAssignments(words); n > 0 && n < len(words) {
@@ -313,9 +314,15 @@ func (a *analyzer) command(words []word, depth int) {
 	if base != nil {
 		a.add(a.p.decide(append([]word{*base}, words[1:]...)))
 	}
+	// Another spelling of the same command: a deny rule later in the list
+	// than the rule that decided it as written wins (last match wins
+	// across spellings too); no other outcome of it counts.
 	for _, cw := range canonical(words) {
-		if !sameWords(cw, words) {
-			a.add(a.p.decide(cw))
+		if sameWords(cw, words) {
+			continue
+		}
+		if cd := a.p.decide(cw); !cd.Allowed && cd.Rule != nil && cd.Index > d.Index {
+			a.add(cd)
 		}
 	}
 	if h := handlerFor(name); h != nil {

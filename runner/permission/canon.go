@@ -10,6 +10,13 @@ import (
 // spelling, and so are rule patterns for them (a pattern matches both as
 // written and canonicalised):
 //
+//   - kubectl (and oc), helm, systemctl: operands first, options after
+//     (`kubectl -n prod delete pod x` is `kubectl delete pod x -n prod`);
+//     kubectl also spells each type of a comma list on its own, in lower
+//     case, and `--raw /api/v1/…/secrets` as `kubectl get secrets`.
+//   - git, docker, podman: the options before the subcommand move after
+//     its arguments (`git -C repo push --force` is `git push --force -C
+//     repo`).
 //   - rm: one command per operand; options reduced to what they change:
 //     `-r` (-r, -R, --recursive) and `-f` (--force), bundled as `-rf`;
 //     -i, -I, --interactive, -v, -d, --one-file-system and
@@ -29,9 +36,147 @@ var rmOpts = optTable{permute: true, opts: []opt{
 // canonical returns the canonical spellings of a command whose program
 // has one, or nil.
 func canonical(words []word) [][]word {
-	if len(words) == 0 || !words[0].known || baseName(words[0].text) != "rm" {
+	if len(words) == 0 || !words[0].known {
 		return nil
 	}
+	switch name := baseName(words[0].text); name {
+	case "rm":
+		return rmCanonical(words)
+	case "kubectl", "oc":
+		return kubectlCanonical(words)
+	case "helm", "systemctl":
+		return [][]word{flagsLast(words, subcommandValueFlags(name))}
+	case "git", "docker", "podman":
+		return globalsLast(words, subcommandValueFlags(name))
+	}
+	return nil
+}
+
+// subcommandValueFlags are the options of programs with subcommands that
+// take the next word as their value (space-separated, with spaces around).
+func subcommandValueFlags(name string) string {
+	switch name {
+	case "kubectl", "oc":
+		return kubectlValueFlags + "-n -l -o -f -c -L -k --selector --output --filename --container --label-columns --field-selector --template --sort-by --since --since-time --tail --kustomize --type --timeout --chunk-size --raw --subresource --for --image --port --replicas --limit-bytes --pod-running-timeout --max-log-requests --overrides --env --labels --field-manager --grace-period --patch --patch-file --revision --to-revision "
+	case "helm":
+		return " -n --namespace --kube-context --kubeconfig -f --values --set --set-string --set-file --version --repo -o --output --timeout --post-renderer --kube-apiserver --kube-token "
+	case "systemctl":
+		return " -t --type -p --property -s --signal -H --host -M --machine -n --lines -o --output --root --kill-whom --job-mode --state --what --timestamp --boot-loader-entry --reboot-argument "
+	case "git":
+		return " -C -c --git-dir --work-tree --namespace --config-env --super-prefix --attr-source --list-cmds "
+	default: // docker, podman
+		return " -H --host -c --context --config -l --log-level --tlscacert --tlscert --tlskey "
+	}
+}
+
+// splitFlags separates options (with their values) from operands, up to
+// `--`; what follows `--` stays operands.
+func splitFlags(args []word, valueFlags string) (operands, flags []word) {
+	for i := 0; i < len(args); i++ {
+		w := args[i]
+		switch {
+		case w.known && w.text == "--":
+			return append(operands, args[i:]...), flags
+		case !w.known || !strings.HasPrefix(w.text, "-") || w.text == "-":
+			operands = append(operands, w)
+		default:
+			flags = append(flags, w)
+			if !strings.Contains(w.text, "=") && strings.Contains(valueFlags, " "+w.text+" ") && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		}
+	}
+	return operands, flags
+}
+
+// flagsLast spells a command whose program reads options anywhere with its
+// operands first: `kubectl -n prod delete pod x` is `kubectl delete pod x
+// -n prod`, so a rule for `kubectl delete *` holds.
+func flagsLast(words []word, valueFlags string) []word {
+	operands, flags := splitFlags(words[1:], valueFlags)
+	return append(append([]word{words[0]}, operands...), flags...)
+}
+
+// globalsLast spells `git -C dir push …` as `git push … -C dir`: the
+// options before the subcommand move after its arguments.
+func globalsLast(words []word, valueFlags string) [][]word {
+	args := words[1:]
+	i := 0
+	for i < len(args) && args[i].known && strings.HasPrefix(args[i].text, "-") && args[i].text != "--" {
+		if !strings.Contains(args[i].text, "=") && strings.Contains(valueFlags, " "+args[i].text+" ") {
+			i++
+		}
+		i++
+	}
+	if i == 0 || i >= len(args) {
+		return nil
+	}
+	return [][]word{append(append([]word{words[0]}, args[i:]...), args[:i]...)}
+}
+
+// kubectlCanonical: operands first; each resource type of a comma list on
+// its own and in lower case (`kubectl get Pods,SECRETS` is also `kubectl
+// get secrets`); `--raw /api/v1/namespaces/x/secrets` is also `kubectl get
+// secrets`.
+func kubectlCanonical(words []word) [][]word {
+	operands, flags := splitFlags(words[1:], subcommandValueFlags("kubectl"))
+	kubectl := []word{knownWord("kubectl")}
+	out := [][]word{append(append(append([]word(nil), kubectl...), operands...), flags...)}
+	if len(operands) > 1 && operands[0].known && operands[1].known {
+		types, rest := strings.Split(operands[1].text, ","), operands[2:]
+		for _, t := range types {
+			typ, name, hasName := strings.Cut(t, "/")
+			typ = strings.ToLower(typ)
+			if hasName {
+				typ += "/" + name
+			}
+			c := append(append([]word(nil), kubectl...), operands[0], knownWord(typ))
+			out = append(out, append(append(c, rest...), flags...))
+		}
+	}
+	for i, f := range flags {
+		if !f.known || (f.text != "--raw" && !strings.HasPrefix(f.text, "--raw=")) {
+			continue
+		}
+		path := strings.TrimPrefix(f.text, "--raw=")
+		if f.text == "--raw" {
+			if i+1 >= len(flags) || !flags[i+1].known {
+				continue
+			}
+			path = flags[i+1].text
+		}
+		if res := rawResource(path); res != "" && len(operands) > 0 {
+			out = append(out, append(append(append([]word(nil), kubectl...), operands[0], knownWord(res)), flags...))
+		}
+	}
+	return out
+}
+
+// rawResource is the resource an API path names:
+// /api/v1/namespaces/x/secrets/y and /apis/g/v/secrets are secrets.
+func rawResource(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	var rest []string
+	switch {
+	case len(parts) >= 3 && parts[0] == "api":
+		rest = parts[2:]
+	case len(parts) >= 4 && parts[0] == "apis":
+		rest = parts[3:]
+	default:
+		return ""
+	}
+	if len(rest) >= 3 && rest[0] == "namespaces" {
+		rest = rest[2:]
+	}
+	if len(rest) == 0 {
+		return ""
+	}
+	res, _, _ := strings.Cut(rest[0], "?")
+	return strings.ToLower(res)
+}
+
+func rmCanonical(words []word) [][]word {
 	p, err := rmOpts.parse("rm", words[1:])
 	if err != nil {
 		return nil // the command itself fails: rm refuses it

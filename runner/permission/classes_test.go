@@ -447,3 +447,32 @@ func TestInterpreterPipeNames(t *testing.T) {
 		t.Errorf("trust allows every write, pipe names included: %v", v.Err)
 	}
 }
+
+// Options before the subcommand, upper case and comma lists do not get a
+// command past a deny rule written for its usual spelling.
+func TestSubcommandSpellings(t *testing.T) {
+	denies := rules("*", "allow", "kubectl delete *", "deny", "kubectl get secret*", "deny", "git push --force*", "deny",
+		"helm uninstall *", "deny", "systemctl stop *", "deny", "docker rm *", "deny")
+	checkClass(t, "subcommand spellings", denies, []classCase{
+		{"kubectl -n prod delete pod x", "kubectl -n prod get pod x"},
+		{"kubectl --namespace=prod delete pod x", "kubectl --namespace=prod describe pod x"},
+		{"kubectl --context prod -n x delete deploy/y", "kubectl --context prod -n x get deploy/y"},
+		{"kubectl get -n kube-system secrets", "kubectl get -n kube-system pods"},
+		{"kubectl get pods,secrets", "kubectl get pods,services"},
+		{"kubectl get SECRETS", "kubectl get PODS"},
+		{"kubectl get Secret/x -o yaml", "kubectl get Pod/x -o yaml"},
+		{"kubectl get --raw /api/v1/namespaces/x/secrets", "kubectl get --raw /api/v1/namespaces/x/pods"},
+		{"kubectl get --raw=/api/v1/secrets", "kubectl get --raw=/healthz"},
+		{"/usr/local/bin/kubectl -n x delete pod y", ""},
+		{"git -C /repo push --force", "git -C /repo push"},
+		{"git -c x=y push --force origin", ""},
+		{"helm -n x uninstall y", "helm -n x list"},
+		{"systemctl --no-block stop nginx", "systemctl --no-pager status nginx"},
+		{"docker --log-level debug rm c", "docker --log-level debug ps"},
+	})
+	// A rule that allows a spelling later in the list still decides it.
+	p := mustCompile(t, rules("*", "deny", "kubectl get *", "allow", "kubectl -n prod get *", "allow"))
+	if v := p.Check("kubectl -n prod get pods"); !v.Allowed {
+		t.Fatalf("a later allow for the written spelling was overridden: %v", v.Err)
+	}
+}
