@@ -318,7 +318,7 @@ func (a *analyzer) command(words []word, depth int) {
 	// than the rule that decided it as written wins (last match wins
 	// across spellings too); no other outcome of it counts.
 	for _, cw := range canonical(words) {
-		if sameWords(cw, words) {
+		if cw = a.placed(cw); sameWords(cw, words) {
 			continue
 		}
 		if cd := a.p.decide(cw); !cd.Allowed && cd.Rule != nil && cd.Index > d.Index {
@@ -328,6 +328,20 @@ func (a *analyzer) command(words []word, depth int) {
 	if h := handlerFor(name); h != nil {
 		h(&call{a: a, words: words, name: name, depth: depth})
 	}
+}
+
+// placed makes the relative operand of a canonical rm relative to any
+// directory when the script changes directory: `cd /; rm -rf .` may
+// remove `/`.
+func (a *analyzer) placed(cw []word) []word {
+	if !a.movesDir || len(cw) == 0 || cw[0].text != "rm" {
+		return cw
+	}
+	last := cw[len(cw)-1]
+	if t := template([]word{last}); len(t) > 0 && t[0] != '/' && t[0] != anyTok {
+		cw = append(cw[:len(cw)-1:len(cw)-1], cleanPath(word{toks: append([]rune{anyTok, '/'}, t...), src: last.src}))
+	}
+	return cw
 }
 
 // sameWords reports two commands that read the same.

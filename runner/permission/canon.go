@@ -211,7 +211,7 @@ func rmCanonical(words []word) [][]word {
 		if flag != "" {
 			c = append(c, knownWord(flag))
 		}
-		out = append(out, append(c, cleanPath(op)))
+		out = append(out, append(c, rmOperand(op)))
 	}
 	return out
 }
@@ -238,6 +238,17 @@ func canonicalPattern(words []string) []string {
 		return nil
 	}
 	return out
+}
+
+// rmOperand is the cleaned path rm removes. A relative path that climbs
+// out (`../../..`) could be any directory, `/` included, since the check
+// does not know where the command starts.
+func rmOperand(w word) word {
+	c := cleanPath(w)
+	if c.known && (c.text == ".." || strings.HasPrefix(c.text, "../")) {
+		return word{toks: []rune{anyTok}, src: w.src}
+	}
+	return c
 }
 
 // cleanPath normalises a path word: `//etc`, `/./etc` and `/usr/../etc`

@@ -371,6 +371,7 @@ func TestKubectl(t *testing.T) {
 		{"LESSOPEN='|touch m %s'; less f", ""},
 		{"for HOME in /ws; do kubectl get pods; done", "for p in a b; do kubectl logs $p; done"},
 		{"KUBECONFIG=/ws/k kubectl get pods", ""},
+		{"KUBERNETES_SERVICE_HOST=evil; kubectl get pods", ""},
 	})
 }
 
@@ -475,4 +476,31 @@ func TestSubcommandSpellings(t *testing.T) {
 	if v := p.Check("kubectl -n prod get pods"); !v.Allowed {
 		t.Fatalf("a later allow for the written spelling was overridden: %v", v.Err)
 	}
+}
+
+// The dangerous rm of the trust preset, reached indirectly.
+func TestTrustRmReachedIndirectly(t *testing.T) {
+	checkClass(t, "trust, indirectly", trust, []classCase{
+		{"cd / && rm -rf .", "rm -rf ./build"},
+		{"pushd / >/dev/null; rm -rf *", ""},
+		{"rm -rf ../../../../..", "rm -rf build/.."},
+		{"env -C / rm -rf .", "env -C /tmp ls"},
+		{"env --chdir=/ rm -rf .", ""},
+		{"sudo -D / rm -rf .", ""},
+		{"alias x='rm -rf /'; x", "alias ll='ls -l'"},
+		{"parallel rm -rf ::: /", "parallel echo ::: a b"},
+		{"rsync -a --delete /empty/ /", "rsync -a src/ dst/"},
+		{"ssh localhost rm -rf /", "ssh example.com uptime"},
+		{"ssh root@127.0.0.1 'rm -rf /'", ""},
+		{"xargs rm -rf <<< /", "xargs echo <<< /"},
+		{"find / -maxdepth 0 -exec rm -rf {} +", "find / -maxdepth 1 -name x -print"},
+		{"tar --remove-files -cf /dev/null /", "tar -cf /dev/null /etc/hostname"},
+		{"perl -e 'system(q(rm -rf /))'", ""},
+		{"echo 'rm -rf /' | sh", "echo ok"},
+		{"bash <<< 'rm -rf /'", ""},
+		{"source /dev/stdin <<< 'rm -rf /'", ""},
+		{"awk 'BEGIN{system(\"rm -rf /\")}'", "awk 'BEGIN{print 1}'"},
+		{"rm -rf \"$HOME/..\"", "rm -rf \"$HOME/cache\""},
+		{"kubectl get pods --log_file=/x", "kubectl get pods --v=2"},
+	})
 }

@@ -68,21 +68,22 @@ func (p *Policy) AllowsAnyProgram() bool {
 // server a later command uses: kubectl's config and HOME, PATH, pagers and
 // editors, git's and other tools' settings, proxies.
 var steeringVariables = []string{
-	"HOME", "PATH", "KUBECONFIG", "KUBE_EDITOR", "EDITOR", "VISUAL", "PAGER", "MANPAGER", "MANOPT",
+	"HOME", "PATH", "EDITOR", "VISUAL", "PAGER", "MANPAGER", "MANOPT",
 	"SYSTEMD_PAGER", "SYSTEMD_PAGERSECURE", "SYSTEMD_EDITOR", "LESS", "LESSOPEN", "LESSCLOSE", "LESSKEY", "LESSKEYIN",
 	"LESSSECURE", "BROWSER", "SHELL", "XDG_CONFIG_HOME", "CURL_HOME", "WGETRC", "SSH_ASKPASS", "SUDO_ASKPASS",
 	"PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PERL5LIB", "PERL5OPT", "PERLLIB", "RUBYOPT", "RUBYLIB",
 	"NODE_OPTIONS", "NODE_PATH", "PSQLRC", "MYSQL_HOME", "INPUTRC", "CDPATH", "AWS_CONFIG_FILE",
-	"AWS_SHARED_CREDENTIALS_FILE", "DOCKER_HOST", "DOCKER_CONFIG", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+	"AWS_SHARED_CREDENTIALS_FILE", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
 	"NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
 }
 
 // IsSteeringVariable reports a variable that changes what a later command
-// runs, reads or talks to (HOME, PATH, KUBECONFIG, PAGER, GIT_*, …), or a
+// runs, reads or talks to (HOME, PATH, KUBE* such as KUBECONFIG and
+// KUBERNETES_SERVICE_HOST, PAGER, GIT_*, …), or a
 // loader variable. Setting one, even bare (`HOME=/ws; kubectl …`), is
 // checked as the assignment prefix it amounts to.
 func IsSteeringVariable(name string) bool {
-	for _, p := range []string{"GIT_", "KUBECTL_", "HELM_", "LESS", "TERMINFO"} {
+	for _, p := range []string{"GIT_", "KUBE", "HELM_", "LESS", "TERMINFO", "DOCKER_", "SSH_"} {
 		if strings.HasPrefix(name, p) {
 			return true
 		}

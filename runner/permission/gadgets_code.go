@@ -152,5 +152,35 @@ func parallelCall(c *call) {
 		c.stdinShell()
 		return
 	}
+	if indexContaining(cmd, "{}") < 0 { // the inputs are appended
+		cmd = append(cmd, word{toks: []rune{anyTok}, src: "<arguments>", vanish: true})
+	}
+	if plainWords(cmd) {
+		// Words the shell reads as they are: parallel quotes each input,
+		// so the command is these words.
+		c.run(substitute(cmd, "{}"))
+		return
+	}
 	c.script(joinWords(substitute(cmd, "{}")), dialectSh)
+}
+
+// indexContaining is the index of the first known word holding s, or -1.
+func indexContaining(ws []word, s string) int {
+	for i, w := range ws {
+		if w.known && strings.Contains(w.text, s) {
+			return i
+		}
+	}
+	return -1
+}
+
+// plainWords reports words a shell would read unchanged, one word each
+// (run-time placeholders aside).
+func plainWords(ws []word) bool {
+	for _, w := range ws {
+		if w.known && strings.ContainsAny(w.text, " \t\n;|&<>()$`\\\"'*?[]~#!") {
+			return false
+		}
+	}
+	return true
 }

@@ -250,11 +250,31 @@ func sshCall(c *call) {
 			c.needs(key, c.name+" -o "+key+" loads code or configuration")
 		}
 	}
+	if c.name == "ssh" && len(p.operands) > 1 && isLocalHost(p.operands[0]) {
+		// A remote command on this very machine is a local command.
+		c.script(joinWords(p.operands[1:]), dialectSh)
+	}
 	if c.name == "scp" && len(p.operands) > 1 {
 		if dst := p.operands[len(p.operands)-1]; !isRemote(dst) {
 			c.write(dst)
 		}
 	}
+}
+
+// isLocalHost reports an ssh destination that is this machine.
+func isLocalHost(w word) bool {
+	if !w.known {
+		return true // may be
+	}
+	host := w.text
+	if _, h, ok := strings.Cut(host, "@"); ok {
+		host = h
+	}
+	host = strings.TrimPrefix(strings.TrimPrefix(host, "ssh://"), "[")
+	host, _, _ = strings.Cut(host, ":")
+	host = strings.TrimSuffix(strings.TrimSuffix(host, "]"), ".")
+	return host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1" || host == "0.0.0.0" || host == "0" ||
+		strings.HasPrefix(host, "localhost.") || host == "ip6-localhost"
 }
 
 // isRemote reports `host:path` (a path with `/` before any `:` is local).
@@ -273,9 +293,19 @@ func rsyncCall(c *call) {
 		{names: "--log-file --write-batch --only-write-batch", arg: reqArg, role: writes},
 		{names: "--config --files-from --exclude-from --include-from --filter -f --exclude --include --password-file --backup-dir --suffix --partial-dir --temp-dir -T --compare-dest --copy-dest --link-dest --chmod --chown --usermap --groupmap --timeout --contimeout --port --address --bwlimit --max-size --min-size --log-file-format --out-format --info --debug --skip-compress --iconv -M --remote-option --sockopts --protocol --checksum-choice --compress-choice --max-delete --block-size -B --modify-window --read-batch", arg: reqArg},
 	}}, c.args())
-	if ok && len(p.operands) > 1 {
-		if dst := p.operands[len(p.operands)-1]; !isRemote(dst) && (!dst.known || !strings.Contains(dst.text, "::")) {
-			c.write(inside(dst))
+	if !ok || len(p.operands) < 2 {
+		return
+	}
+	dst := p.operands[len(p.operands)-1]
+	if isRemote(dst) || dst.known && strings.Contains(dst.text, "::") {
+		return
+	}
+	c.write(inside(dst))
+	for _, o := range p.opts {
+		if strings.HasPrefix(o.name, "--del") {
+			// --delete removes what the source lacks: all of an empty one.
+			c.run([]word{knownWord("rm"), knownWord("-rf"), dst})
+			break
 		}
 	}
 }

@@ -89,6 +89,7 @@ func (c *call) kubectlWord(args []word, i int) {
 	switch {
 	case strings.HasPrefix(t, "--"):
 		name, value, eq := strings.Cut(t, "=")
+		name = strings.ReplaceAll(name, "_", "-") // kubectl reads --log_file as --log-file
 		why := kubectlFlag(name)
 		if why == "" {
 			return

@@ -73,6 +73,8 @@ func wrapperFor(name string) handler {
 		return trapCall
 	case "source", ".":
 		return sourceCall
+	case "alias":
+		return aliasCall
 	}
 	return nil
 }
@@ -155,6 +157,9 @@ func simpleWrapper(t optTable, skip int, shellWhenEmpty bool) handler {
 		if !ok || c.noCommand(p) {
 			return
 		}
+		if p.given("-w") && (c.name == "unshare" || c.name == "nsenter") || c.name == "chroot" {
+			c.a.movesDir = true // relative paths of the command are elsewhere
+		}
 		if len(p.rest) <= skip {
 			if shellWhenEmpty {
 				c.stdinShell()
@@ -227,6 +232,9 @@ func sudoCall(c *call) {
 	if !ok || c.noCommand(p) {
 		return
 	}
+	if p.given("-D") || p.given("-R") {
+		c.a.movesDir = true // relative paths of the command are elsewhere
+	}
 	if p.given("-e") {
 		for _, f := range p.rest {
 			c.write(f)
@@ -274,6 +282,9 @@ func envCall(c *call) {
 	p, ok := c.parse(envOpts, args)
 	if !ok || c.noCommand(p) {
 		return
+	}
+	if p.given("-C") {
+		c.a.movesDir = true // relative paths of the command are elsewhere
 	}
 	rest := p.rest
 	n := leadingAssignments(rest)
@@ -567,6 +578,19 @@ func trapCall(c *call) {
 		return
 	}
 	c.a.script(args[0], dialectInterp, c.depth+1)
+}
+
+// aliasCall: `alias NAME=VALUE` runs VALUE wherever NAME is used later.
+func aliasCall(c *call) {
+	for _, w := range c.args() {
+		if !w.known {
+			c.a.script(w, dialectInterp, c.depth+1)
+			continue
+		}
+		if _, value, ok := strings.Cut(w.text, "="); ok {
+			c.a.script(knownWord(value), dialectInterp, c.depth+1)
+		}
+	}
 }
 
 // sourceCall: source runs a file the check cannot read before it runs.
