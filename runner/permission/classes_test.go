@@ -504,3 +504,27 @@ func TestTrustRmReachedIndirectly(t *testing.T) {
 		{"kubectl get pods --log_file=/x", "kubectl get pods --v=2"},
 	})
 }
+
+// Catalogue gadgets beyond the diagnostic set, and wrappers whose options
+// are not modelled.
+func TestMoreGadgets(t *testing.T) {
+	checkClass(t, "more gadgets", trustPlus, []classCase{
+		{"faketime 2020-01-01 rm x", "faketime 2020-01-01 ls"},
+		{"sg wheel -c 'rm x'", ""},
+		{"numactl --cpunodebind=0 ls", ""},
+		{"rlwrap rm x", "rlwrap ls"},
+		{"/lib64/ld-linux-x86-64.so.2 /bin/rm x", "/lib64/ld-linux-x86-64.so.2 /bin/ls"},
+		{"ip netns exec ns rm x", "ip netns list"},
+		{"ip -batch cmds", "ip addr show"},
+		{"systemctl link /tmp/x.service", "systemctl status nginx"},
+		{"systemctl enable --now /tmp/x.service", "systemctl enable nginx"},
+		{"npm run build", "npm ls"},
+		{"npx cowsay", ""},
+		{"pip install ./pkg", "pip list"},
+		{"uniq in /etc/m", "uniq -c in"},
+		{"iconv -f utf8 -t ascii -o /etc/m in", "iconv -f utf8 -t ascii in"},
+		{"tmux new-session -d 'rm x'", ""},
+		{"nmap --script x h", ""},
+		{"git apply --unsafe-paths --directory / p.patch", "git apply --stat p.patch"},
+	})
+}

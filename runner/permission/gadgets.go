@@ -68,8 +68,21 @@ func gadgetFor(name string) handler {
 	case "vi", "vim", "nvim", "view", "ex", "vimdiff", "nano", "emacs", "ed":
 		return editorCall
 	case "python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "lua", "luajit", "Rscript", "tclsh", "wish",
-		"expect", "deno", "bun", "irb", "jshell", "groovy", "osascript", "gdb", "lldb", "make", "gmake", "at", "batch", "crontab":
+		"expect", "deno", "bun", "irb", "jshell", "groovy", "osascript", "gdb", "lldb", "make", "gmake", "at", "batch", "crontab",
+		"npx", "run-parts", "tmux", "screen", "perf", "valgrind", "openvpn", "nmap":
 		return interpreterCall
+	case "pip", "pip3", "npm", "pnpm", "yarn", "gem", "bundle", "cargo", "go":
+		return packageManagerCall
+	case "systemctl":
+		return systemctlCall
+	case "ip":
+		return ipCall
+	case "xxd", "uniq":
+		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-c -g -l -s -o -n -f --skip-fields -s --skip-chars -w --check-chars -D --all-repeated --group", arg: reqArg}}}, secondOperandWritten)
+	case "iconv":
+		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-o --output", arg: reqArg, role: writes}, {names: "-f --from-code -t --to-code", arg: reqArg}}}, nil)
+	case "cpio":
+		return optionsOnly(optTable{permute: true, opts: []opt{{names: "--rsh-command --rmt-command", arg: reqArg, role: script}, {names: "-F -O -I --file", arg: reqArg}, {names: "-D --directory", arg: reqArg}, {names: "-p --pass-through", role: loads, why: "copies files into a directory"}, {names: "-i --extract", role: loads, why: "extracts files"}}}, nil)
 	case "parallel":
 		return parallelCall
 	case "kubectl", "oc":
@@ -88,6 +101,13 @@ func optionsOnly(t optTable, operands func(c *call, p parsedArgs)) handler {
 		if ok && operands != nil {
 			operands(c, p)
 		}
+	}
+}
+
+// secondOperandWritten: `uniq IN OUT`, `xxd IN OUT`.
+func secondOperandWritten(c *call, p parsedArgs) {
+	if len(p.operands) > 1 {
+		c.write(p.operands[1])
 	}
 }
 

@@ -184,3 +184,71 @@ func plainWords(ws []word) bool {
 	}
 	return true
 }
+
+// packageManagerCall: the subcommands that run code from a package or a
+// project (install scripts, build scripts, `npm run`) need naming.
+func packageManagerCall(c *call) {
+	sub := ""
+	for _, w := range c.args() {
+		if !w.known {
+			c.needs(w.src, c.name+" argument known only at run time")
+			return
+		}
+		if !strings.HasPrefix(w.text, "-") {
+			sub = w.text
+			break
+		}
+	}
+	runs := map[string]string{
+		"pip": " install download wheel ", "pip3": " install download wheel ", "npm": " install i ci run run-script exec x test start restart stop rebuild explore ",
+		"pnpm": " install i add run exec dlx test start ", "yarn": " install add run exec dlx test start ", "gem": " install build exec ",
+		"bundle": " install exec ", "cargo": " run build b test t install bench check doc ", "go": " run build test install generate get tool vet ",
+	}[c.name]
+	if sub == "" && (c.name == "yarn" || c.name == "bundle") {
+		sub = "install"
+	}
+	if sub != "" && strings.Contains(runs, " "+sub+" ") {
+		c.needs(sub, c.name+" "+sub+" runs code from the packages or the project")
+	}
+}
+
+// systemctlCall: linking or enabling a unit file, editing units and
+// changing the manager's environment make systemd run what the check
+// cannot read.
+func systemctlCall(c *call) {
+	operands, _ := splitFlags(c.args(), subcommandValueFlags("systemctl"))
+	if len(operands) == 0 || !operands[0].known {
+		return
+	}
+	switch sub := operands[0].text; sub {
+	case "link", "edit", "set-environment", "import-environment", "set-property", "revert", "preset", "preset-all", "daemon-reexec":
+		c.needs(sub, "systemctl "+sub+" changes what systemd runs")
+	case "enable", "reenable":
+		for _, w := range operands[1:] {
+			if !w.known || strings.Contains(w.text, "/") {
+				c.needs(sub, "systemctl "+sub+" of a unit file links a unit the check cannot read")
+				return
+			}
+		}
+	}
+}
+
+// ipCall: `ip netns exec NAME command` runs the command; `ip -batch FILE`
+// reads commands from a file.
+func ipCall(c *call) {
+	args := c.args()
+	for i, w := range args {
+		if !w.known {
+			continue
+		}
+		switch w.text {
+		case "-b", "-batch", "--batch":
+			c.needs(w.text, "ip "+w.text+" reads commands from a file")
+		case "exec":
+			if i >= 1 && args[i-1].known && args[i-1].text == "netns" && i+2 < len(args) {
+				c.run(args[i+2:])
+				return
+			}
+		}
+	}
+}

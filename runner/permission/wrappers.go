@@ -75,6 +75,13 @@ func wrapperFor(name string) handler {
 		return sourceCall
 	case "alias":
 		return aliasCall
+	case "rlwrap", "unbuffer", "proxychains", "proxychains4", "torsocks", "firejail", "dbus-run-session", "ssh-agent",
+		"pkexec", "systemd-run", "setpriv", "prlimit", "numactl", "cgexec", "runcon", "chpst", "catchsegv", "capsh", "sg", "newgrp",
+		"start-stop-daemon", "faketime", "daemonize", "softlimit", "nocache", "eatmydata", "fakeroot", "proot", "bwrap", "ld.so":
+		return genericWrapper
+	}
+	if strings.HasPrefix(name, "ld-linux") || strings.HasPrefix(name, "ld64.so") {
+		return genericWrapper // the dynamic loader runs its operand
 	}
 	return nil
 }
@@ -167,6 +174,32 @@ func simpleWrapper(t optTable, skip int, shellWhenEmpty bool) handler {
 			return
 		}
 		c.run(p.rest[skip:])
+	}
+}
+
+// genericWrapper reads wrappers whose options are not modelled here: any
+// option denies, naming it; the operands are the command, and since some
+// of these take positional arguments first (`faketime TIME cmd`, `sg
+// GROUP cmd`), every later word could start it too: a deny rule for any
+// such suffix holds.
+func genericWrapper(c *call) {
+	p, ok := c.parse(optTable{strict: true}, c.args())
+	if !ok {
+		return
+	}
+	if len(p.rest) == 0 {
+		c.stdinShell()
+		return
+	}
+	c.run(p.rest)
+	written := c.a.p.decide(c.words)
+	for i := 1; i < len(p.rest); i++ {
+		if d := c.a.p.decide(p.rest[i:]); !d.Allowed && d.Rule != nil && d.Index > written.Index {
+			c.a.add(d)
+		}
+		if w := p.rest[i-1]; w.known && w.text == "-c" {
+			c.script(p.rest[i], dialectSh) // `sg GROUP -c SCRIPT`
+		}
 	}
 }
 
