@@ -81,16 +81,36 @@ func rbacPreset(fdr *fdv1.FlashdutyRunner) string {
 	return fdr.Spec.RBAC.Preset
 }
 
-func extraRules(fdr *fdv1.FlashdutyRunner) []rbacv1.PolicyRule {
+func clusterRoles(fdr *fdv1.FlashdutyRunner) []string {
 	if fdr.Spec.RBAC == nil {
 		return nil
 	}
-	return fdr.Spec.RBAC.ExtraRules
+	return fdr.Spec.RBAC.ClusterRoles
+}
+
+// labelRoleBinding marks the RoleBindings of spec.rbac.clusterRoles with
+// their runner's name, so that those no longer named can be found.
+const labelRoleBinding = "flashduty.flashcat.cloud/role-binding-of"
+
+// clusterRoleBindingName is the RoleBinding of one named ClusterRole: a
+// readable prefix and a hash, since role names may hold `:`.
+func clusterRoleBinding(fdr *fdv1.FlashdutyRunner, role string) string {
+	sum := sha256.Sum256([]byte(role))
+	readable := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(role))
+	if len(readable) > 40 {
+		readable = readable[:40]
+	}
+	return fmt.Sprintf("%s-%s-%x", roleName(fdr), strings.Trim(readable, "-"), sum[:4])
 }
 
 // needsToken tells whether the pods need a service-account token.
 func needsToken(fdr *fdv1.FlashdutyRunner) bool {
-	return fdr.Spec.ServiceAccountName != "" || rbacPreset(fdr) != fdv1.RBACNone || len(extraRules(fdr)) > 0
+	return fdr.Spec.ServiceAccountName != "" || rbacPreset(fdr) != fdv1.RBACNone || len(clusterRoles(fdr)) > 0
 }
 
 // Desired returns the namespaced children a FlashdutyRunner should have,
@@ -108,10 +128,10 @@ func Desired(in Inputs) ([]client.Object, error) {
 			AutomountServiceAccountToken: ptr.To(needsToken(fdr)),
 		})
 	}
-	if rules := extraRules(fdr); len(rules) > 0 {
-		objs = append(objs,
-			&rbacv1.Role{ObjectMeta: objectMeta(fdr, roleName(fdr)+"-extra"), Rules: rules},
-			roleBinding(fdr, roleName(fdr)+"-extra", rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: roleName(fdr) + "-extra"}))
+	for _, role := range clusterRoles(fdr) {
+		rb := roleBinding(fdr, clusterRoleBinding(fdr, role), rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role})
+		rb.Labels[labelRoleBinding] = fdr.Name
+		objs = append(objs, rb)
 	}
 	if rbacPreset(fdr) == fdv1.RBACNamespaceView {
 		objs = append(objs, roleBinding(fdr, roleName(fdr)+"-view", rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"}))

@@ -310,7 +310,7 @@ func TestRBACPresets(t *testing.T) {
 	ns := namespace(t)
 	create(t, secret(ns, "fd-key", "api_key", "fk"),
 		runner(ns, "nsview", func(f *fdv1.FlashdutyRunner) {
-			f.Spec.RBAC = &fdv1.RBAC{Preset: fdv1.RBACNamespaceView, ExtraRules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}}}}
+			f.Spec.RBAC = &fdv1.RBAC{Preset: fdv1.RBACNamespaceView, ClusterRoles: []string{"view"}}
 		}),
 		runner(ns, "clview", func(f *fdv1.FlashdutyRunner) { f.Spec.RBAC = &fdv1.RBAC{Preset: fdv1.RBACClusterView} }),
 		runner(ns, "byo", func(f *fdv1.FlashdutyRunner) { f.Spec.ServiceAccountName = "mine" }),
@@ -320,7 +320,11 @@ func TestRBACPresets(t *testing.T) {
 	if rb.RoleRef.Kind != "ClusterRole" || rb.RoleRef.Name != "view" || rb.Subjects[0].Name != "nsview-runner" {
 		t.Fatalf("%+v", rb)
 	}
-	eventually(t, "extra role", func() error { return get(t, ns, "nsview-runner-extra", &rbacv1.Role{}) })
+	bound := &rbacv1.RoleBinding{}
+	eventually(t, "bindable cluster role", func() error { return get(t, ns, clusterRoleBinding(mustRunner(t, ns, "nsview"), "view"), bound) })
+	if bound.RoleRef.Name != "view" || bound.Labels[labelRoleBinding] != "nsview" {
+		t.Fatalf("%+v", bound)
+	}
 	if !*getDeployment(t, ns, "nsview").Spec.Template.Spec.AutomountServiceAccountToken {
 		t.Fatal("an identity needs its token")
 	}
@@ -343,9 +347,11 @@ func TestRBACPresets(t *testing.T) {
 	if err := k8s.Update(bg, nsview); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "view binding pruned", func() error {
-		if err := get(t, ns, "nsview-runner-view", &rbacv1.RoleBinding{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("still there: %v", err)
+	eventually(t, "view bindings pruned", func() error {
+		for _, name := range []string{"nsview-runner-view", bound.Name} {
+			if err := get(t, ns, name, &rbacv1.RoleBinding{}); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("%s still there: %v", name, err)
+			}
 		}
 		return nil
 	})

@@ -53,6 +53,8 @@ type Reconciler struct {
 	// HTTP asks runner pods' /readyz whether they are sandboxed
 	// (NewSandboxHTTPClient).
 	HTTP *http.Client
+	// Tenancy is what the cluster admin allows runners to ask for.
+	Tenancy Tenancy
 }
 
 // +kubebuilder:rbac:groups=flashduty.flashcat.cloud,resources=flashdutyrunners,verbs=get;list;watch;create;update;patch;delete
@@ -63,7 +65,12 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;delete
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;delete;bind;escalate
+// No escalate, and bind only on the roles the admin lists (the chart adds
+// --bindable-cluster-roles to this rule's resourceNames): the operator can
+// grant nothing it does not hold or that the admin did not name. Roles are
+// only ever deleted (a former version's extra rules).
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterrolebindings,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=view
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -79,14 +86,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !fdr.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.finalize(ctx, fdr)
 	}
-	if err := r.clusterBinding(ctx, fdr); err != nil {
+	// What the admin does not allow is never rolled out, and a cluster
+	// binding it asked for earlier goes.
+	problem := r.Tenancy.Check(fdr)
+	if err := r.clusterBinding(ctx, fdr, problem == nil); err != nil {
 		return ctrl.Result{}, err
 	}
 
 	in := Inputs{Runner: fdr, Image: r.RunnerImage}
-	problem, err := r.inputs(ctx, fdr, &in)
-	if err != nil {
-		return ctrl.Result{}, err
+	if problem == nil {
+		var err error
+		if problem, err = r.inputs(ctx, fdr, &in); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	dep := &appsv1.Deployment{}
 	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: fdr.Namespace, Name: deploymentName(fdr)}, dep); err != nil {
@@ -248,6 +260,14 @@ func (r *Reconciler) prune(ctx context.Context, fdr *fdv1.FlashdutyRunner, desir
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: roleName(fdr) + "-extra"}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: serviceAccountName(fdr)}},
 	}
+	// Bindings of cluster roles the spec no longer names.
+	bindings := &rbacv1.RoleBindingList{}
+	if err := r.Client.List(ctx, bindings, client.InNamespace(fdr.Namespace), client.MatchingLabels{labelRoleBinding: fdr.Name}); err != nil {
+		return fmt.Errorf("list role bindings: %w", err)
+	}
+	for i := range bindings.Items {
+		candidates = append(candidates, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: bindings.Items[i].Name}})
+	}
 	for _, c := range candidates {
 		if want[kindOf(c)+"/"+c.GetName()] {
 			continue
@@ -278,13 +298,14 @@ func ptrUID(o client.Object) *types.UID {
 }
 
 // clusterBinding keeps the cluster-view ClusterRoleBinding and the
-// finalizer that cleans it up in step with the spec.
-func (r *Reconciler) clusterBinding(ctx context.Context, fdr *fdv1.FlashdutyRunner) error {
+// finalizer that cleans it up in step with the spec (allowed: the admin
+// allows what the spec asks for).
+func (r *Reconciler) clusterBinding(ctx context.Context, fdr *fdv1.FlashdutyRunner, allowed bool) error {
 	crb, err := DesiredClusterRoleBinding(fdr)
 	if err != nil {
 		return err
 	}
-	if crb == nil {
+	if crb == nil || !allowed {
 		if controllerutil.ContainsFinalizer(fdr, Finalizer) {
 			return r.finalize(ctx, fdr)
 		}

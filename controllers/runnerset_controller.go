@@ -25,9 +25,16 @@ import (
 // plain manifests for GitOps. The operator creates, updates and deletes
 // the listed runners; those in the ConfigMap's namespace are owned by it,
 // so deleting the ConfigMap (helm uninstall) deletes them.
+//
+// Anyone who can write a ConfigMap could write a runner set, and the
+// operator acts with its own rights: so only sets in the operator's own
+// namespace (Tenancy.RunnerSetNamespace) are honoured, their entries stay
+// in that namespace unless the admin allows otherwise and the target
+// namespace opts in, and a set touches only runners carrying its UID.
 const (
-	LabelRunnerSet = "flashduty.flashcat.cloud/runner-set"
-	runnerSetKey   = "runners.yaml"
+	LabelRunnerSet    = "flashduty.flashcat.cloud/runner-set"
+	LabelRunnerSetUID = "flashduty.flashcat.cloud/runner-set-uid"
+	runnerSetKey      = "runners.yaml"
 )
 
 // RunnerSetEntry is one runner of a set.
@@ -37,6 +44,8 @@ type RunnerSetEntry struct {
 	Spec      fdv1.FlashdutyRunnerSpec `json:"spec"`
 }
 
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
+
 // RunnerSetReconciler applies runner sets.
 type RunnerSetReconciler struct {
 	Client client.Client
@@ -44,6 +53,7 @@ type RunnerSetReconciler struct {
 	// watched by metadata only, so the operator caches no ConfigMap data.
 	Reader   client.Reader
 	Recorder events.EventRecorder
+	Tenancy  Tenancy
 }
 
 // Reconcile applies one runner set.
@@ -53,6 +63,11 @@ func (r *RunnerSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if _, ok := cm.Labels[LabelRunnerSet]; !ok {
+		return ctrl.Result{}, nil
+	}
+	if cm.Namespace != r.Tenancy.RunnerSetNamespace {
+		r.Recorder.Eventf(cm, nil, corev1.EventTypeWarning, "RunnerSetIgnored", "Apply",
+			"runner sets are honoured only in the operator's namespace %q; this ConfigMap is ignored", r.Tenancy.RunnerSetNamespace)
 		return ctrl.Result{}, nil
 	}
 	var entries []RunnerSetEntry
@@ -66,11 +81,16 @@ func (r *RunnerSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		if ns == "" {
 			ns = cm.Namespace
 		}
+		if err := r.mayTarget(ctx, cm, ns); err != nil {
+			r.Recorder.Eventf(cm, nil, corev1.EventTypeWarning, "RunnerRejected", "Apply", "FlashdutyRunner %s/%s: %v", ns, e.Name, err)
+			continue
+		}
 		want[ns+"/"+e.Name] = true
 		fdr := &fdv1.FlashdutyRunner{
-			TypeMeta:   metav1.TypeMeta{APIVersion: fdv1.GroupVersion.String(), Kind: "FlashdutyRunner"},
-			ObjectMeta: metav1.ObjectMeta{Name: e.Name, Namespace: ns, Labels: map[string]string{LabelRunnerSet: cm.Name}},
-			Spec:       e.Spec,
+			TypeMeta: metav1.TypeMeta{APIVersion: fdv1.GroupVersion.String(), Kind: "FlashdutyRunner"},
+			ObjectMeta: metav1.ObjectMeta{Name: e.Name, Namespace: ns, Labels: map[string]string{
+				LabelRunnerSet: cm.Name, LabelRunnerSetUID: string(cm.UID)}},
+			Spec: e.Spec,
 		}
 		if ns == cm.Namespace {
 			if err := controllerutil.SetOwnerReference(cm, fdr, r.Client.Scheme()); err != nil {
@@ -85,9 +105,9 @@ func (r *RunnerSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			continue
 		}
 	}
-	// Runners this set made earlier and no longer lists.
+	// Runners this very set (by UID) made earlier and no longer lists.
 	list := &fdv1.FlashdutyRunnerList{}
-	if err := r.Client.List(ctx, list, client.MatchingLabels{LabelRunnerSet: cm.Name}); err != nil {
+	if err := r.Client.List(ctx, list, client.MatchingLabels{LabelRunnerSetUID: string(cm.UID)}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list runners of set %s: %w", cm.Name, err)
 	}
 	for i := range list.Items {
@@ -117,7 +137,7 @@ func (r *RunnerSetReconciler) apply(ctx context.Context, cm *corev1.ConfigMap, f
 	case err != nil:
 		return err
 	}
-	if existing.Labels[LabelRunnerSet] != cm.Name {
+	if !madeBySet(existing, cm) {
 		return fmt.Errorf("exists and is not managed by runner set %s", cm.Name)
 	}
 	if existing.Annotations[AnnotationDesiredHash] == fdr.Annotations[AnnotationDesiredHash] {
@@ -131,6 +151,35 @@ func (r *RunnerSetReconciler) apply(ctx context.Context, cm *corev1.ConfigMap, f
 		return err
 	}
 	r.Recorder.Eventf(cm, nil, corev1.EventTypeNormal, "Updated", "Update", "updated FlashdutyRunner %s/%s", fdr.Namespace, fdr.Name)
+	return nil
+}
+
+// madeBySet reports a runner this set made: it carries the set's UID, or
+// (made before the UID label) the set's name and an owner reference to it.
+func madeBySet(fdr *fdv1.FlashdutyRunner, cm *corev1.ConfigMap) bool {
+	if uid, ok := fdr.Labels[LabelRunnerSetUID]; ok {
+		return uid == string(cm.UID)
+	}
+	return fdr.Labels[LabelRunnerSet] == cm.Name && metav1.IsControlledBy(fdr, cm)
+}
+
+// mayTarget allows an entry's namespace: the set's own, or another when
+// the admin allows cross-namespace sets and that namespace opts in.
+func (r *RunnerSetReconciler) mayTarget(ctx context.Context, cm *corev1.ConfigMap, ns string) error {
+	if ns == cm.Namespace {
+		return nil
+	}
+	if !r.Tenancy.CrossNamespaceRunnerSets {
+		return fmt.Errorf("runner sets may not create runners in other namespaces (operator flag --cross-namespace-runner-sets)")
+	}
+	target := &metav1.PartialObjectMetadata{}
+	target.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := r.Reader.Get(ctx, client.ObjectKey{Name: ns}, target); err != nil {
+		return fmt.Errorf("read namespace %s: %w", ns, err)
+	}
+	if target.Labels[LabelAcceptRunnerSets] != "true" {
+		return fmt.Errorf("namespace %s does not accept runner sets (label %s=true)", ns, LabelAcceptRunnerSets)
+	}
 	return nil
 }
 
@@ -149,13 +198,16 @@ func (r *RunnerSetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // Setup registers every controller of the operator with mgr.
-func Setup(mgr ctrl.Manager, runnerImage string) error {
+func Setup(mgr ctrl.Manager, runnerImage string, tenancy Tenancy) error {
 	recorder := mgr.GetEventRecorder("flashduty-operator")
-	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: recorder, RunnerImage: runnerImage, HTTP: NewSandboxHTTPClient()}
+	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: recorder, RunnerImage: runnerImage, HTTP: NewSandboxHTTPClient(), Tenancy: tenancy}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the FlashdutyRunner controller: %w", err)
 	}
-	sets := &RunnerSetReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: recorder}
+	if tenancy.RunnerSetNamespace == "" {
+		return nil // no namespace is trusted with runner sets
+	}
+	sets := &RunnerSetReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: recorder, Tenancy: tenancy}
 	if err := sets.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the runner-set controller: %w", err)
 	}

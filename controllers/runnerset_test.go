@@ -9,11 +9,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
 )
 
 func TestRunnerSet(t *testing.T) {
-	ns, other := namespace(t), namespace(t)
+	ns, other := setNamespace, namespace(t)
+	acceptRunnerSets(t, other)
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "fd-runners", Namespace: ns, Labels: map[string]string{LabelRunnerSet: "true"}},
 		Data: map[string]string{runnerSetKey: `
@@ -76,5 +79,18 @@ func TestRunnerSet(t *testing.T) {
 	mine := mustRunner(t, ns, "mine")
 	if mine.Spec.APIKeySecretRef.Name != "fd-key" || mine.Labels[LabelRunnerSet] != "" {
 		t.Fatal("the set took over a runner it did not create")
+	}
+}
+
+// acceptRunnerSets labels a namespace as accepting runners from sets.
+func acceptRunnerSets(t *testing.T, ns string) {
+	t.Helper()
+	n := &corev1.Namespace{}
+	if err := k8s.Get(bg, client.ObjectKey{Name: ns}, n); err != nil {
+		t.Fatal(err)
+	}
+	n.Labels[LabelAcceptRunnerSets] = "true"
+	if err := k8s.Update(bg, n); err != nil {
+		t.Fatal(err)
 	}
 }

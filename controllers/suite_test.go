@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -22,6 +24,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
 
 	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
 	"github.com/flashcatcloud/flashduty-runner-k8s/test/kubeletsim"
@@ -78,7 +81,17 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "manager: %v\n", err)
 		return 1
 	}
-	if err := Setup(mgr, "runner:test"); err != nil {
+	for _, ns := range []string{setNamespace, "kube-system"} {
+		if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); client.IgnoreAlreadyExists(err) != nil {
+			fmt.Fprintf(os.Stderr, "namespace %s: %v\n", ns, err)
+			return 1
+		}
+	}
+	if err := applyFile(filepath.Join("..", "config", "admission", "policy.yaml")); err != nil {
+		fmt.Fprintf(os.Stderr, "admission policy: %v\n", err)
+		return 1
+	}
+	if err := Setup(mgr, "runner:test", suiteTenancy); err != nil {
 		fmt.Fprintf(os.Stderr, "setup: %v\n", err)
 		return 1
 	}
@@ -135,6 +148,43 @@ func (c *countingStatus) Update(ctx context.Context, o client.Object, opts ...cl
 func (c *countingStatus) Patch(ctx context.Context, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
 	writes.Add(1)
 	return c.SubResourceWriter.Patch(ctx, o, p, opts...)
+}
+
+// setNamespace stands for the operator's own namespace: the only one whose
+// runner sets are honoured.
+const setNamespace = "flashduty-system"
+
+// suiteTenancy is the admin's choice for the suite's operator: the
+// simulator's ws:// URL on loopback is allowed, cluster-view is, and view
+// is the one bindable role.
+var suiteTenancy = Tenancy{
+	AllowedAPIHosts:          []string{DefaultAPIHosts, "127.0.0.1"},
+	AllowInsecureAPIURL:      true,
+	BindableClusterRoles:     []string{"view"},
+	AllowClusterView:         true,
+	RunnerSetNamespace:       setNamespace,
+	CrossNamespaceRunnerSets: true,
+}
+
+// applyFile creates every object of a multi-document YAML file.
+func applyFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &obj.Object); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if len(obj.Object) == 0 {
+			continue
+		}
+		if err := k8s.Create(context.Background(), obj); client.IgnoreAlreadyExists(err) != nil {
+			return fmt.Errorf("create %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	return nil
 }
 
 // namespace makes a fresh namespace for one test.

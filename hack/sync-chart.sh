@@ -18,3 +18,4 @@ crd=config/crd/bases/flashduty.flashcat.cloud_flashdutyrunners.yaml
   echo "# Generated from config/rbac/role.yaml by hack/sync-chart.sh; do not edit."
   sed -n '/^rules:$/,$p' config/rbac/role.yaml | tail -n +2
 } > "$chart/files/manager-rules.yaml"
+cp config/admission/policy.yaml "$chart/files/admission-policy.yaml"

@@ -234,7 +234,7 @@ func TestChartOnAPIServer(t *testing.T) {
 	kubectl(full, "apply", "--dry-run=server", "-f", "-")
 	kubectl(full, "apply", "--server-side", "-f", "-")
 
-	ctx := startOperator(t, cfg)
+	ctx := startOperator(t, cfg, "flashduty-system")
 	c := newClient(t, cfg)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -280,7 +280,7 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	waitFor(t, "the CRD is served", func() bool {
 		return newClient(t, cfg).List(context.Background(), &fdv1.FlashdutyRunnerList{}) == nil
 	})
-	ctx := startOperator(t, cfg)
+	ctx := startOperator(t, cfg, "default")
 	c := newClient(t, cfg)
 	fdr := &fdv1.FlashdutyRunner{}
 	waitFor(t, "one install must give a runner", func() bool {
@@ -318,7 +318,7 @@ func envtestAssets(t *testing.T) string {
 
 // startOperator runs both reconcilers in process against cfg until the
 // test ends.
-func startOperator(t *testing.T, cfg *rest.Config) context.Context {
+func startOperator(t *testing.T, cfg *rest.Config, releaseNamespace string) context.Context {
 	t.Helper()
 	scheme := testScheme()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
@@ -327,7 +327,9 @@ func startOperator(t *testing.T, cfg *rest.Config) context.Context {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := controllers.Setup(mgr, "runner:test"); err != nil {
+	// As the chart starts it: runner sets honoured in the release namespace.
+	tenancy := controllers.Tenancy{AllowedAPIHosts: []string{controllers.DefaultAPIHosts}, RunnerSetNamespace: releaseNamespace}
+	if err := controllers.Setup(mgr, "runner:test", tenancy); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -2,19 +2,20 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // FlashdutyRunnerSpec is the desired state of a group of runners.
-// +kubebuilder:validation:XValidation:rule="!(has(self.serviceAccountName) && has(self.rbac) && ((has(self.rbac.preset) && self.rbac.preset != 'none') || (has(self.rbac.extraRules) && size(self.rbac.extraRules) > 0)))",message="set either serviceAccountName or rbac, not both"
+// +kubebuilder:validation:XValidation:rule="!(has(self.serviceAccountName) && has(self.rbac) && ((has(self.rbac.preset) && self.rbac.preset != 'none') || (has(self.rbac.clusterRoles) && size(self.rbac.clusterRoles) > 0)))",message="set either serviceAccountName or rbac, not both"
 type FlashdutyRunnerSpec struct {
 	// APIKeySecretRef names the Secret key that holds the Flashduty API key.
 	// Rotating the key in the Secret rolls the runners by itself.
 	APIKeySecretRef SecretKeyRef `json:"apiKeySecretRef"`
 
-	// APIURL is the platform WebSocket endpoint.
+	// APIURL is the platform WebSocket endpoint: wss:// on a host the
+	// cluster admin allows (operator flag --allowed-api-hosts); ws:// only
+	// where the admin allows insecure URLs.
 	// +kubebuilder:validation:Pattern=`^wss?://[^\s]+$`
 	// +kubebuilder:validation:MaxLength=2048
 	// +optional
@@ -246,7 +247,10 @@ const (
 	RBACClusterView   = "cluster-view"
 )
 
-// RBAC describes the runners' Kubernetes identity.
+// RBAC describes the runners' Kubernetes identity. The operator grants
+// only what the cluster admin allows: cluster-view needs the operator flag
+// --allow-cluster-view, and clusterRoles only names roles listed in
+// --bindable-cluster-roles.
 type RBAC struct {
 	// Preset binds the built-in view ClusterRole (which cannot read
 	// Secrets) in the namespace or cluster-wide.
@@ -254,10 +258,13 @@ type RBAC struct {
 	// +kubebuilder:default=none
 	// +optional
 	Preset string `json:"preset,omitempty"`
-	// ExtraRules are granted in the runners' namespace.
-	// +kubebuilder:validation:MaxItems=64
+	// ClusterRoles are bound in the runners' namespace (a RoleBinding
+	// each). Only roles the cluster admin lists as bindable are bound.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=set
 	// +optional
-	ExtraRules []rbacv1.PolicyRule `json:"extraRules,omitempty"`
+	ClusterRoles []string `json:"clusterRoles,omitempty"`
 }
 
 // Workspace chooses the workspace volume.
@@ -311,6 +318,10 @@ const (
 	ReasonRolloutInProgress = "RolloutInProgress"
 	ReasonRolloutComplete   = "RolloutComplete"
 	ReasonReconcileError    = "ReconcileError"
+	// ReasonNotAllowed: the spec asks for what the cluster admin does not
+	// allow (an API host off the list, ws://, cluster-view, a role that is
+	// not bindable). Nothing is rolled out for it.
+	ReasonNotAllowed = "NotAllowed"
 	ReasonAsExpected        = "AsExpected"
 
 	ReasonLandlock        = "Landlock"

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -35,6 +36,8 @@ func main() {
 	var (
 		metricsAddr, probeAddr, watchNamespace, runnerImage string
 		leaderElect, secureMetrics, enableHTTP2             bool
+		apiHosts, bindable                                  string
+		tenancy                                             controllers.Tenancy
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "metrics address (:8443 for HTTPS, :8080 for HTTP, 0 to disable)")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "health probe address")
@@ -43,9 +46,17 @@ func main() {
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "serve metrics over HTTP/2 (off: HTTP/2 stream-reset attacks)")
 	flag.StringVar(&watchNamespace, "watch-namespace", "", "only reconcile FlashdutyRunners in this namespace (default all)")
 	flag.StringVar(&runnerImage, "runner-image", DefaultRunnerImage, "runner image for FlashdutyRunners that name none")
+	flag.StringVar(&apiHosts, "allowed-api-hosts", controllers.DefaultAPIHosts, "comma-separated platform hosts (host or host:port) a runner's apiURL may name; * allows any")
+	flag.BoolVar(&tenancy.AllowInsecureAPIURL, "allow-insecure-api-url", false, "allow ws:// apiURLs (the API key then travels unencrypted: tests and demos only)")
+	flag.StringVar(&bindable, "bindable-cluster-roles", "", "comma-separated ClusterRoles that spec.rbac.clusterRoles may name (the operator's RBAC must hold bind on them)")
+	flag.BoolVar(&tenancy.AllowClusterView, "allow-cluster-view", false, "allow the cluster-view RBAC preset (a ClusterRoleBinding to view for each such runner)")
+	flag.StringVar(&tenancy.RunnerSetNamespace, "runner-set-namespace", os.Getenv("POD_NAMESPACE"), "the only namespace whose runner-set ConfigMaps are honoured (default: the operator's own, from POD_NAMESPACE; empty honours none)")
+	flag.BoolVar(&tenancy.CrossNamespaceRunnerSets, "cross-namespace-runner-sets", false, "let runner sets create runners in namespaces labelled "+controllers.LabelAcceptRunnerSets+"=true")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	tenancy.AllowedAPIHosts = splitList(apiHosts)
+	tenancy.BindableClusterRoles = splitList(bindable)
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
@@ -83,16 +94,29 @@ func main() {
 		log.Error(err, "unable to create the manager")
 		os.Exit(1)
 	}
-	if err := controllers.Setup(mgr, runnerImage); err != nil {
+	if err := controllers.Setup(mgr, runnerImage, tenancy); err != nil {
 		log.Error(err, "unable to set up the controllers")
 		os.Exit(1)
 	}
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
-	log.Info("starting", "version", version, "watch_namespace", watchNamespace, "runner_image", runnerImage)
+	log.Info("starting", "version", version, "watch_namespace", watchNamespace, "runner_image", runnerImage,
+		"allowed_api_hosts", tenancy.AllowedAPIHosts, "bindable_cluster_roles", tenancy.BindableClusterRoles,
+		"allow_cluster_view", tenancy.AllowClusterView, "runner_set_namespace", tenancy.RunnerSetNamespace)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "manager stopped")
 		os.Exit(1)
 	}
 	fmt.Fprintln(os.Stderr, "flashduty-operator stopped")
+}
+
+// splitList reads a comma-separated flag value.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -127,7 +127,10 @@ func run(ctx context.Context, bin, assets string) (err error) {
 	}
 	defer opLog.Close()
 	op := exec.Command(filepath.Join(bin, "flashduty-operator"), "--kubeconfig", kubeconfig,
-		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--runner-image=flashduty-runner:demo")
+		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--runner-image=flashduty-runner:demo",
+		// The admin's choices for this demo: the simulator on loopback
+		// (plain ws://) and cluster-wide view.
+		"--allowed-api-hosts=127.0.0.1", "--allow-insecure-api-url", "--allow-cluster-view")
 	op.Stdout, op.Stderr = opLog, opLog
 	if err := op.Start(); err != nil {
 		return fmt.Errorf("start operator: %w", err)
