@@ -41,7 +41,9 @@ func TestTenancyCheck(t *testing.T) {
 		{"cluster-view on", Tenancy{AllowedAPIHosts: []string{"api.flashcat.cloud"}, AllowClusterView: true}, func(f *fdv1.FlashdutyRunner) { f.Spec.RBAC = &fdv1.RBAC{Preset: fdv1.RBACClusterView} }, ""},
 		{"namespace-view", strict, func(f *fdv1.FlashdutyRunner) { f.Spec.RBAC = &fdv1.RBAC{Preset: fdv1.RBACNamespaceView} }, ""},
 		{"bindable", strict, func(f *fdv1.FlashdutyRunner) { f.Spec.RBAC = &fdv1.RBAC{ClusterRoles: []string{"diag"}} }, ""},
-		{"not bindable", strict, func(f *fdv1.FlashdutyRunner) { f.Spec.RBAC = &fdv1.RBAC{ClusterRoles: []string{"view", "cluster-admin"}} }, `"cluster-admin" is not bindable`},
+		{"not bindable", strict, func(f *fdv1.FlashdutyRunner) {
+			f.Spec.RBAC = &fdv1.RBAC{ClusterRoles: []string{"view", "cluster-admin"}}
+		}, `"cluster-admin" is not bindable`},
 	}
 	for _, c := range cases {
 		p := c.t.Check(runner("ns", "r", c.mutate))
@@ -165,7 +167,7 @@ func TestRunnerSetTargetsAndOwnership(t *testing.T) {
 	acceptRunnerSets(t, open)
 	set := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "targets", Namespace: setNamespace, Labels: map[string]string{LabelRunnerSet: "true"}},
-		Data: map[string]string{runnerSetKey: fmt.Sprintf("- {name: a, namespace: %s, spec: {apiKeySecretRef: {name: k}}}\n- {name: b, namespace: %s, spec: {apiKeySecretRef: {name: k}}}\n", closed, open)},
+		Data:       map[string]string{runnerSetKey: fmt.Sprintf("- {name: a, namespace: %s, spec: {apiKeySecretRef: {name: k}}}\n- {name: b, namespace: %s, spec: {apiKeySecretRef: {name: k}}}\n", closed, open)},
 	}
 	create(t, set)
 	eventually(t, "the opted-in namespace gets its runner", func() error { return get(t, open, "b", &fdv1.FlashdutyRunner{}) })

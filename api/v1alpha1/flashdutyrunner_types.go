@@ -322,7 +322,7 @@ const (
 	// allow (an API host off the list, ws://, cluster-view, a role that is
 	// not bindable). Nothing is rolled out for it.
 	ReasonNotAllowed = "NotAllowed"
-	ReasonAsExpected        = "AsExpected"
+	ReasonAsExpected = "AsExpected"
 
 	ReasonLandlock        = "Landlock"
 	ReasonNotEnforced     = "NotEnforced"
