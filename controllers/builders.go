@@ -54,9 +54,24 @@ func deploymentName(fdr *fdv1.FlashdutyRunner) string     { return fdr.Name }
 func configMapName(fdr *fdv1.FlashdutyRunner) string      { return fdr.Name + "-config" }
 func serviceAccountName(fdr *fdv1.FlashdutyRunner) string { return fdr.Name + "-runner" }
 func roleName(fdr *fdv1.FlashdutyRunner) string           { return fdr.Name + "-runner" }
+
+// clusterRoleBindingName is unique per runner: a readable prefix and a
+// hash of namespace/name (`a/b-c` and `a-b/c` differ).
 func clusterRoleBindingName(fdr *fdv1.FlashdutyRunner) string {
-	return "flashduty-runner-" + fdr.Namespace + "-" + fdr.Name
+	sum := sha256.Sum256([]byte(fdr.Namespace + "/" + fdr.Name))
+	readable := fdr.Namespace + "-" + fdr.Name
+	if len(readable) > 200 {
+		readable = readable[:200]
+	}
+	return fmt.Sprintf("flashduty-runner-%s-%x", readable, sum[:5])
 }
+
+// annotationOwner names a cluster-scoped child's runner (namespace/name).
+const annotationOwner = "flashduty.flashcat.cloud/owner"
+
+// LabelRunnerUID marks a cluster-scoped child (which cannot have a
+// namespaced owner) with its runner's UID.
+const LabelRunnerUID = "flashduty.flashcat.cloud/runner-uid"
 
 // SelectorLabels select a FlashdutyRunner's pods.
 func SelectorLabels(fdr *fdv1.FlashdutyRunner) map[string]string {
@@ -163,9 +178,11 @@ func DesiredClusterRoleBinding(fdr *fdv1.FlashdutyRunner) (*rbacv1.ClusterRoleBi
 	if rbacPreset(fdr) != fdv1.RBACClusterView {
 		return nil, nil
 	}
+	labels := commonLabels(fdr)
+	labels[LabelRunnerUID] = string(fdr.UID)
 	crb := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: clusterRoleBindingName(fdr), Labels: commonLabels(fdr),
-			Annotations: map[string]string{"flashduty.flashcat.cloud/owner": fdr.Namespace + "/" + fdr.Name}},
+		ObjectMeta: metav1.ObjectMeta{Name: clusterRoleBindingName(fdr), Labels: labels,
+			Annotations: map[string]string{annotationOwner: fdr.Namespace + "/" + fdr.Name}},
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: serviceAccountName(fdr), Namespace: fdr.Namespace}},
 	}

@@ -303,7 +303,11 @@ func TestPausedScalesToZero(t *testing.T) {
 	if r := *getDeployment(t, ns, "r").Spec.Replicas; r != 0 {
 		t.Fatalf("replicas %d", r)
 	}
-	wantCondition(t, ns, "r", fdv1.ConditionReady, metav1.ConditionFalse, fdv1.ReasonPaused)
+	// Paused is a desired state: Ready (kstatus Current), not a failure.
+	fdr := wantCondition(t, ns, "r", fdv1.ConditionReady, metav1.ConditionTrue, fdv1.ReasonPaused)
+	if !fdr.Status.Paused || condition(fdr, fdv1.ConditionStalled) != nil || condition(fdr, fdv1.ConditionReconciling) != nil {
+		t.Fatalf("status %+v", fdr.Status)
+	}
 }
 
 func TestRBACPresets(t *testing.T) {
@@ -329,8 +333,11 @@ func TestRBACPresets(t *testing.T) {
 		t.Fatal("an identity needs its token")
 	}
 	crb := &rbacv1.ClusterRoleBinding{}
-	eventually(t, "cluster binding", func() error { return get(t, "", "flashduty-runner-"+ns+"-clview", crb) })
 	fdr := mustRunner(t, ns, "clview")
+	eventually(t, "cluster binding", func() error { return get(t, "", clusterRoleBindingName(fdr), crb) })
+	if crb.Labels[LabelRunnerUID] != string(fdr.UID) {
+		t.Fatalf("labels %v", crb.Labels)
+	}
 	if len(fdr.Finalizers) != 1 {
 		t.Fatalf("finalizers %v", fdr.Finalizers)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
@@ -107,38 +109,98 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		dep = nil
 	}
+	var writeErr error
 	if problem == nil {
-		desired, err := Desired(in)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		for _, obj := range desired {
-			if err := r.apply(ctx, fdr, obj); err != nil {
-				return ctrl.Result{}, err
-			}
-			if d, ok := obj.(*appsv1.Deployment); ok && dep == nil {
-				dep = d // just created: no status yet
-			}
-		}
-		if err := r.prune(ctx, fdr, desired); err != nil {
-			return ctrl.Result{}, err
-		}
-	} else {
+		problem, writeErr = r.applyAll(ctx, fdr, in, &dep)
+	}
+	if problem != nil {
 		logger.Info("not rolling out", "reason", problem.Reason, "message", problem.Message)
 	}
-	sb, err := r.observeSandbox(ctx, fdr)
+	sb, waiting, err := r.observePods(ctx, fdr)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.updateStatus(ctx, fdr, problem, dep, sb); err != nil {
+	if err := r.updateStatus(ctx, fdr, problem, dep, waiting, sb); err != nil {
 		return ctrl.Result{}, err
 	}
-	if len(sb.Failed) > 0 {
-		// A pod that could not be asked may answer later without any
-		// change that would bring a reconcile.
+	if writeErr != nil {
+		return ctrl.Result{}, writeErr // retried with backoff; the status says why
+	}
+	if problem != nil && problem.Reason == fdv1.ReasonChildConflict || len(sb.Failed) > 0 || waiting != "" {
+		// A pod that could not be asked, a pod waiting for its image, or
+		// an object in the way may change without an event that would
+		// bring a reconcile.
 		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// applyAll writes the desired children and prunes the others. An object
+// in the way, or a write the API server refuses, is a problem for the
+// status (with the API's message); a refused write is also returned, so
+// that it is retried.
+func (r *Reconciler) applyAll(ctx context.Context, fdr *fdv1.FlashdutyRunner, in Inputs, dep **appsv1.Deployment) (*Problem, error) {
+	desired, err := Desired(in)
+	if err != nil {
+		return nil, err
+	}
+	for _, obj := range desired {
+		err := r.apply(ctx, fdr, obj)
+		var conflict *childConflict
+		switch {
+		case errors.As(err, &conflict):
+			return &Problem{Reason: fdv1.ReasonChildConflict, Message: err.Error()}, nil
+		case err != nil:
+			return &Problem{Reason: fdv1.ReasonReconcileError, Message: err.Error()}, err
+		}
+		if d, ok := obj.(*appsv1.Deployment); ok && *dep == nil {
+			*dep = d // just created: no status yet
+		}
+	}
+	if err := r.prune(ctx, fdr, desired); err != nil {
+		return &Problem{Reason: fdv1.ReasonReconcileError, Message: err.Error()}, err
+	}
+	return nil, nil
+}
+
+// namesake maps an object named like a child (`<runner>-config`) to that
+// runner, so that one which stood in the way (ChildConflict) is noticed
+// when it goes.
+func namesake(o client.Object, suffix string) []reconcile.Request {
+	name, ok := strings.CutSuffix(o.GetName(), suffix)
+	if !ok || name == "" || metav1.GetControllerOf(o) != nil {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+}
+
+// bindingOwner maps a cluster binding to the runner named in its owner
+// annotation (the UID label decides whether it is really that runner's).
+func bindingOwner(_ context.Context, o client.Object) []reconcile.Request {
+	ns, name, ok := strings.Cut(o.GetAnnotations()[annotationOwner], "/")
+	if !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
+}
+
+// ownedBy reports a child this runner controls: by owner reference, or
+// for a cluster-scoped one by the runner's UID label.
+func ownedBy(child metav1.Object, fdr *fdv1.FlashdutyRunner) bool {
+	if child.GetNamespace() == "" {
+		return child.GetLabels()[LabelRunnerUID] == string(fdr.UID)
+	}
+	return metav1.IsControlledBy(child, fdr)
+}
+
+// childConflict is an object with a child's name that this runner does
+// not control.
+type childConflict struct {
+	kind, name string
+}
+
+func (c *childConflict) Error() string {
+	return fmt.Sprintf("%s %s exists and is not controlled by this FlashdutyRunner; it is left alone: rename or delete it", c.kind, c.name)
 }
 
 // inputs reads the Secret key and the CA bundle and renders the config.
@@ -235,6 +297,9 @@ func (r *Reconciler) applyObject(ctx context.Context, fdr *fdv1.FlashdutyRunner,
 	case err != nil:
 		return fmt.Errorf("get %s %s: %w", kind, obj.GetName(), err)
 	}
+	if !ownedBy(existing, fdr) {
+		return &childConflict{kind: kind, name: obj.GetName()}
+	}
 	if existing.GetAnnotations()[AnnotationDesiredHash] == obj.GetAnnotations()[AnnotationDesiredHash] {
 		return nil // nothing changed: no write
 	}
@@ -325,9 +390,17 @@ func (r *Reconciler) finalize(ctx context.Context, fdr *fdv1.FlashdutyRunner) er
 	if !controllerutil.ContainsFinalizer(fdr, Finalizer) {
 		return nil
 	}
-	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: clusterRoleBindingName(fdr)}}
-	if err := r.Client.Delete(ctx, crb); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("delete cluster role binding: %w", err)
+	// Only this runner's binding (by UID), whatever its name.
+	bindings := &metav1.PartialObjectMetadataList{}
+	bindings.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("ClusterRoleBindingList"))
+	if err := r.Client.List(ctx, bindings, client.MatchingLabels{LabelRunnerUID: string(fdr.UID)}); err != nil {
+		return fmt.Errorf("list cluster role bindings: %w", err)
+	}
+	for i := range bindings.Items {
+		crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: bindings.Items[i].Name}}
+		if err := r.Client.Delete(ctx, crb, client.Preconditions{UID: ptrUID(&bindings.Items[i])}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("delete cluster role binding %s: %w", crb.Name, err)
+		}
 	}
 	controllerutil.RemoveFinalizer(fdr, Finalizer)
 	if err := r.Client.Update(ctx, fdr); err != nil {
@@ -336,8 +409,8 @@ func (r *Reconciler) finalize(ctx context.Context, fdr *fdv1.FlashdutyRunner) er
 	return nil
 }
 
-func (r *Reconciler) updateStatus(ctx context.Context, fdr *fdv1.FlashdutyRunner, problem *Problem, dep *appsv1.Deployment, sb SandboxReport) error {
-	st := ComputeStatus(fdr, problem, dep, sb)
+func (r *Reconciler) updateStatus(ctx context.Context, fdr *fdv1.FlashdutyRunner, problem *Problem, dep *appsv1.Deployment, waiting string, sb SandboxReport) error {
+	st := ComputeStatus(fdr, problem, dep, waiting, sb)
 	if reflect.DeepEqual(st, fdr.Status) {
 		return nil
 	}
@@ -399,11 +472,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			if err := mgr.GetClient().List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: o.GetName()}); err != nil {
 				return nil
 			}
-			reqs := make([]reconcile.Request, 0, len(list.Items))
+			reqs := make([]reconcile.Request, 0, len(list.Items)+1)
 			for _, fdr := range list.Items {
 				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&fdr)})
 			}
-			return reqs
+			return append(reqs, namesake(o, "-config")...)
 		}
 	}
 	return ctrl.NewControllerManagedBy(mgr).
@@ -414,10 +487,17 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.Role{}, builder.OnlyMetadata).
 		Owns(&rbacv1.RoleBinding{}, builder.OnlyMetadata).
 		Owns(&policyv1.PodDisruptionBudget{}, builder.OnlyMetadata).
+		// A runner's cluster binding, found by the owner annotation: a
+		// hand edit or deletion is reverted.
+		Watches(&rbacv1.ClusterRoleBinding{}, handler.EnqueueRequestsFromMapFunc(bindingOwner), builder.OnlyMetadata,
+			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetLabels()[LabelRunnerUID] != "" }))).
 		// Secrets and CA ConfigMaps are watched by metadata only: a change
 		// bumps resourceVersion, and the data is read from the API server.
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(byRef(indexSecrets)), builder.OnlyMetadata).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(byRef(indexConfigMaps)), builder.OnlyMetadata).
+		Watches(&corev1.ServiceAccount{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return namesake(o, "-runner")
+		}), builder.OnlyMetadata).
 		Named("flashdutyrunner").
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)

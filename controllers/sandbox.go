@@ -44,19 +44,20 @@ func sandboxOff(fdr *fdv1.FlashdutyRunner) bool {
 
 // observeSandbox asks the /readyz endpoint of every ready runner pod
 // whether it confines its children (probe.SandboxHeader).
-func (r *Reconciler) observeSandbox(ctx context.Context, fdr *fdv1.FlashdutyRunner) (SandboxReport, error) {
+func (r *Reconciler) observePods(ctx context.Context, fdr *fdv1.FlashdutyRunner) (SandboxReport, string, error) {
 	var rep SandboxReport
-	if sandboxOff(fdr) || fdr.Spec.Paused {
-		return rep, nil
+	if fdr.Spec.Paused {
+		return rep, "", nil
 	}
 	pods := &corev1.PodList{}
 	if err := r.Reader.List(ctx, pods, client.InNamespace(fdr.Namespace), client.MatchingLabels(SelectorLabels(fdr))); err != nil {
-		return rep, fmt.Errorf("list runner pods: %w", err)
+		return rep, "", fmt.Errorf("list runner pods: %w", err)
 	}
 	slices.SortFunc(pods.Items, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
+	waiting := waitingReasons(pods.Items)
 	for i := range pods.Items {
 		pod := &pods.Items[i]
-		if !podReady(pod) || pod.Status.PodIP == "" || !pod.DeletionTimestamp.IsZero() {
+		if sandboxOff(fdr) || !podReady(pod) || pod.Status.PodIP == "" || !pod.DeletionTimestamp.IsZero() {
 			continue
 		}
 		switch state, err := r.askSandbox(ctx, pod); {
@@ -68,7 +69,32 @@ func (r *Reconciler) observeSandbox(ctx context.Context, fdr *fdv1.FlashdutyRunn
 			rep.None = append(rep.None, pod.Name)
 		}
 	}
-	return rep, nil
+	return rep, waiting, nil
+}
+
+// waitingReasons says why runner pods are not running, as the kubelet and
+// the scheduler put it (ImagePullBackOff, CreateContainerConfigError,
+// CrashLoopBackOff, Unschedulable…), each once, in order.
+func waitingReasons(pods []corev1.Pod) string {
+	var reasons []string
+	add := func(r string) {
+		if r != "" && r != "ContainerCreating" && r != "PodInitializing" && !slices.Contains(reasons, r) {
+			reasons = append(reasons, r)
+		}
+	}
+	for _, p := range pods {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+				add(c.Reason)
+			}
+		}
+		for _, cs := range append(append([]corev1.ContainerStatus(nil), p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+			if cs.State.Waiting != nil {
+				add(cs.State.Waiting.Reason)
+			}
+		}
+	}
+	return strings.Join(reasons, ", ")
 }
 
 func podReady(p *corev1.Pod) bool {

@@ -303,6 +303,12 @@ const (
 	ConditionReady       = "Ready"
 	ConditionProgressing = "Progressing"
 	ConditionDegraded    = "Degraded"
+	// ConditionReconciling and ConditionStalled are kstatus's: tools
+	// such as Flux and cli-utils read a runner as InProgress while
+	// Reconciling is True and as Failed while Stalled is True (a problem
+	// that needs a change to the spec or the cluster, not time).
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
 	// ConditionSandboxed says whether the ready runners confine their
 	// child processes with Landlock, as each runner reports on /readyz.
 	ConditionSandboxed = "Sandboxed"
@@ -322,6 +328,11 @@ const (
 	// allow (an API host off the list, ws://, cluster-view, a role that is
 	// not bindable). Nothing is rolled out for it.
 	ReasonNotAllowed = "NotAllowed"
+	// ReasonChildConflict: an object with a child's name exists and this
+	// runner does not control it; it is never touched.
+	ReasonChildConflict = "ChildConflict"
+	// ReasonScaledToZero: replicas is 0; nothing to connect.
+	ReasonScaledToZero = "ScaledToZero"
 	ReasonAsExpected = "AsExpected"
 
 	ReasonLandlock        = "Landlock"
@@ -345,6 +356,9 @@ type FlashdutyRunnerStatus struct {
 	// Selector selects the runner pods (for the scale subresource).
 	// +optional
 	Selector string `json:"selector,omitempty"`
+	// Paused mirrors spec.paused once the runners are scaled to zero.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -360,6 +374,7 @@ type FlashdutyRunnerStatus struct {
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.spec.replicas`
 // +kubebuilder:printcolumn:name="Connected",type=integer,JSONPath=`.status.readyReplicas`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.spec.apiURL`,priority=1
 // +kubebuilder:printcolumn:name="Labels",type=string,JSONPath=`.spec.labels`,priority=1
 // +kubebuilder:printcolumn:name="Sandboxed",type=string,JSONPath=`.status.conditions[?(@.type=="Sandboxed")].status`,priority=1

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -76,6 +77,8 @@ func main() {
 		// Only the operator's own Deployments are cached in full.
 		ByObject: map[client.Object]cache.ByObject{
 			&appsv1.Deployment{}: {Label: labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": "flashduty-operator"})},
+			// Only the runners' own cluster bindings, not every one.
+			&rbacv1.ClusterRoleBinding{}: {Label: labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": "flashduty-operator"})},
 		},
 	}
 	if watchNamespace != "" {

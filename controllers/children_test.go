@@ -1,0 +1,124 @@
+package controllers
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
+)
+
+// An object with a child's name that the runner does not control is
+// never touched: the runner stalls with ChildConflict naming it.
+func TestChildConflictLeavesOthersAlone(t *testing.T) {
+	ns := namespace(t)
+	theirs := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app-config"}, Data: map[string]string{"k": "theirs"}}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "irsa-runner",
+		Annotations: map[string]string{"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"}}}
+	create(t, secret(ns, "fd-key", "api_key", "fk"), theirs, sa, runner(ns, "app"), runner(ns, "irsa"))
+	for _, name := range []string{"app", "irsa"} {
+		fdr := wantCondition(t, ns, name, fdv1.ConditionStalled, metav1.ConditionTrue, fdv1.ReasonChildConflict)
+		if c := condition(fdr, fdv1.ConditionReady); c.Status != metav1.ConditionFalse || c.Reason != fdv1.ReasonChildConflict {
+			t.Fatalf("%s ready %+v", name, c)
+		}
+		if got := kstatus(t, fdr); got != status.FailedStatus {
+			t.Fatalf("%s: kstatus %s", name, got)
+		}
+	}
+	got := &corev1.ConfigMap{}
+	if err := get(t, ns, "app-config", got); err != nil || got.Data["k"] != "theirs" || len(got.OwnerReferences) != 0 {
+		t.Fatalf("the user's ConfigMap was touched: %+v", got)
+	}
+	gotSA := &corev1.ServiceAccount{}
+	if err := get(t, ns, "irsa-runner", gotSA); err != nil || gotSA.Annotations["eks.amazonaws.com/role-arn"] == "" || len(gotSA.OwnerReferences) != 0 {
+		t.Fatalf("the user's ServiceAccount was touched: %+v", gotSA)
+	}
+	// Removing the object in the way lets the runner proceed.
+	if err := k8s.Delete(bg, got); err != nil {
+		t.Fatal(err)
+	}
+	wantCondition(t, ns, "app", fdv1.ConditionDegraded, metav1.ConditionFalse, fdv1.ReasonAsExpected)
+}
+
+// Cluster bindings of runners whose names collide when joined do not
+// collide, and deleting one runner leaves the other's binding.
+func TestClusterBindingNamesAreDistinct(t *testing.T) {
+	a, ab := namespace(t), namespace(t)
+	// Make `<a>/b-c` and `<a>-b/c`: the second namespace is named after
+	// the first.
+	abName := a + "-b"
+	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: abName}})
+	_ = ab
+	clview := func(f *fdv1.FlashdutyRunner) { f.Spec.RBAC = &fdv1.RBAC{Preset: fdv1.RBACClusterView} }
+	create(t, secret(a, "fd-key", "api_key", "fk"), secret(abName, "fd-key", "api_key", "fk"),
+		runner(a, "b-c", clview), runner(abName, "c", clview))
+	one, two := mustRunner(t, a, "b-c"), mustRunner(t, abName, "c")
+	if clusterRoleBindingName(one) == clusterRoleBindingName(two) {
+		t.Fatal("names collide")
+	}
+	for _, f := range []*fdv1.FlashdutyRunner{one, two} {
+		eventually(t, "binding of "+f.Namespace+"/"+f.Name, func() error {
+			return get(t, "", clusterRoleBindingName(f), &rbacv1.ClusterRoleBinding{})
+		})
+	}
+	if err := k8s.Delete(bg, one); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the deleted runner's binding goes", func() error {
+		if err := get(t, "", clusterRoleBindingName(one), &rbacv1.ClusterRoleBinding{}); !apierrors.IsNotFound(err) {
+			return err
+		}
+		return nil
+	})
+	if err := get(t, "", clusterRoleBindingName(two), &rbacv1.ClusterRoleBinding{}); err != nil {
+		t.Fatalf("the other runner's binding went too: %v", err)
+	}
+}
+
+// What kstatus (Flux, cli-utils) computes from the status the operator
+// writes: a runner scaled to zero is Current, a broken one Failed, one
+// still rolling out InProgress.
+func TestKstatus(t *testing.T) {
+	ns := namespace(t)
+	zero := int32(0)
+	create(t, secret(ns, "fd-key", "api_key", "fk"),
+		runner(ns, "zero", func(f *fdv1.FlashdutyRunner) { f.Spec.Replicas = &zero }),
+		runner(ns, "broken", func(f *fdv1.FlashdutyRunner) { f.Spec.APIKeySecretRef.Name = "missing" }),
+		runner(ns, "rolling"))
+	for name, want := range map[string]status.Status{"zero": status.CurrentStatus, "broken": status.FailedStatus, "rolling": status.InProgressStatus} {
+		fdr := &fdv1.FlashdutyRunner{}
+		eventually(t, name+" is "+want.String(), func() error {
+			if err := get(t, ns, name, fdr); err != nil {
+				return err
+			}
+			if got := kstatus(t, fdr); got != want {
+				return &kstatusError{got}
+			}
+			return nil
+		})
+	}
+}
+
+type kstatusError struct{ got status.Status }
+
+func (e *kstatusError) Error() string { return "kstatus " + e.got.String() }
+
+func kstatus(t *testing.T, fdr *fdv1.FlashdutyRunner) status.Status {
+	t.Helper()
+	fdr.SetGroupVersionKind(fdv1.GroupVersion.WithKind("FlashdutyRunner"))
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(fdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := status.Compute(&unstructured.Unstructured{Object: obj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Status
+}
