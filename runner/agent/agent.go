@@ -80,10 +80,20 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.mcp, err = mcpManager(cfg, bashPolicy, a.sandbox, o.Version, o.Logger); err != nil {
+	var tlsCfg *tls.Config // the platform's, webfetch's and MCP's
+	if cfg.CAFile != "" {
+		if tlsCfg, err = tlsConfig(cfg.CAFile); err != nil {
+			return nil, err
+		}
+	}
+	web, err := egressTransport(cfg, tlsCfg)
+	if err != nil {
 		return nil, err
 	}
-	ops, err := operations(cfg, bashPolicy, redactor, a.mcp, a.sandbox, o.Logger)
+	if a.mcp, err = mcpManager(cfg, bashPolicy, a.sandbox, web, o.Version, o.Logger); err != nil {
+		return nil, err
+	}
+	ops, err := operations(cfg, bashPolicy, redactor, a.mcp, a.sandbox, web, o.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -103,10 +113,8 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	so.Handler, so.Outbox, so.Observer = a.dispatcher.HandleFrame, a.outbox, a.metrics
 	so.Host = &hostinfo.Host{WorkspaceRoot: cfg.WorkspaceRoot}
 	so.Logger = o.Logger.WithName("session")
-	if cfg.CAFile != "" {
-		if so.TLSConfig, err = tlsConfig(cfg.CAFile); err != nil {
-			return nil, err
-		}
+	if tlsCfg != nil {
+		so.TLSConfig = tlsCfg
 	}
 	if a.session, err = session.New(so); err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"crypto/tls"
 	"fmt"
 	"os"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/egress"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/mcp"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
@@ -31,8 +33,9 @@ func Policy(rules config.Rules) (*permission.Policy, error) {
 }
 
 // operations builds the operation registry from the configuration.
-// bashPolicy is shared with the MCP manager (stdio server commands).
-func operations(cfg *config.Config, bashPolicy *permission.Policy, redactor *redact.Redactor, mcps *mcp.Manager, sb *sandbox.Sandbox, log logr.Logger) (map[string]dispatch.Operation, error) {
+// bashPolicy is shared with the MCP manager (stdio server commands), web
+// with it too (http/sse servers).
+func operations(cfg *config.Config, bashPolicy *permission.Policy, redactor *redact.Redactor, mcps *mcp.Manager, sb *sandbox.Sandbox, web *egress.Transport, log logr.Logger) (map[string]dispatch.Operation, error) {
 	spill := &workspace.Spiller{Root: cfg.WorkspaceRoot, Redactor: redactor}
 	sh := shell.New(shell.Options{
 		Policy: bashPolicy, Root: cfg.WorkspaceRoot, Env: os.Environ(),
@@ -43,20 +46,27 @@ func operations(cfg *config.Config, bashPolicy *permission.Policy, redactor *red
 	if err != nil {
 		return nil, err
 	}
-	webPolicy, err := Policy(cfg.Permission.Webfetch)
-	if err != nil {
-		return nil, err
-	}
 	ops := ws.Operations()
 	ops["bash"] = sh.Run
-	ops["webfetch"] = webfetch.New(webfetch.Options{Policy: webPolicy, Spill: spill}).Run
+	ops["webfetch"] = webfetch.New(webfetch.Options{Egress: web, Spill: spill}).Run
 	m := &mcp.Ops{M: mcps, Spill: spill}
 	ops["mcp_list_tools"], ops["mcp_call"], ops[dispatch.LegacyMCPOperation] = m.ListTools, m.Call, m.LegacyCall
 	return ops, nil
 }
 
+// egressTransport carries webfetch and MCP http/sse requests: metadata
+// addresses refused unless permission.webfetch allows the URL, and the
+// configured ca_file trusted as for the platform connection.
+func egressTransport(cfg *config.Config, tlsCfg *tls.Config) (*egress.Transport, error) {
+	webPolicy, err := Policy(cfg.Permission.Webfetch)
+	if err != nil {
+		return nil, err
+	}
+	return egress.New(egress.Options{Allow: webfetch.AllowFunc(webPolicy), TLS: tlsCfg}), nil
+}
+
 // mcpManager builds the MCP session manager from the configuration.
-func mcpManager(cfg *config.Config, bashPolicy *permission.Policy, sb *sandbox.Sandbox, version string, log logr.Logger) (*mcp.Manager, error) {
+func mcpManager(cfg *config.Config, bashPolicy *permission.Policy, sb *sandbox.Sandbox, web *egress.Transport, version string, log logr.Logger) (*mcp.Manager, error) {
 	var tools *permission.Policy
 	if cfg.Permission.MCP != nil { // absent: every tool is allowed
 		var err error
@@ -64,5 +74,5 @@ func mcpManager(cfg *config.Config, bashPolicy *permission.Policy, sb *sandbox.S
 			return nil, err
 		}
 	}
-	return mcp.NewManager(mcp.Options{Bash: bashPolicy, Tools: tools, Env: shell.CleanEnv(os.Environ()), Sandbox: sb, Logger: log.WithName("mcp"), Version: version}), nil
+	return mcp.NewManager(mcp.Options{Bash: bashPolicy, Tools: tools, Env: shell.CleanEnv(os.Environ()), Sandbox: sb, HTTP: web, Logger: log.WithName("mcp"), Version: version}), nil
 }

@@ -18,6 +18,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/egress"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/shell"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
@@ -304,5 +305,20 @@ func TestIdleSessionsClose(t *testing.T) {
 	}
 	if _, err := call(t, ctxT(t), o, stdioServer("idle", nil), "pid", nil); err == nil || !errors.Is(err, err) || !strings.Contains(err.Error(), "shutting down") {
 		t.Fatalf("calls after Close: %v", err)
+	}
+}
+
+// MCP over HTTP gets webfetch's egress protection: metadata addresses are
+// refused before anything is sent (literal addresses: no traffic leaves).
+func TestHTTPServersCannotReachMetadata(t *testing.T) {
+	o := newOps(t, nil)
+	defer o.M.Close()
+	for _, u := range []string{"http://169.254.169.254/mcp", "http://[::a9fe:a9fe]/mcp", "http://100.100.100.200/", "http://metadata.google.internal./mcp", "http://2852039166/"} {
+		for _, transport := range []string{"http", "sse"} {
+			_, err := call(t, ctxT(t), o, ServerConfig{Name: "meta", Transport: transport, URL: u}, "echo", nil)
+			if err == nil || !strings.Contains(err.Error(), egress.ErrBlocked.Error()) {
+				t.Fatalf("%s over %s: %v", u, transport, err)
+			}
+		}
 	}
 }

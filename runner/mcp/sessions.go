@@ -20,6 +20,7 @@ import (
 	"github.com/go-logr/logr"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/egress"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
 )
@@ -87,6 +88,10 @@ type Options struct {
 	Logger      logr.Logger
 	// Version is announced to servers.
 	Version string
+	// HTTP carries requests to http/sse servers; nil is an egress
+	// transport without exceptions (metadata addresses refused on every
+	// hop, through proxies too).
+	HTTP http.RoundTripper
 }
 
 // Manager owns the MCP sessions. Run reaps idle ones; Close ends all.
@@ -127,6 +132,9 @@ func NewManager(o Options) *Manager {
 	version := o.Version
 	if version == "" {
 		version = "dev"
+	}
+	if o.HTTP == nil {
+		o.HTTP = egress.New(egress.Options{})
 	}
 	return &Manager{
 		o:        o,
@@ -268,15 +276,15 @@ func (m *Manager) dial(ctx context.Context, cfg ServerConfig) (*sdk.ClientSessio
 	case "stdio":
 		return m.connectStdio(ctx, cfg)
 	case "http", "streamable_http":
-		return m.client.Connect(ctx, streamable(cfg), nil)
+		return m.client.Connect(ctx, m.streamable(cfg), nil)
 	}
 	// "sse" is what the platform sends for Streamable HTTP servers; old
 	// servers only speak the legacy SSE transport.
-	cs, err := m.client.Connect(ctx, streamable(cfg), nil)
+	cs, err := m.client.Connect(ctx, m.streamable(cfg), nil)
 	if err == nil {
 		return cs, nil
 	}
-	cs, sseErr := m.client.Connect(ctx, &sdk.SSEClientTransport{Endpoint: cfg.URL, HTTPClient: httpClient(cfg)}, nil)
+	cs, sseErr := m.client.Connect(ctx, &sdk.SSEClientTransport{Endpoint: cfg.URL, HTTPClient: m.httpClient(cfg)}, nil)
 	if sseErr != nil {
 		return nil, fmt.Errorf("connect to MCP server %s: streamable HTTP: %w; SSE: %w", cfg.Name, err, sseErr)
 	}
@@ -286,8 +294,8 @@ func (m *Manager) dial(ctx context.Context, cfg ServerConfig) (*sdk.ClientSessio
 // streamable is the Streamable HTTP transport. The runner only asks and
 // never listens for server-initiated messages, so it opens no standalone
 // SSE stream.
-func streamable(cfg ServerConfig) *sdk.StreamableClientTransport {
-	return &sdk.StreamableClientTransport{Endpoint: cfg.URL, HTTPClient: httpClient(cfg), MaxRetries: -1, DisableStandaloneSSE: true}
+func (m *Manager) streamable(cfg ServerConfig) *sdk.StreamableClientTransport {
+	return &sdk.StreamableClientTransport{Endpoint: cfg.URL, HTTPClient: m.httpClient(cfg), MaxRetries: -1, DisableStandaloneSSE: true}
 }
 
 func (m *Manager) connectStdio(ctx context.Context, cfg ServerConfig) (*sdk.ClientSession, error) {
@@ -416,7 +424,6 @@ func (t *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(req)
 }
 
-func httpClient(cfg ServerConfig) *http.Client {
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	return &http.Client{Transport: &headerTransport{static: cfg.Headers, base: base}}
+func (m *Manager) httpClient(cfg ServerConfig) *http.Client {
+	return &http.Client{Transport: &headerTransport{static: cfg.Headers, base: m.o.HTTP}}
 }

@@ -1,7 +1,8 @@
 // Package webfetch is the `webfetch` operation: fetch an http(s) URL and
 // return its body as markdown, text or HTML. Link-local and cloud
-// metadata addresses are refused (checked on the address actually dialled
-// and on every redirect) unless permission.webfetch allows the URL.
+// metadata addresses are refused on every hop, directly and through a
+// proxy (package egress), unless permission.webfetch allows that hop's
+// normalised URL.
 package webfetch
 
 import (
@@ -11,15 +12,13 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/egress"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
 )
@@ -34,41 +33,44 @@ const (
 
 // Options configure the operation.
 type Options struct {
-	// Policy holds permission.webfetch; nil allows nothing extra.
-	Policy *permission.Policy
+	// Egress carries and checks every request; its Allow holds
+	// permission.webfetch (AllowFunc). Nil allows no exceptions.
+	Egress *egress.Transport
 	Spill  *workspace.Spiller
-	// Proxy picks a proxy; nil means http.ProxyFromEnvironment.
-	Proxy func(*http.Request) (*url.URL, error)
 }
 
 // Fetcher runs webfetch tasks.
 type Fetcher struct {
 	o      Options
+	egress *egress.Transport
 	client *http.Client
 }
 
 // New returns the operation.
 func New(o Options) *Fetcher {
-	if o.Proxy == nil {
-		o.Proxy = http.ProxyFromEnvironment
+	if o.Egress == nil {
+		o.Egress = egress.New(egress.Options{})
 	}
-	f := &Fetcher{o: o}
+	f := &Fetcher{o: o, egress: o.Egress}
 	f.client = &http.Client{
-		Transport: &http.Transport{
-			Proxy:               o.Proxy,
-			DialContext:         dialContext,
-			TLSHandshakeTimeout: 10 * time.Second,
-			MaxIdleConns:        4,
-			IdleConnTimeout:     30 * time.Second,
-		},
+		Transport: f.egress, // checks every hop against its own URL
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= maxRedirects {
 				return fmt.Errorf("stopped after %d redirects", maxRedirects)
 			}
-			return f.checkURL(req.URL)
+			return nil
 		},
 	}
 	return f
+}
+
+// AllowFunc matches normalised URLs against permission.webfetch rules:
+// what may reach a protected destination.
+func AllowFunc(p *permission.Policy) func(string) bool {
+	if p == nil {
+		return nil
+	}
+	return func(u string) bool { return p.DecideWords([]string{u}).Allowed }
 }
 
 type args struct {
@@ -85,10 +87,6 @@ type Result struct {
 	FilePath  string `json:"file_path,omitempty"`
 	TotalSize int64  `json:"total_size"`
 }
-
-// ruleAllowed marks a request whose URL a permission.webfetch rule
-// allows, so the dialer lets it reach a protected address.
-type ruleAllowed struct{}
 
 // Run is the dispatch.Operation.
 func (f *Fetcher) Run(ctx context.Context, raw json.RawMessage, audit *dispatch.Audit) (any, error) {
@@ -108,7 +106,7 @@ func (f *Fetcher) Run(ctx context.Context, raw json.RawMessage, audit *dispatch.
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("invalid webfetch args: url must be an http or https URL, got %q", a.URL)
 	}
-	if err := f.checkURL(u); err != nil {
+	if _, err := f.egress.Check(ctx, u); err != nil {
 		audit.Decision = permission.Deny
 		return nil, err
 	}
@@ -118,9 +116,6 @@ func (f *Fetcher) Run(ctx context.Context, raw json.RawMessage, audit *dispatch.
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if f.allows(u.String()) {
-		ctx = context.WithValue(ctx, ruleAllowed{}, true)
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("invalid webfetch args: %w", err)
@@ -129,6 +124,9 @@ func (f *Fetcher) Run(ctx context.Context, raw json.RawMessage, audit *dispatch.
 	req.Header.Set("Accept", "text/html,text/plain,text/markdown,application/json;q=0.9,*/*;q=0.5")
 	resp, err := f.client.Do(req)
 	if err != nil {
+		if errors.Is(err, egress.ErrBlocked) {
+			audit.Decision = permission.Deny
+		}
 		return nil, fmt.Errorf("fetch %s: %w", u.Redacted(), unwrapURLError(err))
 	}
 	defer resp.Body.Close()
@@ -173,53 +171,4 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-// ErrBlocked is wrapped by refusals of protected addresses.
-var ErrBlocked = errors.New("webfetch refused")
-
-// checkURL refuses URLs whose host is a literal protected address (or a
-// well-known metadata name) unless a rule allows the URL.
-func (f *Fetcher) checkURL(u *url.URL) error {
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%w: %s is not http or https", ErrBlocked, u.Redacted())
-	}
-	host := strings.ToLower(u.Hostname())
-	protected := host == "metadata.google.internal" || host == "metadata"
-	if ip, err := netip.ParseAddr(host); err == nil && Protected(ip) {
-		protected = true
-	}
-	if protected && !f.allows(u.String()) {
-		return fmt.Errorf("%w: %s is a link-local or cloud metadata address (allow it with a permission.webfetch rule)", ErrBlocked, u.Redacted())
-	}
-	return nil
-}
-
-func (f *Fetcher) allows(rawURL string) bool {
-	return f.o.Policy != nil && f.o.Policy.DecideWords([]string{rawURL}).Allowed
-}
-
-// dialContext checks the address actually dialled, which defeats DNS
-// names that resolve to a metadata address. (Through a proxy the proxy is
-// dialled; checkURL covers the target's name then.)
-func dialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	allowed, _ := ctx.Value(ruleAllowed{}).(bool)
-	d := net.Dialer{Timeout: 10 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
-		ap, err := netip.ParseAddrPort(address)
-		if err != nil || allowed {
-			return nil //nolint:nilerr // not an IP:port, or allowed by a rule: nothing to check
-		}
-		if Protected(ap.Addr()) {
-			return fmt.Errorf("%w: %s is a link-local or cloud metadata address", ErrBlocked, ap.Addr())
-		}
-		return nil
-	}}
-	return d.DialContext(ctx, network, address)
-}
-
-// Protected reports link-local addresses (169.254.0.0/16, fe80::/10, the
-// cloud metadata endpoints among them) and fd00:ec2::254.
-func Protected(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	return ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip == netip.MustParseAddr("fd00:ec2::254")
 }
