@@ -272,7 +272,7 @@ func Normalise(u *url.URL) string {
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
-	if port := u.Port(); port != "" && !(u.Scheme == "http" && port == "80") && !(u.Scheme == "https" && port == "443") {
+	if port := u.Port(); port != "" && port != defaultPort(u.Scheme) {
 		host += ":" + port
 	}
 	p := u.EscapedPath()
@@ -292,4 +292,14 @@ func Normalise(u *url.URL) string {
 		out += "?" + u.RawQuery
 	}
 	return out
+}
+
+func defaultPort(scheme string) string {
+	switch strings.ToLower(scheme) {
+	case "http":
+		return "80"
+	case "https":
+		return "443"
+	}
+	return ""
 }
