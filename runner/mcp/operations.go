@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -136,9 +135,9 @@ func (o *Ops) call(ctx context.Context, a callArgs, audit *dispatch.Audit) (any,
 			return nil, fmt.Errorf("invalid mcp_call args: args must be an object: %w", err)
 		}
 	}
-	timeout := DefaultCallTimeout
-	if a.Timeout != nil && *a.Timeout > 0 {
-		timeout = time.Duration(*a.Timeout * float64(time.Second))
+	timeout, err := dispatch.Timeout("mcp_call", a.Timeout, DefaultCallTimeout, MaxCallTimeout)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -29,6 +29,9 @@ import (
 const (
 	ConnectTimeout     = 10 * time.Second
 	DefaultCallTimeout = 60 * time.Second
+	// MaxCallTimeout caps what a call may ask for, as bash and webfetch
+	// cap theirs.
+	MaxCallTimeout     = 30 * time.Minute
 	DefaultIdleTimeout = 5 * time.Minute
 	maxStderrBytes     = 64 << 10
 )

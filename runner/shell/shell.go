@@ -127,9 +127,9 @@ func (s *Shell) Run(ctx context.Context, raw json.RawMessage, audit *dispatch.Au
 	if a.Command == "" {
 		return nil, errors.New("invalid bash args: command is required")
 	}
-	timeout := s.o.DefaultTimeout
-	if a.Timeout != nil && *a.Timeout > 0 {
-		timeout = min(time.Duration(*a.Timeout*float64(time.Second)), s.o.MaxTimeout)
+	timeout, err := dispatch.Timeout("bash", a.Timeout, s.o.DefaultTimeout, s.o.MaxTimeout)
+	if err != nil {
+		return nil, err
 	}
 	file, err := permission.Parse(a.Command)
 	if err != nil {

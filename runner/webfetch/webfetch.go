@@ -110,9 +110,9 @@ func (f *Fetcher) Run(ctx context.Context, raw json.RawMessage, audit *dispatch.
 		audit.Decision = permission.Deny
 		return nil, err
 	}
-	timeout := DefaultTimeout
-	if a.Timeout != nil && *a.Timeout > 0 {
-		timeout = min(time.Duration(*a.Timeout*float64(time.Second)), MaxTimeout)
+	timeout, err := dispatch.Timeout("webfetch", a.Timeout, DefaultTimeout, MaxTimeout)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
