@@ -90,7 +90,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.mcp, err = mcpManager(cfg, bashPolicy, a.sandbox, web, o.Version, o.Logger); err != nil {
+	if a.mcp, err = mcpManager(cfg, bashPolicy, a.sandbox, web, redactor, o.Version, o.Logger); err != nil {
 		return nil, err
 	}
 	ops, err := operations(cfg, bashPolicy, redactor, a.mcp, a.sandbox, web, o.Logger)

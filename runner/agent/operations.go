@@ -66,7 +66,7 @@ func egressTransport(cfg *config.Config, tlsCfg *tls.Config) (*egress.Transport,
 }
 
 // mcpManager builds the MCP session manager from the configuration.
-func mcpManager(cfg *config.Config, bashPolicy *permission.Policy, sb *sandbox.Sandbox, web *egress.Transport, version string, log logr.Logger) (*mcp.Manager, error) {
+func mcpManager(cfg *config.Config, bashPolicy *permission.Policy, sb *sandbox.Sandbox, web *egress.Transport, redactor *redact.Redactor, version string, log logr.Logger) (*mcp.Manager, error) {
 	var tools *permission.Policy
 	if cfg.Permission.MCP != nil { // absent: every tool is allowed
 		var err error
@@ -74,5 +74,5 @@ func mcpManager(cfg *config.Config, bashPolicy *permission.Policy, sb *sandbox.S
 			return nil, err
 		}
 	}
-	return mcp.NewManager(mcp.Options{Bash: bashPolicy, Tools: tools, Env: shell.CleanEnv(os.Environ()), Sandbox: sb, HTTP: web, Logger: log.WithName("mcp"), Version: version}), nil
+	return mcp.NewManager(mcp.Options{Bash: bashPolicy, Tools: tools, Env: shell.CleanEnv(os.Environ()), Sandbox: sb, HTTP: web, Redactor: redactor, Logger: log.WithName("mcp"), Version: version}), nil
 }

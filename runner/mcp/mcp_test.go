@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/egress"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/shell"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
 )
@@ -79,6 +81,12 @@ func testServer() *sdk.Server {
 	add("structured", func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
 		return &sdk.CallToolResult{Content: []sdk.Content{}, StructuredContent: map[string]any{"pods": 3}}, nil
 	})
+	s.AddTool(&sdk.Tool{Name: "leaky", Description: "authenticates with ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+		InputSchema: json.RawMessage(`{"type":"object","properties":{"token":{"type":"string","default":"ghp_abcdefghijklmnopqrstuvwxyz0123456789"}}}`)},
+		func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+			fmt.Fprintln(os.Stderr, "debug: using token ghp_abcdefghijklmnopqrstuvwxyz0123456789")
+			return text("ok"), nil
+		})
 	for i := range 30 {
 		add(fmt.Sprintf("extra%02d", i), func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) { return text("x"), nil })
 	}
@@ -148,8 +156,8 @@ func TestStdioListCallAndReuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	tools := res.(map[string]any)["tools"].([]Tool)
-	if len(tools) != 41 || tools[0].InputSchema == nil || tools[0].Description == "" {
-		t.Fatalf("want 41 tools over several pages, got %d", len(tools))
+	if len(tools) != 42 || tools[0].InputSchema == nil || tools[0].Description == "" {
+		t.Fatalf("want 42 tools over several pages, got %d", len(tools))
 	}
 	r1, err := call(t, ctxT(t), o, srv, "pid", nil)
 	if err != nil {
@@ -320,5 +328,49 @@ func TestHTTPServersCannotReachMetadata(t *testing.T) {
 				t.Fatalf("%s over %s: %v", u, transport, err)
 			}
 		}
+	}
+}
+
+// What a server says is scrubbed like a tool result: tool descriptions
+// and schemas in mcp_list_tools, and its stderr before it is logged.
+func TestServerOutputIsRedacted(t *testing.T) {
+	const token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+	r, err := redact.New(redact.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var logged []string
+	log := funcr.New(func(prefix, args string) { mu.Lock(); logged = append(logged, args); mu.Unlock() }, funcr.Options{})
+	m := NewManager(Options{Bash: policy(t, "*", "allow"), Env: shell.CleanEnv(os.Environ()), Logger: log, Redactor: r})
+	t.Cleanup(m.Close)
+	o := &Ops{M: m, Spill: &workspace.Spiller{Root: t.TempDir(), Redactor: r}}
+	raw, _ := json.Marshal(map[string]any{"server": stdioServer("local", nil)})
+	res, err := o.ListTools(ctxT(t), raw, &dispatch.Audit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(res)
+	if strings.Contains(string(out), token) || !strings.Contains(string(out), "leaky") {
+		t.Fatalf("tool list not redacted: %s", out)
+	}
+	if _, err := call(t, ctxT(t), o, stdioServer("local", nil), "leaky", nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		all := strings.Join(logged, "\n")
+		mu.Unlock()
+		if strings.Contains(all, token) {
+			t.Fatalf("a secret reached the log: %s", all)
+		}
+		if strings.Contains(all, "debug: using token") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stderr line never reached the log: %s", all)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

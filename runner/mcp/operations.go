@@ -65,7 +65,33 @@ func (o *Ops) ListTools(ctx context.Context, raw json.RawMessage, audit *dispatc
 	if listErr != nil {
 		return nil, fmt.Errorf("list tools of MCP server %s: %w", a.Server.Name, listErr)
 	}
-	return map[string]any{"tools": tools}, nil
+	return map[string]any{"tools": o.redactTools(tools, audit)}, nil
+}
+
+// redactTools scrubs tool names, descriptions and schemas (defaults and
+// examples may hold credentials) as mcp_call results are scrubbed.
+func (o *Ops) redactTools(tools []Tool, audit *dispatch.Audit) []Tool {
+	r := o.M.o.Redactor
+	if r == nil {
+		return tools
+	}
+	raw, err := json.Marshal(tools)
+	if err != nil {
+		return tools
+	}
+	text, counts := r.String(string(raw))
+	audit.Redacted(counts)
+	var out []Tool
+	if json.Unmarshal([]byte(text), &out) == nil {
+		return out
+	}
+	// The scrubbed text is no longer JSON: scrub field by field.
+	for i := range tools {
+		tools[i].Name, _ = r.String(tools[i].Name)
+		tools[i].Description, _ = r.String(tools[i].Description)
+		tools[i].InputSchema = nil
+	}
+	return tools
 }
 
 type callArgs struct {

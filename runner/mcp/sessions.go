@@ -22,6 +22,7 @@ import (
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/egress"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
 )
 
@@ -91,6 +92,9 @@ type Options struct {
 	Logger      logr.Logger
 	// Version is announced to servers.
 	Version string
+	// Redactor scrubs what servers say before it is logged or returned;
+	// nil scrubs nothing.
+	Redactor *redact.Redactor
 	// HTTP carries requests to http/sse servers; nil is an egress
 	// transport without exceptions (metadata addresses refused on every
 	// hop, through proxies too).
@@ -330,7 +334,7 @@ func (m *Manager) connectStdio(ctx context.Context, cfg ServerConfig) (*sdk.Clie
 	context.AfterFunc(ctx, release) // the session's context ends with the session
 	cmd := exec.Command(path, cfg.Args...)
 	cmd.Env = m.o.Sandbox.Env(m.o.Bash.ChildEnv(append(append([]string(nil), m.o.Env...), assigns...)), task)
-	cmd.Stderr = &stderrLog{log: m.o.Logger.WithValues("server", cfg.Name), left: maxStderrBytes}
+	cmd.Stderr = &stderrLog{log: m.o.Logger.WithValues("server", cfg.Name), redact: m.o.Redactor, left: maxStderrBytes}
 	// Servers such as npx start helpers of their own: any system program
 	// may run, nothing the server writes may.
 	x := sandbox.Exec{Programs: []string{path}, Any: true, Path: envValue(m.o.Env, "PATH")}
@@ -374,10 +378,11 @@ func (c *confined) Connect(ctx context.Context) (sdk.Connection, error) {
 // stderrLog sends a stdio server's stderr to the log, line by line, up to
 // a budget.
 type stderrLog struct {
-	mu   sync.Mutex
-	log  logr.Logger
-	left int
-	buf  []byte
+	mu     sync.Mutex
+	log    logr.Logger
+	redact *redact.Redactor // secrets a server prints never reach the log
+	left   int
+	buf    []byte
 }
 
 func (w *stderrLog) Write(p []byte) (int, error) {
@@ -395,7 +400,8 @@ func (w *stderrLog) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		w.log.Info("MCP server stderr", "line", string(w.buf[:min(i, 1024)]))
+		line, _ := w.redact.String(string(w.buf[:i])) // whole, then cut: a cut secret would escape
+		w.log.Info("MCP server stderr", "line", line[:min(len(line), 1024)])
 		w.buf = w.buf[i+1:]
 	}
 	if w.left <= 0 {
