@@ -18,10 +18,13 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 )
 
-// Skill archive bounds (zip bombs, traversal).
+// Skill archive bounds (zip bombs, directory bombs, traversal).
 const (
 	maxSkillZipBytes   = 64 << 20
 	maxSkillEntries    = 2000
+	maxSkillDirs       = 2000 // directories the entries' paths create
+	maxSkillDepth      = 32
+	maxSkillNameBytes  = 1024
 	maxSkillBytes      = 256 << 20 // uncompressed, all entries
 	maxSkillEntryBytes = 64 << 20
 	tmpDir             = ".work/tmp"
@@ -63,6 +66,10 @@ func (w *Workspace) SyncSkill(ctx context.Context, raw json.RawMessage, audit *d
 	if strings.TrimSpace(a.SkillDir) == "" || rel == "." || rel == ".work" || strings.HasPrefix(rel, ".work/") {
 		return nil, fmt.Errorf("invalid sync_skill args: skill_dir %q must name a directory below the workspace root", a.SkillDir)
 	}
+	// Count the central directory before the zip reader parses all of it.
+	if err := countEntries(data, maxSkillEntries); err != nil {
+		return nil, err
+	}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("skill archive is not a zip file: %w", err)
@@ -70,11 +77,16 @@ func (w *Workspace) SyncSkill(ctx context.Context, raw json.RawMessage, audit *d
 	if err := checkArchive(zr); err != nil {
 		return nil, err
 	}
+	unlock := w.syncs.lock(rel) // two syncs of one skill would trip over each other
+	defer unlock()
 	r, err := w.root()
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
+	if err := noSymlinkOnPath(r, rel, a.SkillDir); err != nil {
+		return nil, err
+	}
 	if err := r.MkdirAll(tmpDir, 0o755); err != nil {
 		return nil, pathErr(tmpDir, err)
 	}
@@ -97,9 +109,14 @@ func checkArchive(zr *zip.Reader) error {
 		return fmt.Errorf("skill archive has %d entries, more than %d", len(zr.File), maxSkillEntries)
 	}
 	var total uint64
+	dirs := map[string]bool{}
 	for _, f := range zr.File {
 		name := f.Name
 		switch {
+		case len(name) > maxSkillNameBytes:
+			return fmt.Errorf("skill archive entry name is %d bytes long, more than %d", len(name), maxSkillNameBytes)
+		case strings.Count(strings.Trim(name, "/"), "/") >= maxSkillDepth:
+			return fmt.Errorf("skill archive entry %.80q… is nested more than %d directories deep", name, maxSkillDepth)
 		case name == "" || strings.ContainsRune(name, 0) || strings.Contains(name, "\\"):
 			return fmt.Errorf("skill archive entry %q has an invalid name", name)
 		case path.IsAbs(name):
@@ -116,6 +133,64 @@ func checkArchive(zr *zip.Reader) error {
 		total += f.UncompressedSize64
 		if total > maxSkillBytes {
 			return fmt.Errorf("skill archive expands to more than %d bytes", maxSkillBytes)
+		}
+		for d := path.Dir(path.Clean(name)); d != "." && d != "/" && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+		if len(dirs) > maxSkillDirs {
+			return fmt.Errorf("skill archive creates more than %d directories", maxSkillDirs)
+		}
+	}
+	return nil
+}
+
+// countEntries walks the zip's central directory and refuses more than
+// limit entries, without materialising them (a 1.5 MB archive can list
+// millions). Structural errors are left to the zip reader.
+func countEntries(data []byte, limit int) error {
+	const eocdSig, dirSig = 0x06054b50, 0x02014b50
+	le32 := func(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+	le16 := func(b []byte) int { return int(b[0]) | int(b[1])<<8 }
+	end := -1
+	for i := len(data) - 22; i >= 0 && i >= len(data)-22-65535; i-- {
+		if le32(data[i:]) == eocdSig {
+			end = i
+			break
+		}
+	}
+	if end < 0 {
+		return nil
+	}
+	off := int(le32(data[end+16:]))
+	if off == 0xFFFFFFFF { // ZIP64: the reader's own checks apply
+		off = 0
+	}
+	n := 0
+	for off >= 0 && off+46 <= len(data) && le32(data[off:]) == dirSig {
+		if n++; n > limit {
+			return fmt.Errorf("skill archive lists more than %d entries", limit)
+		}
+		off += 46 + le16(data[off+28:]) + le16(data[off+30:]) + le16(data[off+32:])
+	}
+	return nil
+}
+
+// noSymlinkOnPath refuses a skill_dir that passes through a symlink: it
+// could lead into .work (the spill directory) or anywhere in the
+// workspace the name does not say.
+func noSymlinkOnPath(r *os.Root, rel, shown string) error {
+	p := ""
+	for part := range strings.SplitSeq(rel, "/") {
+		p = path.Join(p, part)
+		info, err := r.Lstat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return pathErr(shown, err)
+		}
+		if info.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("invalid sync_skill args: skill_dir %q passes through the symlink %s", shown, p)
 		}
 	}
 	return nil
@@ -205,12 +280,16 @@ func swapDir(r *os.Root, staging, rel, shown string) error {
 	}
 	if err := r.Rename(staging, rel); err != nil {
 		if old != "" {
-			_ = r.Rename(old, rel) // put the old skill back
+			if rerr := r.Rename(old, rel); rerr != nil {
+				return fmt.Errorf("install skill %s: %w; restoring the old skill failed too (it is in %s): %w", shown, err, old, rerr)
+			}
 		}
 		return pathErr(shown, err)
 	}
 	if old != "" {
-		_ = r.RemoveAll(old)
+		if err := r.RemoveAll(old); err != nil {
+			return fmt.Errorf("skill %s installed, but removing the old copy %s failed: %w", shown, old, err)
+		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
@@ -36,6 +37,8 @@ type Options struct {
 // the workspace root, so no path, `..` or symlink can lead outside it.
 type Workspace struct {
 	o Options
+	// syncs serialises sync_skill per target directory.
+	syncs keyedMutex
 }
 
 // New checks the root and returns the operations.
@@ -155,4 +158,39 @@ func decodeBase64(what, s string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is over the %d byte limit", what, max)
 	}
 	return data, nil
+}
+
+// keyedMutex serialises work per key; entries go when unused.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyedLock
+}
+
+type keyedLock struct {
+	sync.Mutex
+	users int
+}
+
+// lock takes key's lock and returns its release.
+func (k *keyedMutex) lock(key string) func() {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyedLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyedLock{}
+		k.locks[key] = l
+	}
+	l.users++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -483,5 +484,117 @@ func TestWalkSurvivesSwapToSymlink(t *testing.T) {
 		if strings.HasPrefix(p, "a/b/") {
 			t.Fatalf("walked into the swapped symlink: %v", seen)
 		}
+	}
+}
+
+// zipNamed builds an archive of empty files with these names (stored).
+func zipNamed(t *testing.T, names []string) (string, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, n := range names {
+		_, err := zw.CreateHeader(&zip.FileHeader{Name: n, Method: zip.Store})
+		must(t, err)
+	}
+	must(t, zw.Close())
+	sum := sha256.Sum256(buf.Bytes())
+	return base64.StdEncoding.EncodeToString(buf.Bytes()), "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Archives that would make a huge tree, or list more entries than allowed,
+// are refused from their names and their central directory, before
+// anything is extracted.
+func TestSyncSkillDirectoryBombs(t *testing.T) {
+	f := newFixture(t)
+	deep := strings.Repeat("a/", 20000) + "f"
+	wide := make([]string, 0, 1500)
+	for i := range 1500 {
+		wide = append(wide, fmt.Sprintf("d%d/e%d/f", i, i)) // 3000 directories
+	}
+	many := make([]string, 0, 30000)
+	for i := range 30000 {
+		many = append(many, fmt.Sprintf("f%d", i))
+	}
+	for name, c := range map[string]struct {
+		names []string
+		want  string
+	}{
+		"long name": {[]string{deep}, "bytes long"},
+		"deep":      {[]string{strings.Repeat("a/", 40) + "f"}, "nested more than"},
+		"wide":      {wide, "more than 2000 directories"},
+		"many":      {many, "lists more than 2000 entries"},
+	} {
+		data, sum := zipNamed(t, c.names)
+		start := time.Now()
+		_, err := f.call("sync_skill", map[string]any{"skill_dir": "bomb", "zip_data": data, "checksum": sum})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", name, err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("%s: refusing took %s", name, took)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(f.root, ".work", "tmp")); len(entries) != 0 {
+		t.Fatalf("debris: %v", entries)
+	}
+}
+
+func TestCountEntriesStopsEarly(t *testing.T) {
+	names := make([]string, 5000)
+	for i := range names {
+		names[i] = fmt.Sprint(i)
+	}
+	data, _ := zipNamed(t, names)
+	raw, _ := base64.StdEncoding.DecodeString(data)
+	if err := countEntries(raw, 100); err == nil {
+		t.Fatal("5000 entries passed a limit of 100")
+	}
+	if err := countEntries(raw, 5000); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(3, func() { _ = countEntries(raw, 100) })
+	if allocs > 2 {
+		t.Fatalf("counting allocated %v times", allocs)
+	}
+}
+
+// Concurrent syncs of one skill are serialised: all succeed and leave no
+// debris behind.
+func TestSyncSkillConcurrent(t *testing.T) {
+	f := newFixture(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		data, sum := zipOf(t, map[string]string{"SKILL.md": fmt.Sprint(i)}, "")
+		wg.Go(func() {
+			_, err := f.call("sync_skill", map[string]any{"skill_dir": "skills/s", "zip_data": data, "checksum": sum})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(f.root, ".work", "tmp")); len(entries) != 0 {
+		t.Fatalf("debris: %v", entries)
+	}
+}
+
+// A skill_dir through a symlink (into .work, the spill directory) is
+// refused.
+func TestSyncSkillThroughSymlink(t *testing.T) {
+	f := newFixture(t)
+	must(t, os.MkdirAll(filepath.Join(f.root, ".work", "outputs"), 0o755))
+	must(t, os.WriteFile(filepath.Join(f.root, ".work", "outputs", "keep"), []byte("x"), 0o644))
+	must(t, os.Symlink(".work", filepath.Join(f.root, "w")))
+	data, sum := zipOf(t, map[string]string{"SKILL.md": "x"}, "")
+	if _, err := f.call("sync_skill", map[string]any{"skill_dir": "w/outputs", "zip_data": data, "checksum": sum}); err == nil || !strings.Contains(err.Error(), "symlink") {
+		t.Fatalf("through a symlink: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(f.root, ".work", "outputs", "keep")); err != nil {
+		t.Fatal("the spill directory was replaced")
 	}
 }
