@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
@@ -21,7 +22,39 @@ const (
 	maxLineBytes   = 2000
 	binarySniff    = 8000
 	wholeFileBytes = 4 << 20 // files up to this size are read in one go
+	// maxPatternInsts bounds the compiled pattern: matching costs up to
+	// its size per byte searched (`a{1000}b` over 1 MiB is 10⁹ steps).
+	maxPatternInsts = 1000
+	// wholeFileWork bounds bytes × instructions for one uninterruptible
+	// whole-file match; past it files are matched line by line with
+	// cancellation points.
+	wholeFileWork = 64 << 20
+	// cancelEvery is how many bytes are read between cancel checks.
+	cancelEvery = 1 << 20
+	// maxMatchBytes is how much of one line is searched: a line is one
+	// uninterruptible match, so its cost is bounded too.
+	maxMatchBytes = 64 << 10
 )
+
+// compilePattern compiles a grep pattern whose automaton stays small.
+func compilePattern(op, pattern string) (*regexp.Regexp, int, error) {
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, 0, fmt.Errorf("invalid %s args: %w", op, err)
+	}
+	parsed, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return nil, 0, fmt.Errorf("invalid %s args: %w", op, err)
+	}
+	prog, err := syntax.Compile(parsed.Simplify())
+	if err != nil {
+		return nil, 0, fmt.Errorf("invalid %s args: %w", op, err)
+	}
+	if n := len(prog.Inst); n > maxPatternInsts {
+		return nil, 0, fmt.Errorf("invalid %s args: the pattern compiles to %d states, more than %d (large counted repetitions such as x{1000} are too costly to search with)", op, n, maxPatternInsts)
+	}
+	return re, len(prog.Inst), nil
+}
 
 type grepArgs struct {
 	Pattern string   `json:"pattern"`
@@ -46,7 +79,8 @@ type GrepResult struct {
 
 // Grep searches file contents with a Go (RE2, linear-time) regular
 // expression, in process. Binary files and the runner's own .work
-// directory are skipped; long lines are cut.
+// directory are skipped; the first 64 KiB of each line are searched and
+// 2000 bytes shown.
 func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispatch.Audit) (any, error) {
 	var a grepArgs
 	if err := decode("grep", raw, &a); err != nil {
@@ -56,9 +90,9 @@ func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispat
 	if a.Pattern == "" {
 		return nil, errors.New("invalid grep args: pattern is required")
 	}
-	re, err := regexp.Compile(a.Pattern)
+	re, insts, err := compilePattern("grep", a.Pattern)
 	if err != nil {
-		return nil, fmt.Errorf("invalid grep args: %w", err)
+		return nil, err
 	}
 	for _, p := range a.Include {
 		if _, err := path.Match(p, ""); err != nil {
@@ -120,13 +154,23 @@ func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispat
 			}
 			data := buf.Bytes()
 			scanned += int64(len(data))
-			if bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 || !re.Match(data) {
+			if bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 {
 				return false, nil
 			}
+			if len(data)*insts <= wholeFileWork && !re.Match(data) {
+				return false, nil
+			}
+			work := 0
 			for n := 1; len(data) > 0; n++ {
 				line, rest, _ := bytes.Cut(data, []byte{'\n'})
 				data = rest
-				if re.Match(line) {
+				if work += min(len(line), maxMatchBytes) * insts; work >= wholeFileWork/4 {
+					work = 0
+					if err := canceled(ctx); err != nil {
+						return false, err
+					}
+				}
+				if re.Match(line[:min(len(line), maxMatchBytes)]) {
 					if err := hit(n, line); err != nil {
 						return false, err
 					}
@@ -138,18 +182,23 @@ func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispat
 		if head, _ := br.Peek(binarySniff); bytes.IndexByte(head, 0) >= 0 {
 			return false, nil
 		}
+		work := 0
 		for n := 1; ; n++ {
-			line, err := readLine(br)
-			scanned += int64(len(line))
+			line, read, err := readLine(ctx, br)
+			scanned += read
 			if (len(line) > 0 || err == nil) && re.Match(line) {
 				if err := hit(n, line); err != nil {
 					return false, err
 				}
 			}
 			if err != nil {
+				if ctx.Err() != nil {
+					return false, err // cancelled inside a long line
+				}
 				break
 			}
-			if n%4096 == 0 {
+			if work += len(line) * insts; work >= wholeFileWork/4 {
+				work = 0
 				if err := canceled(ctx); err != nil {
 					return false, err
 				}
@@ -174,16 +223,23 @@ func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispat
 }
 
 // readLine reads one line without its newline; a very long line is read
-// whole but returned cut, so memory stays bounded by the reader.
-func readLine(br *bufio.Reader) ([]byte, error) {
-	var line []byte
+// whole (checking ctx as it goes: a file may be one 6 GiB line) but
+// returned cut, so memory stays bounded by the reader. read counts the
+// bytes consumed.
+func readLine(ctx context.Context, br *bufio.Reader) (line []byte, read int64, err error) {
 	for {
 		chunk, isPrefix, err := br.ReadLine()
-		if len(line) < maxLineBytes+4 {
-			line = append(line, chunk...)
+		read += int64(len(chunk))
+		if len(line) < maxMatchBytes {
+			line = append(line, chunk[:min(len(chunk), maxMatchBytes-len(line))]...)
 		}
 		if err != nil || !isPrefix {
-			return line, err
+			return line, read, err
+		}
+		if read%cancelEvery < int64(len(chunk)) {
+			if err := canceled(ctx); err != nil {
+				return line, read, err
+			}
 		}
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gobwas/glob"
-
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 )
 
@@ -171,9 +169,9 @@ func (w *Workspace) Glob(ctx context.Context, raw json.RawMessage, audit *dispat
 	if p := path.Clean(pattern); p == ".." || strings.HasPrefix(p, "../") {
 		return nil, fmt.Errorf("%w: %s", ErrOutside, a.Pattern)
 	}
-	g, err := glob.Compiler{Separators: []rune{'/'}, Globstar: true}.Compile(pattern)
+	g, err := globRegexp(pattern)
 	if err != nil {
-		return nil, fmt.Errorf("invalid glob args: %w", err)
+		return nil, err
 	}
 	r, err := w.root()
 	if err != nil {
@@ -186,7 +184,7 @@ func (w *Workspace) Glob(ctx context.Context, raw json.RawMessage, audit *dispat
 		return res, nil //nolint:nilerr // nothing can match under a missing directory
 	}
 	err = walk(ctx, r, start, true, func(p string, _ fs.DirEntry) (bool, error) {
-		if g.Match(p) {
+		if g.MatchString(p) {
 			if len(res.Matches) >= w.o.MaxEntries {
 				res.Truncated = true
 				return false, errStop

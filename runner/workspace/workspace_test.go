@@ -598,3 +598,68 @@ func TestSyncSkillThroughSymlink(t *testing.T) {
 		t.Fatal("the spill directory was replaced")
 	}
 }
+
+func (f *fixture) callCtx(ctx context.Context, op string, args any) (any, error) {
+	raw, _ := json.Marshal(args)
+	return f.ws.Operations()[op](ctx, raw, &dispatch.Audit{})
+}
+
+// Patterns whose matching would explode are refused with a clear error;
+// ordinary ones keep working.
+func TestPatternComplexityBounded(t *testing.T) {
+	f := newFixture(t)
+	name := strings.Repeat("a", 60)
+	must(t, os.WriteFile(filepath.Join(f.root, name), []byte("x"), 0o644))
+	start := time.Now()
+	if _, err := f.call("glob", map[string]any{"pattern": strings.Repeat("{a,aa}", 26)}); err == nil || !strings.Contains(err.Error(), "alternatives") {
+		t.Fatalf("exploding glob: %v", err)
+	}
+	res, err := f.call("glob", map[string]any{"pattern": strings.Repeat("{a,aa}", 9) + "*"})
+	if err != nil || len(res.(*GlobResult).Matches) != 1 {
+		t.Fatalf("%v %v", res, err)
+	}
+	if _, err := f.call("grep", map[string]any{"pattern": "a{1000}b"}); err == nil || !strings.Contains(err.Error(), "states") {
+		t.Fatalf("exploding regexp: %v", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("took %s", took)
+	}
+	for pattern, want := range map[string][]string{
+		"**/*.txt": {"dir/a.txt"}, "dir/?.txt": {"dir/a.txt"}, "dir/[ab].txt": {"dir/a.txt"}, "dir/[!b].txt": {"dir/a.txt"},
+		"{dir,x}/*.{txt,md}": {"dir/a.txt"}, "*.txt": {}, "dir/\\*.txt": {},
+	} {
+		res, err := f.call("glob", map[string]any{"pattern": pattern})
+		if err != nil {
+			t.Fatalf("%s: %v", pattern, err)
+		}
+		if got := res.(*GlobResult).Matches; strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: %v, want %v", pattern, got, want)
+		}
+	}
+}
+
+// grep stops within a second of cancellation, inside a costly match and
+// inside a file that is one enormous line.
+func TestGrepStopsOnCancel(t *testing.T) {
+	f := newFixture(t)
+	must(t, os.WriteFile(filepath.Join(f.root, "big.txt"), bytes.Repeat([]byte("a"), 3<<20), 0o644))
+	huge, err := os.Create(filepath.Join(f.root, "oneline.txt"))
+	must(t, err)
+	_, _ = huge.Write(bytes.Repeat([]byte("b"), binarySniff))
+	must(t, huge.Truncate(4<<30)) // sparse: no disk used, no newline in 4 GiB
+	must(t, huge.Close())
+	for name, args := range map[string]map[string]any{
+		"costly pattern": {"pattern": "a{490}b", "include": []string{"big.txt"}},
+		"one long line":  {"pattern": "zzz", "include": []string{"oneline.txt"}},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(200*time.Millisecond, cancel)
+		start := time.Now()
+		_, err := f.callCtx(ctx, "grep", args)
+		took := time.Since(start)
+		cancel()
+		if err == nil || took > 1200*time.Millisecond {
+			t.Errorf("%s: returned after %s with %v", name, took, err)
+		}
+	}
+}
