@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 )
@@ -155,7 +156,17 @@ func writeAtomic(r *os.Root, rel, shown string, data []byte, mode os.FileMode) e
 	}
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := path.Join(dir, "."+path.Base(rel)+".tmp-"+hex.EncodeToString(rnd[:]))
+	// The temporary name must fit the 255-byte name limit whatever the
+	// file's own name: keep at most 200 bytes of it (on a rune boundary).
+	base := path.Base(rel)
+	if len(base) > 200 {
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(base[cut]) {
+			cut--
+		}
+		base = base[:cut]
+	}
+	tmp := path.Join(dir, "."+base+".tmp-"+hex.EncodeToString(rnd[:]))
 	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return pathErr(shown, err)

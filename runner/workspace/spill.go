@@ -4,6 +4,7 @@ package workspace
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -146,6 +147,9 @@ func (s *Spiller) prune(root *os.Root, keep string) {
 }
 
 // fileID keeps a task id safe for a file name.
+// fileID makes a file-name-safe id of a task id: its safe characters
+// (readable, at most 40) and a hash of the whole id, so that ids which
+// differ only in dropped characters never share a file.
 func fileID(taskID string) string {
 	var b strings.Builder
 	for _, r := range taskID {
@@ -156,12 +160,14 @@ func fileID(taskID string) string {
 			b.WriteRune(r)
 		}
 	}
-	if b.Len() == 0 {
-		var x [6]byte
-		_, _ = rand.Read(x[:])
-		return hex.EncodeToString(x[:])
+	sum := sha256.Sum256([]byte(taskID))
+	if taskID == "" {
+		_, _ = rand.Read(sum[:6])
 	}
-	return b.String()
+	if b.Len() == 0 {
+		return hex.EncodeToString(sum[:6])
+	}
+	return b.String() + "-" + hex.EncodeToString(sum[:4])
 }
 
 func preview(text, file string, total int64) string {

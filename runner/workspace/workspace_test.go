@@ -663,3 +663,28 @@ func TestGrepStopsOnCancel(t *testing.T) {
 		}
 	}
 }
+
+// A file name near the 255-byte limit can be written (its temporary name
+// fits too), and task ids that differ only in characters a file name
+// cannot hold never share a spill file.
+func TestLongNamesAndSpillIDs(t *testing.T) {
+	f := newFixture(t)
+	for _, n := range []int{200, 238, 255} {
+		name := strings.Repeat("n", n)
+		if _, err := f.call("write", map[string]any{"path": name, "content": b64("x")}); err != nil {
+			t.Fatalf("%d-byte name: %v", n, err)
+		}
+	}
+	name := strings.Repeat("é", 127) // 254 bytes, cut on a rune boundary
+	if _, err := f.call("write", map[string]any{"path": name, "content": b64("x")}); err != nil {
+		t.Fatalf("multibyte name: %v", err)
+	}
+	for _, pair := range [][2]string{{"task/1", "task:1"}, {"t1", "t1 "}, {"ab", "a\u00e9b"}, {"", ""}} {
+		if pair[0] != "" && fileID(pair[0]) == fileID(pair[1]) {
+			t.Errorf("%q and %q share %q", pair[0], pair[1], fileID(pair[0]))
+		}
+	}
+	if fileID("") == fileID("") {
+		t.Error("empty task ids share a spill file")
+	}
+}
