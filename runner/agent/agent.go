@@ -38,6 +38,8 @@ type Options struct {
 	// Session tunes timings (tests shorten them); URL, key, name and
 	// labels always come from the configuration.
 	Session session.Options
+	// Limits bound queued tasks and results (zero: the defaults).
+	Limits dispatch.Limits
 }
 
 // Agent is one runner.
@@ -101,7 +103,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		ops[name] = op
 	}
 	a.dispatcher = dispatch.New(dispatch.Options{
-		Operations: ops, MaxConcurrent: cfg.MaxConcurrentTasks, Outbox: a.outbox,
+		Operations: ops, MaxConcurrent: cfg.MaxConcurrentTasks, Outbox: a.outbox, Limits: o.Limits,
 		Observer: a.metrics, Logger: o.Logger.WithName("task"),
 		Redact: func(s string) (string, map[string]int) { return redactor.String(s) },
 	})
@@ -111,6 +113,8 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	so.URL, so.APIKey, so.Name, so.Version = cfg.APIURL, cfg.APIKey, cfg.Name, o.Version
 	so.Labels = cfg.EffectiveLabels(runtime.GOOS, runtime.GOARCH, hostname, a.sandbox.Status())
 	so.Handler, so.Outbox, so.Observer = a.dispatcher.HandleFrame, a.outbox, a.metrics
+	so.Undeliverable = dispatch.Undeliverable
+	a.metrics.WatchQueues(a.dispatcher.Queued, a.outbox.Bytes)
 	so.Host = &hostinfo.Host{WorkspaceRoot: cfg.WorkspaceRoot}
 	so.Logger = o.Logger.WithName("session")
 	if tlsCfg != nil {

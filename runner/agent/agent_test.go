@@ -643,3 +643,114 @@ func TestMCPOperationsAndLegacyCall(t *testing.T) {
 	}
 	h.noViolations()
 }
+
+// One result per task id: a repeated task.request for a running or just
+// finished task is not run again.
+func TestDuplicateTaskIDAnsweredOnce(t *testing.T) {
+	h := start(t)
+	c := h.conn(1)
+	id, err := c.SendTask(platformtest.Task{ID: "dup-1", Operation: "gate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return h.gate.running.Load() == 1 })
+	if _, err := c.SendTask(platformtest.Task{ID: id, Operation: "gate"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the repeat reaches the runner while the task runs
+	close(h.gate.release)
+	if _, err := h.sim.WaitResult(ctxT(t), id); err != nil {
+		t.Fatal(err)
+	}
+	// Again after it finished.
+	if _, err := c.Run(ctxT(t), platformtest.Task{ID: "dup-2", Operation: "echo"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.SendTask(platformtest.Task{ID: "dup-2", Operation: "echo"})
+	if _, err := c.Run(ctxT(t), platformtest.Task{Operation: "echo"}); err != nil { // a later task: the repeat was handled before it
+		t.Fatal(err)
+	}
+	for _, id := range []string{"dup-1", "dup-2"} {
+		if n := h.sim.ResultCount(id); n != 1 {
+			t.Fatalf("%s answered %d times", id, n)
+		}
+	}
+	h.noViolations()
+}
+
+// A request whose id can be read is answered, however mangled the rest.
+func TestMangledRequestsAnswered(t *testing.T) {
+	h := start(t)
+	c := h.conn(1)
+	deep := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
+	for id, frame := range map[string]string{
+		"deep":     `{"type":"task.request","payload":{"task_id":"deep","operation":"echo","args":` + deep + `}}`,
+		"trailing": `{"type":"task.request","payload":{"task_id":"trailing","operation":"echo","args":{}}} }}garbage`,
+		"badargs":  `{"type":"task.request","payload":{"task_id":"badargs","operation":"echo","args":7,"timeout":"x"}}`,
+	} {
+		h.sim.ExpectTask(id)
+		if err := c.SendRaw(websocket.TextMessage, []byte(frame)); err != nil {
+			t.Fatal(err)
+		}
+		r, err := h.sim.WaitResult(ctxT(t), id)
+		if err != nil || r.Success || r.Error == "" {
+			t.Fatalf("%s: %+v %v", id, r, err)
+		}
+	}
+	h.noViolations()
+}
+
+// A result the platform refuses as too large (close 1009) is replaced by
+// an error result: it does not block the results behind it.
+func TestUndeliverableResultReplaced(t *testing.T) {
+	sim := newSim(t, platformtest.Options{APIKey: testKey, ReadLimit: 64 << 10})
+	h := startWith(t, sim)
+	c := h.conn(1)
+	id, err := c.SendTask(platformtest.Task{Operation: "echo", Args: map[string]any{"pad": strings.Repeat("x", 100<<10)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := sim.WaitResult(ctxT(t), id)
+	if err != nil || r.Success || !strings.Contains(r.Error, "too large") {
+		t.Fatalf("%+v %v", r, err)
+	}
+	c2 := sim.Conns()[len(sim.Conns())-1]
+	if r, err := c2.Run(ctxT(t), platformtest.Task{Operation: "echo"}); err != nil || !r.Success {
+		t.Fatalf("a result behind it: %+v %v", r, err)
+	}
+	if n := len(sim.Conns()); n > 3 {
+		t.Fatalf("%d links: the refused result kept coming back", n)
+	}
+}
+
+// Tasks beyond the queue bound are answered at once with a busy error.
+func TestQueueBounded(t *testing.T) {
+	h := start(t, func(c *config.Config, o *Options) {
+		c.MaxConcurrentTasks = 1
+		o.Limits = dispatch.Limits{MaxQueued: 2, MaxArgsBytes: 1 << 20}
+	})
+	c := h.conn(1)
+	if _, err := c.SendTask(platformtest.Task{Operation: "gate"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return h.gate.running.Load() == 1 })
+	var ids []string
+	for range 2 {
+		id, _ := c.SendTask(platformtest.Task{Operation: "gate"})
+		ids = append(ids, id)
+	}
+	r, err := c.Run(ctxT(t), platformtest.Task{Operation: "echo"})
+	if err != nil || r.Success || !strings.Contains(r.Error, "runner busy") {
+		t.Fatalf("over the queue bound: %+v %v", r, err)
+	}
+	big, err := c.Run(ctxT(t), platformtest.Task{Operation: "echo", Args: map[string]any{"pad": strings.Repeat("x", 2<<20)}})
+	if err != nil || big.Success || !strings.Contains(big.Error, "runner busy") {
+		t.Fatalf("over the bytes bound: %+v %v", big, err)
+	}
+	close(h.gate.release)
+	for _, id := range ids {
+		if r, err := h.sim.WaitResult(ctxT(t), id); err != nil || !r.Success {
+			t.Fatalf("queued task: %+v %v", r, err)
+		}
+	}
+}

@@ -81,7 +81,38 @@ type Options struct {
 	Redact func(string) (string, map[string]int)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	Limits Limits
 }
+
+// Limits bound what the dispatcher holds; zero fields take the defaults.
+type Limits struct {
+	// MaxQueued bounds the tasks waiting for a slot (default
+	// DefaultMaxQueued); MaxArgsBytes the arguments held by accepted
+	// tasks, waiting or running (default DefaultMaxArgsBytes). Over
+	// either, a task is answered at once with ErrBusy.
+	MaxQueued    int
+	MaxArgsBytes int64
+	// MaxResultBytes bounds one result frame (default
+	// DefaultMaxResultBytes); MaxOutboxBytes the results waiting for the
+	// platform (default DefaultMaxOutboxBytes). A result over either is
+	// replaced by an error result, so that every task is still answered.
+	MaxResultBytes int
+	MaxOutboxBytes int64
+}
+
+// Bounds (docs/protocol.md).
+const (
+	DefaultMaxQueued      = 256
+	DefaultMaxArgsBytes   = 160 << 20
+	DefaultMaxResultBytes = 32 << 20
+	DefaultMaxOutboxBytes = 128 << 20
+	// recentTasks is how many finished task ids are remembered, so that a
+	// repeated task.request is not run (and answered) twice.
+	recentTasks = 4096
+)
+
+// ErrBusy answers a task the runner has no room for.
+var ErrBusy = errors.New("runner busy: too many tasks or too much task data waiting; retry later")
 
 // Dispatcher runs tasks. Its zero value is not usable; call New.
 type Dispatcher struct {
@@ -93,9 +124,15 @@ type Dispatcher struct {
 	now    func() time.Time
 	redact func(string) (string, map[string]int)
 
-	mu       sync.Mutex
-	tasks    map[string]context.CancelCauseFunc
-	draining bool
+	limits Limits
+
+	mu          sync.Mutex
+	tasks       map[string]context.CancelCauseFunc
+	recent      map[string]bool // finished task ids, oldest first in recentOrder
+	recentOrder []string
+	queued      int   // accepted tasks waiting for a slot
+	argsBytes   int64 // arguments of accepted tasks
+	draining    bool
 	wg       sync.WaitGroup
 	// base is the parent of every task context; cancelling it with a
 	// cause stops every task at once (end of the shutdown grace).
@@ -114,12 +151,34 @@ func New(o Options) *Dispatcher {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	def := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	l := &o.Limits
+	def(&l.MaxArgsBytes, DefaultMaxArgsBytes)
+	def(&l.MaxOutboxBytes, DefaultMaxOutboxBytes)
+	if l.MaxQueued <= 0 {
+		l.MaxQueued = DefaultMaxQueued
+	}
+	if l.MaxResultBytes <= 0 {
+		l.MaxResultBytes = DefaultMaxResultBytes
+	}
 	base, cancel := context.WithCancelCause(context.Background())
 	return &Dispatcher{
 		ops: o.Operations, sem: make(chan struct{}, o.MaxConcurrent), outbox: o.Outbox,
-		obs: o.Observer, log: o.Logger, now: o.Now, redact: o.Redact,
-		tasks: map[string]context.CancelCauseFunc{}, base: base, cancelBase: cancel,
+		obs: o.Observer, log: o.Logger, now: o.Now, redact: o.Redact, limits: o.Limits,
+		tasks: map[string]context.CancelCauseFunc{}, recent: map[string]bool{}, base: base, cancelBase: cancel,
 	}
+}
+
+// Queued reports the tasks waiting for a slot and the bytes of arguments
+// accepted tasks hold (metrics).
+func (d *Dispatcher) Queued() (int, int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.queued, d.argsBytes
 }
 
 type taskIDKey struct{}
@@ -148,16 +207,18 @@ func (d *Dispatcher) HandleFrame(_ context.Context, env protocol.Envelope) {
 		}
 		d.Cancel(c.TaskID, ErrCancelled)
 	case protocol.TypeMCPCall:
-		var c struct {
-			CallID string `json:"call_id"`
-		}
-		if err := protocol.DecodePayload(env, &c); err != nil || c.CallID == "" {
+		callID := protocol.SalvageID(env.Payload, "call_id")
+		if callID == "" {
 			d.log.Info("dropping mcp.call without a call_id: nothing to answer")
+			return
+		}
+		if env.Invalid != nil {
+			d.finish(protocol.TaskRequest{TaskID: callID, Operation: LegacyMCPOperation}, d.now(), nil, fmt.Errorf("invalid mcp.call: %w", env.Invalid), &Audit{legacy: true}, false)
 			return
 		}
 		// The legacy call shares the mcp_call code; its id doubles as a
 		// task id, so task.cancel stops it too.
-		d.submit(protocol.TaskRequest{TaskID: c.CallID, Operation: LegacyMCPOperation, Args: env.Payload}, true)
+		d.submit(protocol.TaskRequest{TaskID: callID, Operation: LegacyMCPOperation, Args: env.Payload}, true)
 	case protocol.TypeUpgrade:
 		d.log.Info("ignoring upgrade request: this runner is upgraded by replacing its binary or image")
 	default:
@@ -167,17 +228,19 @@ func (d *Dispatcher) HandleFrame(_ context.Context, env protocol.Envelope) {
 
 func (d *Dispatcher) handleRequest(env protocol.Envelope) {
 	var req protocol.TaskRequest
-	if err := protocol.DecodePayload(env, &req); err != nil {
-		// Salvage the task id so that even a mangled request is answered.
-		var id struct {
-			TaskID string `json:"task_id"`
-		}
-		if json.Unmarshal(env.Payload, &id) != nil || id.TaskID == "" {
+	err := env.Invalid
+	if err == nil {
+		err = protocol.DecodePayload(env, &req)
+	}
+	if err != nil {
+		// Salvage the task id (whatever the nesting or trailing bytes) so
+		// that even a mangled request is answered.
+		id := protocol.SalvageID(env.Payload, "task_id")
+		if id == "" {
 			d.log.Error(err, "dropping task.request without a task_id: nothing to answer")
 			return
 		}
-		req = protocol.TaskRequest{TaskID: id.TaskID}
-		d.finish(req, d.now(), nil, fmt.Errorf("invalid task.request: %w", err), &Audit{}, false)
+		d.finish(protocol.TaskRequest{TaskID: id}, d.now(), nil, fmt.Errorf("invalid task.request: %w", err), &Audit{}, false)
 		return
 	}
 	if req.TaskID == "" {
@@ -201,14 +264,26 @@ func (d *Dispatcher) submit(req protocol.TaskRequest, legacy bool) {
 		d.finish(req, start, nil, ErrShuttingDown, &Audit{legacy: legacy}, false)
 		return
 	}
-	if _, dup := d.tasks[req.TaskID]; dup {
+	if _, running := d.tasks[req.TaskID]; running || d.recent[req.TaskID] {
+		// One result per task id: the task's own result is (or was) its
+		// answer.
 		d.mu.Unlock()
-		d.finish(req, start, nil, fmt.Errorf("task %s is already running", req.TaskID), &Audit{legacy: legacy}, false)
+		d.log.Info("ignoring a repeated task.request: this task id is running or has just been answered", "task_id", req.TaskID)
+		return
+	}
+	size := int64(len(req.Args))
+	if d.queued >= d.limits.MaxQueued || d.argsBytes+size > d.limits.MaxArgsBytes {
+		queued, held := d.queued, d.argsBytes
+		d.mu.Unlock()
+		d.finish(req, start, nil, fmt.Errorf("%w (%d tasks queued, %d bytes of arguments held; limits %d and %d)",
+			ErrBusy, queued, held, d.limits.MaxQueued, d.limits.MaxArgsBytes), &Audit{legacy: legacy}, false)
 		return
 	}
 	ctx, cancel := context.WithCancelCause(d.base)
 	ctx = context.WithValue(ctx, taskIDKey{}, req.TaskID)
 	d.tasks[req.TaskID] = cancel
+	d.queued++
+	d.argsBytes += size
 	d.wg.Add(1)
 	d.mu.Unlock()
 
@@ -217,6 +292,8 @@ func (d *Dispatcher) submit(req protocol.TaskRequest, legacy bool) {
 		defer func() {
 			d.mu.Lock()
 			delete(d.tasks, req.TaskID)
+			d.argsBytes -= size
+			d.remember(req.TaskID)
 			d.mu.Unlock()
 			cancel(nil)
 		}()
@@ -224,17 +301,37 @@ func (d *Dispatcher) submit(req protocol.TaskRequest, legacy bool) {
 	}()
 }
 
+// remember keeps a finished task id for a while; d.mu is held.
+func (d *Dispatcher) remember(id string) {
+	d.recent[id] = true
+	d.recentOrder = append(d.recentOrder, id)
+	if len(d.recentOrder) > recentTasks {
+		delete(d.recent, d.recentOrder[0])
+		d.recentOrder = d.recentOrder[1:]
+	}
+}
+
+// dequeued marks a task as no longer waiting for a slot.
+func (d *Dispatcher) dequeued() {
+	d.mu.Lock()
+	d.queued--
+	d.mu.Unlock()
+}
+
 func (d *Dispatcher) run(ctx context.Context, req protocol.TaskRequest, start time.Time, legacy bool) {
 	audit := &Audit{legacy: legacy}
 	op, ok := d.ops[req.Operation]
 	if !ok {
+		d.dequeued()
 		d.finish(req, start, nil, fmt.Errorf("unknown operation: %s", req.Operation), audit, false)
 		return
 	}
 	// Wait for a slot; a task cancelled while waiting never starts.
 	select {
 	case d.sem <- struct{}{}:
+		d.dequeued()
 	case <-ctx.Done():
+		d.dequeued()
 		d.finish(req, start, nil, context.Cause(ctx), audit, false)
 		return
 	}
@@ -293,10 +390,19 @@ func (d *Dispatcher) finish(req protocol.TaskRequest, start time.Time, result an
 	} else {
 		frame, encErr = protocol.Encode(protocol.TypeTaskResult, res, d.now())
 	}
-	if encErr != nil {
-		// A result that cannot be encoded still gets an answer.
-		res = protocol.TaskResult{TaskID: req.TaskID, SourceInstanceID: req.SourceInstanceID, Error: fmt.Sprintf("encode result: %v", encErr), ExitCode: 1}
-		frame, _ = protocol.Encode(protocol.TypeTaskResult, res, d.now())
+	var replaced string
+	switch {
+	case encErr != nil:
+		replaced = fmt.Sprintf("encode result: %v", encErr)
+	case len(frame) > d.limits.MaxResultBytes:
+		replaced = fmt.Sprintf("result is %d bytes, more than the %d byte limit of one frame; ask for less (read with offset and limit, narrower commands)", len(frame), d.limits.MaxResultBytes)
+	case d.outbox.Bytes()+int64(len(frame)) > d.limits.MaxOutboxBytes:
+		replaced = fmt.Sprintf("result of %d bytes dropped: %d bytes of results are still waiting for the platform", len(frame), d.outbox.Bytes())
+	}
+	if replaced != "" {
+		// Every task still gets an answer, small enough to deliver.
+		res = protocol.TaskResult{TaskID: req.TaskID, SourceInstanceID: req.SourceInstanceID, Error: replaced, ExitCode: 1}
+		frame = ErrorFrame(res, audit.legacy, d.now())
 		outcome = OutcomeError
 	}
 	dur := d.now().Sub(start)
@@ -322,6 +428,36 @@ func (d *Dispatcher) finish(req protocol.TaskRequest, start time.Time, result an
 	d.log.Info("task finished", kv...)
 	// Last, so that metrics and the audit line never lag the platform.
 	d.outbox.Push(frame)
+}
+
+// ErrorFrame encodes a failed result as task.result (or mcp.result for
+// the legacy call).
+func ErrorFrame(res protocol.TaskResult, legacy bool, now time.Time) []byte {
+	var frame []byte
+	if legacy {
+		frame, _ = protocol.Encode(protocol.TypeMCPResult, protocol.MCPResult{CallID: res.TaskID, Error: res.Error}, now)
+	} else {
+		frame, _ = protocol.Encode(protocol.TypeTaskResult, res, now)
+	}
+	return frame
+}
+
+// Undeliverable turns a result frame the platform refused as too large
+// into an error result for the same task, so that it and the results
+// behind it are delivered.
+func Undeliverable(frame []byte) []byte {
+	env, _ := protocol.DecodeOrSalvage(frame)
+	legacy := env.Type == protocol.TypeMCPResult
+	key := "task_id"
+	if legacy {
+		key = "call_id"
+	}
+	id := protocol.SalvageID(env.Payload, key)
+	if id == "" {
+		_, id = protocol.Salvage(frame, key)
+	}
+	res := protocol.TaskResult{TaskID: id, ExitCode: 1, Error: fmt.Sprintf("result of %d bytes was refused by the platform as too large; ask for less", len(frame))}
+	return ErrorFrame(res, legacy, time.Now())
 }
 
 func exitCode(res protocol.TaskResult, audit *Audit) int {

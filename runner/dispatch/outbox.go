@@ -19,6 +19,7 @@ type Outbox struct {
 	inFlight []Frame
 	ready    chan struct{} // capacity 1: "something may be waiting"
 	empty    chan struct{} // closed while nothing is pending or in flight
+	bytes    int64         // of every frame not yet acknowledged
 }
 
 // Frame is one queued frame and its sequence number.
@@ -42,6 +43,7 @@ func (o *Outbox) Push(data []byte) {
 	}
 	o.pending = append(o.pending, Frame{Seq: o.next, Data: data})
 	o.next++
+	o.bytes += int64(len(data))
 	o.mu.Unlock()
 	o.signal()
 }
@@ -81,6 +83,9 @@ func (o *Outbox) Ack(seq uint64) {
 	if n == 0 {
 		return
 	}
+	for _, f := range o.inFlight[:n] {
+		o.bytes -= int64(len(f.Data))
+	}
 	o.inFlight = append([]Frame(nil), o.inFlight[n:]...)
 	if o.lenLocked() == 0 {
 		o.pending, o.inFlight = nil, nil
@@ -98,6 +103,35 @@ func (o *Outbox) Requeue() {
 	}
 	o.mu.Unlock()
 	o.signal()
+}
+
+// ReplaceLargestInFlight swaps the largest frame written but not yet
+// acknowledged for replace(frame): the platform refused a frame as too
+// big (close 1009), and resending it would refuse every later one too.
+// It reports whether there was one.
+func (o *Outbox) ReplaceLargestInFlight(replace func([]byte) []byte) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.inFlight) == 0 {
+		return false
+	}
+	big := 0
+	for i, f := range o.inFlight {
+		if len(f.Data) > len(o.inFlight[big].Data) {
+			big = i
+		}
+	}
+	old := o.inFlight[big].Data
+	o.inFlight[big].Data = replace(old)
+	o.bytes += int64(len(o.inFlight[big].Data) - len(old))
+	return true
+}
+
+// Bytes is the size of the frames not yet acknowledged.
+func (o *Outbox) Bytes() int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.bytes
 }
 
 // Len is the number of frames not yet acknowledged.

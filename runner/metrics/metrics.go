@@ -76,6 +76,26 @@ func New(version string, outboxLen func() int, sandboxEnforced bool) *Metrics {
 	return m
 }
 
+// WatchQueues registers the back-pressure gauges: tasks waiting for a slot,
+// the bytes of arguments accepted tasks hold, and the bytes of results
+// waiting for the platform.
+func (m *Metrics) WatchQueues(queued func() (int, int64), outboxBytes func() int64) {
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "flashduty_runner_tasks_queued",
+			Help: "Accepted tasks waiting for a free slot.",
+		}, func() float64 { n, _ := queued(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "flashduty_runner_task_args_bytes",
+			Help: "Bytes of arguments held by accepted tasks (waiting or running).",
+		}, func() float64 { _, b := queued(); return float64(b) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "flashduty_runner_outbox_bytes",
+			Help: "Bytes of result frames waiting to be sent to or confirmed by the platform.",
+		}, func() float64 { return float64(outboxBytes()) }),
+	)
+}
+
 // Connected implements session.Observer.
 func (m *Metrics) Connected(up bool) {
 	if up {

@@ -30,6 +30,9 @@ type Envelope struct {
 	Type      string          `json:"type"`
 	Payload   json.RawMessage `json:"payload,omitempty"`
 	Timestamp int64           `json:"timestamp"`
+	// Invalid is why a frame did not decode when Type and the request's id
+	// were salvaged from it (DecodeOrSalvage): answer it with this error.
+	Invalid error `json:"-"`
 }
 
 // Welcome is the first frame the server sends.
@@ -171,6 +174,23 @@ func Decode(frame []byte) (Envelope, error) {
 		return env, errors.New("decode frame: missing type")
 	}
 	return env, nil
+}
+
+// DecodeOrSalvage decodes a frame; when it does not decode but a request
+// type and its id can still be read, it returns an envelope with Invalid
+// set and a payload holding only the id, so that the request is answered.
+func DecodeOrSalvage(frame []byte) (Envelope, error) {
+	env, err := Decode(frame)
+	if err == nil {
+		return env, nil
+	}
+	for typ, key := range map[string]string{TypeTaskRequest: "task_id", TypeMCPCall: "call_id"} {
+		if t, id := Salvage(frame, key); t == typ && id != "" {
+			payload, _ := json.Marshal(map[string]string{key: id})
+			return Envelope{Type: typ, Payload: payload, Invalid: err}, nil
+		}
+	}
+	return env, err
 }
 
 // DecodePayload decodes env's payload into v.

@@ -47,6 +47,9 @@ type Outbox interface {
 	Ack(seq uint64)
 	// Requeue puts in-flight frames back in front of the pending ones.
 	Requeue()
+	// ReplaceLargestInFlight swaps the largest unacknowledged frame for
+	// replace(frame): the platform closed the link as it was too big.
+	ReplaceLargestInFlight(replace func([]byte) []byte) bool
 }
 
 // Observer is told about the link's state (metrics).
@@ -75,6 +78,11 @@ type Options struct {
 	Observer Observer
 	Logger   logr.Logger
 
+	// Undeliverable replaces a frame the platform refused as too big
+	// (close 1009) with one it will take (an error result for the same
+	// task); nil drops it for an empty object.
+	Undeliverable func([]byte) []byte
+
 	TLSConfig *tls.Config
 	// Proxy picks the HTTP proxy; nil means http.ProxyFromEnvironment.
 	Proxy func(*http.Request) (*url.URL, error)
@@ -88,6 +96,10 @@ type Options struct {
 	ReadLimit         int64         // default 128 MiB (write and sync_skill carry files)
 	BackoffBase       time.Duration // default 1s
 	BackoffMax        time.Duration // default 60s
+	// StableAfter is how long a link must last for the backoff to start
+	// afresh (default 30s): a link the platform drops right after welcome
+	// keeps backing off.
+	StableAfter time.Duration
 }
 
 func (o *Options) defaults() {
@@ -104,6 +116,7 @@ func (o *Options) defaults() {
 	def(&o.WriteTimeout, 15*time.Second)
 	def(&o.BackoffBase, time.Second)
 	def(&o.BackoffMax, 60*time.Second)
+	def(&o.StableAfter, 30*time.Second)
 	if o.ReadLimit <= 0 {
 		o.ReadLimit = 128 << 20
 	}
@@ -150,13 +163,15 @@ func (s *Session) Run(ctx context.Context) error {
 	log := s.opts.Logger
 	attempt := 0
 	for {
+		began := time.Now()
 		welcomed, err := s.connectOnce(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if welcomed {
-			attempt = 0 // the link worked; start the backoff afresh
+		if welcomed && time.Since(began) >= s.opts.StableAfter {
+			attempt = 0 // the link worked for a while; start the backoff afresh
 		}
+
 		delay := backoff(attempt, s.opts.BackoffBase, s.opts.BackoffMax)
 		attempt++
 		err = s.scrub(err)
@@ -180,6 +195,12 @@ func (s *Session) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// isTooBig reports a link closed by the peer with 1009 (message too big).
+func isTooBig(err error) bool {
+	var ce *websocket.CloseError
+	return errors.As(err, &ce) && ce.Code == websocket.CloseMessageTooBig
 }
 
 // backoff is exponential with full jitter: uniform in [0, min(max, base·2^n)].
@@ -227,6 +248,20 @@ func (s *Session) connectOnce(ctx context.Context) (welcomed bool, err error) {
 	}
 	defer conn.Close()
 	defer o.Outbox.Requeue() // whatever the platform did not confirm goes out again
+	tooBig := false
+	defer func() {
+		if tooBig {
+			// Resending the refused frame first would be refused again,
+			// forever, with every result behind it (before the requeue).
+			replace := o.Undeliverable
+			if replace == nil {
+				replace = func([]byte) []byte { return []byte("{}") }
+			}
+			if o.Outbox.ReplaceLargestInFlight(replace) {
+				o.Logger.Info("the platform refused a frame as too large (close 1009); it was replaced by an error result")
+			}
+		}
+	}()
 	conn.SetReadLimit(o.ReadLimit)
 
 	// Close the socket when ctx ends so that a blocked read returns.
@@ -259,10 +294,12 @@ func (s *Session) connectOnce(ctx context.Context) (welcomed bool, err error) {
 	readErr := s.readLoop(linkCtx, conn)
 	cancel()
 	wg.Wait()
+	werr := <-writeErr
+	tooBig = isTooBig(readErr) || isTooBig(werr)
 	if ctx.Err() != nil {
 		return true, nil
 	}
-	if werr := <-writeErr; werr != nil && !errors.Is(werr, context.Canceled) {
+	if werr != nil && !errors.Is(werr, context.Canceled) {
 		return true, werr
 	}
 	return true, readErr
@@ -327,7 +364,7 @@ func (s *Session) readLoop(ctx context.Context, conn *websocket.Conn) error {
 			o.Logger.Info("ignoring non-text frame", "bytes", len(frame))
 			continue
 		}
-		env, err := protocol.Decode(frame)
+		env, err := protocol.DecodeOrSalvage(frame)
 		if err != nil {
 			o.Logger.Info("ignoring malformed frame", "error", err.Error(), "bytes", len(frame))
 			continue

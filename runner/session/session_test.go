@@ -1,10 +1,19 @@
 package session
 
 import (
+	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/gorilla/websocket"
+
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/protocol"
 )
 
 func TestDialURL(t *testing.T) {
@@ -56,5 +65,57 @@ func TestScrubHidesKey(t *testing.T) {
 	}
 	if RedactURL("wss://u:p@h/ws?token=x#f") != "wss://h/ws" {
 		t.Fatal(RedactURL("wss://u:p@h/ws?token=x#f"))
+	}
+}
+
+type nopOutbox struct{ ready chan struct{} }
+
+func (o nopOutbox) Ready() <-chan struct{}                        { return o.ready }
+func (nopOutbox) Take() (uint64, []byte, bool)                    { return 0, nil, false }
+func (nopOutbox) Ack(uint64)                                      {}
+func (nopOutbox) Requeue()                                        {}
+func (nopOutbox) ReplaceLargestInFlight(func([]byte) []byte) bool { return false }
+func (nopHost) Environment() protocol.Environment                 { return protocol.Environment{} }
+func (nopHost) Metrics() *protocol.Metrics                        { return nil }
+func (nopObs) Connected(bool)                                     {}
+func (nopObs) Reconnecting(string)                                {}
+
+type (
+	nopHost struct{}
+	nopObs  struct{}
+)
+
+// A platform that drops every link right after welcome is redialled with
+// a growing backoff, not twice a second forever.
+func TestFlappingLinkBacksOff(t *testing.T) {
+	var dials atomic.Int32
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dials.Add(1)
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		frame, _ := protocol.Encode(protocol.TypeWelcome, protocol.Welcome{WorknodeID: "wn"}, time.Now())
+		_ = c.WriteMessage(websocket.TextMessage, frame)
+		_ = c.Close()
+	}))
+	defer srv.Close()
+	s, err := New(Options{
+		URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", APIKey: "k", Name: "n",
+		Handler: func(context.Context, protocol.Envelope) {}, Outbox: nopOutbox{ready: make(chan struct{})},
+		Host: nopHost{}, Observer: nopObs{}, Logger: logr.Discard(),
+		BackoffBase: 10 * time.Millisecond, BackoffMax: 5 * time.Second, StableAfter: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	_ = s.Run(ctx)
+	// Doubling from 10 ms, 1.5 s hold about 8 dials; without backing off
+	// they would be well over a hundred.
+	if n := dials.Load(); n > 20 || n < 2 {
+		t.Fatalf("%d dials in 1.5 s", n)
 	}
 }

@@ -684,7 +684,7 @@ func TestLongNamesAndSpillIDs(t *testing.T) {
 			t.Errorf("%q and %q share %q", pair[0], pair[1], fileID(pair[0]))
 		}
 	}
-	if fileID("") == fileID("") {
+	if a, b := fileID(""), fileID(""); a == b {
 		t.Error("empty task ids share a spill file")
 	}
 }

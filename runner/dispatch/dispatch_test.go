@@ -1,0 +1,174 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/protocol"
+)
+
+func request(t *testing.T, id, op string) protocol.Envelope {
+	t.Helper()
+	payload, _ := json.Marshal(protocol.TaskRequest{TaskID: id, Operation: op, Args: json.RawMessage(`{}`)})
+	return protocol.Envelope{Type: protocol.TypeTaskRequest, Payload: payload}
+}
+
+// next waits for the next result frame in the outbox.
+func next(t *testing.T, o *Outbox) protocol.TaskResult {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, frame, ok := o.Take(); ok {
+			env, err := protocol.Decode(frame)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r protocol.TaskResult
+			if err := protocol.DecodePayload(env, &r); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no result")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Results too large for one frame, or for the outbox, are replaced by an
+// error result for the same task: every task is answered.
+func TestOversizeResultsReplaced(t *testing.T) {
+	o := NewOutbox()
+	big := strings.Repeat("x", 4096)
+	d := New(Options{
+		Operations: map[string]Operation{"big": func(context.Context, json.RawMessage, *Audit) (any, error) { return big, nil }},
+		Outbox:     o, Logger: logr.Discard(), Limits: Limits{MaxResultBytes: 1024, MaxOutboxBytes: 8192},
+	})
+	d.HandleFrame(context.Background(), request(t, "t1", "big"))
+	if r := next(t, o); r.TaskID != "t1" || r.Success || !strings.Contains(r.Error, "byte limit of one frame") {
+		t.Fatalf("%+v", r)
+	}
+	// The outbox holds (unacknowledged) results: past its bound a result
+	// is replaced too.
+	d2 := New(Options{
+		Operations: map[string]Operation{"big": func(context.Context, json.RawMessage, *Audit) (any, error) { return big, nil }},
+		Outbox:     o, Logger: logr.Discard(), Limits: Limits{MaxResultBytes: 1 << 20, MaxOutboxBytes: 6000},
+	})
+	d2.HandleFrame(context.Background(), request(t, "t2", "big"))
+	if r := next(t, o); r.TaskID != "t2" || !r.Success {
+		t.Fatalf("%+v", r)
+	}
+	d2.HandleFrame(context.Background(), request(t, "t3", "big"))
+	if r := next(t, o); r.TaskID != "t3" || r.Success || !strings.Contains(r.Error, "waiting for the platform") {
+		t.Fatalf("%+v", r)
+	}
+	if o.Bytes() > 6000+1024 {
+		t.Fatalf("outbox holds %d bytes", o.Bytes())
+	}
+}
+
+func TestUndeliverableKeepsTheTask(t *testing.T) {
+	frame, _ := protocol.Encode(protocol.TypeTaskResult, protocol.TaskResult{TaskID: "t9", Success: true, Result: strings.Repeat("x", 1000)}, time.Now())
+	env, err := protocol.Decode(Undeliverable(frame))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r protocol.TaskResult
+	_ = protocol.DecodePayload(env, &r)
+	if r.TaskID != "t9" || r.Success || !strings.Contains(r.Error, "too large") {
+		t.Fatalf("%+v", r)
+	}
+	legacy, _ := protocol.Encode(protocol.TypeMCPResult, protocol.MCPResult{CallID: "c1", Success: true}, time.Now())
+	env, _ = protocol.Decode(Undeliverable(legacy))
+	var m protocol.MCPResult
+	_ = protocol.DecodePayload(env, &m)
+	if env.Type != protocol.TypeMCPResult || m.CallID != "c1" || m.Success {
+		t.Fatalf("%s %+v", env.Type, m)
+	}
+}
+
+// BenchmarkFlood: a flood of large requests against one busy slot stays
+// within the queue bounds (the heap does not grow with the flood).
+func BenchmarkFlood(b *testing.B) {
+	o := NewOutbox()
+	release := make(chan struct{})
+	d := New(Options{
+		Operations: map[string]Operation{"hold": func(ctx context.Context, _ json.RawMessage, _ *Audit) (any, error) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return "ok", nil
+		}},
+		MaxConcurrent: 1, Outbox: o, Logger: logr.Discard(),
+	})
+	args := json.RawMessage(`{"pad":"` + strings.Repeat("x", 4<<20) + `"}`)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		payload, _ := json.Marshal(protocol.TaskRequest{TaskID: fmt.Sprint("f", i), Operation: "hold", Args: args})
+		d.HandleFrame(context.Background(), protocol.Envelope{Type: protocol.TypeTaskRequest, Payload: payload})
+		for {
+			if _, _, ok := o.Take(); !ok {
+				break
+			}
+		}
+	}
+	b.StopTimer()
+	if n, held := d.Queued(); held > DefaultMaxArgsBytes || n > DefaultMaxQueued {
+		b.Fatalf("%d queued, %d bytes held", n, held)
+	}
+	close(release)
+	d.Drain(context.Background())
+}
+
+// A flood of 4 MiB requests against one busy slot: tasks past the bounds
+// are answered busy at once, and the heap holds only what the bounds let
+// in (measured from the runtime's own statistics).
+func TestFloodStaysBounded(t *testing.T) {
+	o := NewOutbox()
+	release := make(chan struct{})
+	d := New(Options{
+		Operations: map[string]Operation{"hold": func(ctx context.Context, _ json.RawMessage, _ *Audit) (any, error) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return "ok", nil
+		}},
+		MaxConcurrent: 1, Outbox: o, Logger: logr.Discard(), Limits: Limits{MaxArgsBytes: 16 << 20},
+	})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	args := `{"pad":"` + strings.Repeat("x", 4<<20) + `"}`
+	busy := 0
+	for i := range 100 {
+		payload := []byte(fmt.Sprintf(`{"task_id":"f%d","operation":"hold","args":%s}`, i, args))
+		d.HandleFrame(context.Background(), protocol.Envelope{Type: protocol.TypeTaskRequest, Payload: payload})
+		for {
+			_, frame, ok := o.Take()
+			if !ok {
+				break
+			}
+			if strings.Contains(string(frame), "runner busy") {
+				busy++
+			}
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	if busy < 90 || grown > 40<<20 {
+		t.Fatalf("%d answered busy, heap grew %d MiB", busy, grown>>20)
+	}
+	close(release)
+	d.Drain(context.Background())
+}
