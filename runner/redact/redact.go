@@ -204,7 +204,7 @@ func (r *Redactor) active(text string, into []bool) []bool {
 	}
 	// Two more flags for the stateful detectors' cheap tests.
 	into[len(r.rules)+1] = into[len(r.rules)+1] || strings.Contains(text, "-----BEGIN")
-	into[len(r.rules)+2] = into[len(r.rules)+2] || strings.Contains(text, `"kind":"Secret"`)
+	into[len(r.rules)+2] = into[len(r.rules)+2] || strings.Contains(text, `"Secret"`)
 	for i, rule := range r.rules {
 		if !into[i] && rule.mayMatch(text) {
 			into[i] = true

@@ -210,3 +210,27 @@ func TestInvalidUTF8PassesThrough(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+// Secret spellings kubectl and manifests use besides the block form.
+func TestSecretDataSpellings(t *testing.T) {
+	r, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const value = "c2VjcmV0cGFzcw=="
+	for _, in := range []string{
+		`{"apiVersion": "v1", "data": {"password": "` + value + `"}, "kind": "Secret", "metadata": {"name": "x"}}`,
+		`{"apiVersion":"v1","kind": "Secret","stringData": {"password": "` + value + `"}}`,
+		"apiVersion: v1\nkind: Secret\ndata: {password: " + value + ", user: YWRtaW4=}\n",
+		"apiVersion: v1\ndata: {password: '" + value + "'}\nkind: Secret\n",
+		"apiVersion: v1\nkind: Secret\nstringData:\n  password: " + value + "\n",
+		"apiVersion: v1\nstringData:\n  password: " + value + "\nkind: Secret\n",
+	} {
+		if out, counts := r.String(in); strings.Contains(out, value) || counts[K8sSecretData] == 0 {
+			t.Errorf("not redacted:\n%s\n=> %s", in, out)
+		}
+	}
+	if out, _ := r.String("kind: ConfigMap\ndata: {key: " + value + "}\n"); !strings.Contains(out, value) {
+		t.Errorf("a ConfigMap was redacted: %s", out)
+	}
+}

@@ -195,8 +195,12 @@ var (
 	jsonData     = regexp.MustCompile(`^(\s*)"(?:data|stringData)":\s*\{\s*$`)
 	yamlValue    = regexp.MustCompile(`^(\s*"?[^"\s:]+"?:\s*)(\S.*)$`)
 	jsonValue    = regexp.MustCompile(`^(\s*"[^"]+":\s*)"((?:[^"\\]|\\.)*)"(,?)\s*$`)
-	compactData  = regexp.MustCompile(`"(?:data|stringData)":\{([^{}]*)\}`)
-	compactValue = regexp.MustCompile(`("[^"]+":)"(?:[^"\\]|\\.)*"`)
+	compactKind  = regexp.MustCompile(`"kind"\s*:\s*"Secret"`)
+	compactData  = regexp.MustCompile(`"(?:data|stringData)"\s*:\s*\{([^{}]*)\}`)
+	compactValue = regexp.MustCompile(`("[^"]+"\s*:\s*)"(?:[^"\\]|\\.)*"`)
+	// flowData is a YAML flow mapping on one line: `data: {k: v, …}`.
+	flowData  = regexp.MustCompile(`^(\s*(?:- )?)(?:data|stringData):\s*\{.*\}\s*$`)
+	flowValue = regexp.MustCompile(`([{,]\s*"?[^"\s:{},]+"?\s*:\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^,}]*)`)
 )
 
 func indentOf(prefix string) int { return len(strings.ReplaceAll(prefix, "- ", "  ")) }
@@ -204,7 +208,7 @@ func indentOf(prefix string) int { return len(strings.ReplaceAll(prefix, "- ", "
 func (s *Stream) k8sLine(line, nl string) {
 	st := &s.k8s
 	// Compact JSON of a Secret on one line (last-applied-configuration).
-	if s.flag(2) && strings.Contains(line, `"kind":"Secret"`) && compactData.MatchString(line) {
+	if s.flag(2) && compactKind.MatchString(line) && compactData.MatchString(line) {
 		line = compactData.ReplaceAllStringFunc(line, func(m string) string {
 			return compactValue.ReplaceAllStringFunc(m, func(v string) string {
 				s.counts[K8sSecretData]++
@@ -253,6 +257,12 @@ func (s *Stream) k8sLine(line, nl string) {
 			s.startData(indentOf(m[1]))
 		} else if m := jsonData.FindStringSubmatch(line); m != nil {
 			s.startData(len(m[1]))
+		} else if m := flowData.FindStringSubmatch(line); m != nil {
+			// The whole mapping is on this line: it is the data region.
+			s.startData(indentOf(m[1]))
+			s.dataLine(line, nl)
+			st.inData = false
+			return
 		}
 	}
 	if st.pending != nil && !st.decided {
@@ -355,6 +365,10 @@ func (s *Stream) redactValue(line string, count bool) string {
 	}
 	if m := jsonValue.FindStringSubmatch(line); m != nil {
 		return m[1] + `"` + Placeholder(K8sSecretData) + `"` + m[3]
+	}
+	if flowData.MatchString(line) {
+		open := strings.IndexByte(line, '{')
+		return line[:open] + flowValue.ReplaceAllString(line[open:], "${1}"+Placeholder(K8sSecretData))
 	}
 	if m := yamlValue.FindStringSubmatch(line); m != nil {
 		if v := strings.TrimSpace(m[2]); v == "|" || v == ">" || v == "|-" || v == ">-" {

@@ -157,7 +157,10 @@ func (f *Fetcher) Run(ctx context.Context, raw json.RawMessage, audit *dispatch.
 	}
 	out := f.o.Spill.Apply("webfetch", dispatch.TaskID(ctx), text, 0)
 	audit.Redacted(out.Redactions)
-	return &Result{Content: out.Content, URL: resp.Request.URL.String(), Truncated: out.Truncated || cut, FilePath: out.FilePath, TotalSize: out.TotalSize}, nil
+	// The final URL (after redirects) may carry a token in its query.
+	finalURL, counts := f.o.Spill.Redactor.String(resp.Request.URL.String())
+	audit.Redacted(counts)
+	return &Result{Content: out.Content, URL: finalURL, Truncated: out.Truncated || cut, FilePath: out.FilePath, TotalSize: out.TotalSize}, nil
 }
 
 func looksHTML(s string) bool {

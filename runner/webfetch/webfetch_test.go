@@ -13,6 +13,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/egress"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
 )
 
@@ -132,5 +133,27 @@ func TestRuleAllowsProtectedURL(t *testing.T) {
 		if got := allowed && err == nil; got != want {
 			t.Errorf("%s: allowed %v want %v (%v)", u, got, want, err)
 		}
+	}
+}
+
+// The final URL after redirects is redacted like the content.
+func TestFinalURLRedacted(t *testing.T) {
+	const token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+	mux := http.NewServeMux()
+	mux.HandleFunc("/start", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/done?access_token="+token, http.StatusFound)
+	})
+	mux.HandleFunc("/done", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	r, err := redact.New(redact.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := egress.New(egress.Options{Proxy: func(*http.Request) (*url.URL, error) { return nil, nil }})
+	f := New(Options{Egress: tr, Spill: &workspace.Spiller{Root: t.TempDir(), Redactor: r}})
+	res, err := fetch(t, f, map[string]any{"url": srv.URL + "/start"})
+	if err != nil || strings.Contains(res.URL, token) || !strings.Contains(res.URL, "/done") {
+		t.Fatalf("%+v %v", res, err)
 	}
 }

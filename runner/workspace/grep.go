@@ -215,6 +215,7 @@ func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispat
 	if r := w.o.Spill.Redactor; r != nil {
 		for i := range res.Matches {
 			res.Matches[i].Content, _ = r.String(res.Matches[i].Content) // counted once, in content
+			res.Matches[i].Path, _ = r.String(res.Matches[i].Path)
 		}
 	}
 	res.Truncated = res.Truncated || out.Truncated

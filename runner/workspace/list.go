@@ -90,8 +90,18 @@ func (w *Workspace) List(ctx context.Context, raw json.RawMessage, audit *dispat
 		return nil, err
 	}
 	sort.Slice(res.Entries, func(i, j int) bool { return res.Entries[i].Path < res.Entries[j].Path })
+	for i := range res.Entries {
+		res.Entries[i].Path = w.redactName(res.Entries[i].Path, audit)
+	}
 	audit.Bytes = int64(len(res.Entries))
 	return res, nil
+}
+
+// redactName scrubs a file name: a file can be named after a secret.
+func (w *Workspace) redactName(p string, audit *dispatch.Audit) string {
+	out, counts := w.o.Spill.Redactor.String(p)
+	audit.Redacted(counts)
+	return out
 }
 
 var errStop = errors.New("stop walking")
@@ -197,6 +207,9 @@ func (w *Workspace) Glob(ctx context.Context, raw json.RawMessage, audit *dispat
 		return nil, err
 	}
 	sort.Strings(res.Matches)
+	for i := range res.Matches {
+		res.Matches[i] = w.redactName(res.Matches[i], audit)
+	}
 	return res, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 )
 
 type fixture struct {
@@ -686,5 +687,30 @@ func TestLongNamesAndSpillIDs(t *testing.T) {
 	}
 	if a, b := fileID(""), fileID(""); a == b {
 		t.Error("empty task ids share a spill file")
+	}
+}
+
+// A file named after a secret is not leaked by list, glob or grep.
+func TestFileNamesRedacted(t *testing.T) {
+	const token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+	root := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(root, token), []byte("needle\n"), 0o644))
+	r, err := redact.New(redact.Options{})
+	must(t, err)
+	ws, err := New(Options{Root: root, Spill: &Spiller{Root: root, Redactor: r}})
+	must(t, err)
+	for op, args := range map[string]map[string]any{
+		"list": {"path": "."}, "glob": {"pattern": "*"}, "grep": {"pattern": "needle"},
+	} {
+		raw, _ := json.Marshal(args)
+		audit := &dispatch.Audit{}
+		res, err := ws.Operations()[op](context.Background(), raw, audit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := json.Marshal(res)
+		if strings.Contains(string(out), token) || len(audit.Redactions) == 0 {
+			t.Errorf("%s leaked the name: %s", op, out)
+		}
 	}
 }
