@@ -714,3 +714,18 @@ func TestFileNamesRedacted(t *testing.T) {
 		}
 	}
 }
+
+// What docs/protocol.md says about symlinks: relative ones that stay
+// inside are followed, absolute ones are refused even when they point
+// inside.
+func TestSymlinkTargets(t *testing.T) {
+	f := newFixture(t)
+	must(t, os.Symlink("dir", filepath.Join(f.root, "rel")))
+	must(t, os.Symlink(filepath.Join(f.root, "dir"), filepath.Join(f.root, "abs")))
+	if _, err := f.call("read", map[string]any{"path": "rel/a.txt"}); err != nil {
+		t.Fatalf("relative in-workspace symlink: %v", err)
+	}
+	if _, err := f.call("read", map[string]any{"path": "abs/a.txt"}); err == nil || !errors.Is(err, ErrOutside) {
+		t.Fatalf("absolute symlink: %v", err)
+	}
+}
