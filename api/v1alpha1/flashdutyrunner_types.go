@@ -333,7 +333,7 @@ const (
 	ReasonChildConflict = "ChildConflict"
 	// ReasonScaledToZero: replicas is 0; nothing to connect.
 	ReasonScaledToZero = "ScaledToZero"
-	ReasonAsExpected = "AsExpected"
+	ReasonAsExpected   = "AsExpected"
 
 	ReasonLandlock        = "Landlock"
 	ReasonNotEnforced     = "NotEnforced"

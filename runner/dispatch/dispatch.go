@@ -80,7 +80,7 @@ type Options struct {
 	// them as they are.
 	Redact func(string) (string, map[string]int)
 	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	Now    func() time.Time
 	Limits Limits
 }
 
@@ -133,7 +133,7 @@ type Dispatcher struct {
 	queued      int   // accepted tasks waiting for a slot
 	argsBytes   int64 // arguments of accepted tasks
 	draining    bool
-	wg       sync.WaitGroup
+	wg          sync.WaitGroup
 	// base is the parent of every task context; cancelling it with a
 	// cause stops every task at once (end of the shutdown grace).
 	base       context.Context

@@ -9,10 +9,10 @@ func TestSalvage(t *testing.T) {
 	deep := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
 	for frame, want := range map[string][2]string{
 		`{"id":"1","type":"task.request","payload":{"args":` + deep + `,"task_id":"t-1"},"timestamp":1}`: {"task.request", "t-1"},
-		`{"type":"task.request","payload":{"task_id":"t-2","args":{}}} trailing garbage`:              {"task.request", "t-2"},
-		`{"payload":{"x":"}{\"","task_id":"t\"3"},"type":"mcp.call"}`:                                   {"mcp.call", `t"3`},
-		`{"type":"task.request","payload":{"args":{"task_id":"nested"}}}`:                              {"task.request", ""},
-		`{"type":"task.request","payload":"not an object"}`:                                           {"task.request", ""},
+		`{"type":"task.request","payload":{"task_id":"t-2","args":{}}} trailing garbage`:                 {"task.request", "t-2"},
+		`{"payload":{"x":"}{\"","task_id":"t\"3"},"type":"mcp.call"}`:                                    {"mcp.call", `t"3`},
+		`{"type":"task.request","payload":{"args":{"task_id":"nested"}}}`:                                {"task.request", ""},
+		`{"type":"task.request","payload":"not an object"}`:                                              {"task.request", ""},
 		`[1,2]`: {"", ""}, ``: {"", ""}, `{"type":`: {"", ""},
 	} {
 		typ, id := Salvage([]byte(frame), "task_id")
