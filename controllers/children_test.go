@@ -1,6 +1,9 @@
 package controllers
 
 import (
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -9,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
@@ -121,4 +125,56 @@ func kstatus(t *testing.T, fdr *fdv1.FlashdutyRunner) status.Status {
 		t.Fatal(err)
 	}
 	return res.Status
+}
+
+// Hand edits of fields the operator sets are reverted (server-side apply,
+// field manager flashduty-operator); fields other managers own survive.
+func TestDriftIsReverted(t *testing.T) {
+	ns := namespace(t)
+	create(t, secret(ns, "fd-key", "api_key", "fk"), runner(ns, "r"))
+	dep := getDeployment(t, ns, "r")
+	cm := &corev1.ConfigMap{}
+	eventually(t, "config", func() error { return get(t, ns, "r-config", cm) })
+	policy := cm.Data[configFile]
+
+	// Someone relaxes the policy, scales, swaps the image, and restarts
+	// the rollout (a field of their own).
+	cm.Data[configFile] = strings.Replace(policy, "kubernetes-readonly", "trust", 1)
+	cm.Annotations["example.com/note"] = "mine"
+	if err := k8s.Update(bg, cm); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "edit the deployment", func() error {
+		d := getDeployment(t, ns, "r")
+		d.Spec.Replicas = ptr.To(int32(5))
+		d.Spec.Template.Spec.Containers[0].Image = "evil:latest"
+		if d.Spec.Template.Annotations == nil {
+			d.Spec.Template.Annotations = map[string]string{}
+		}
+		d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] = "2026-11-29T00:00:00Z"
+		return k8s.Update(bg, d)
+	})
+	eventually(t, "reverted", func() error {
+		got := &corev1.ConfigMap{}
+		if err := get(t, ns, "r-config", got); err != nil {
+			return err
+		}
+		if got.Data[configFile] != policy {
+			return errors.New("policy still edited")
+		}
+		if got.Annotations["example.com/note"] != "mine" {
+			return errors.New("another manager's annotation was dropped")
+		}
+		d := getDeployment(t, ns, "r")
+		if *d.Spec.Replicas != *dep.Spec.Replicas || d.Spec.Template.Spec.Containers[0].Image != dep.Spec.Template.Spec.Containers[0].Image {
+			return fmt.Errorf("replicas %d image %s", *d.Spec.Replicas, d.Spec.Template.Spec.Containers[0].Image)
+		}
+		if d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] == "" {
+			return errors.New("the rollout restart was undone")
+		}
+		return nil
+	})
+	if err := hasEvent(ns, "r", "Reverted"); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -349,11 +349,11 @@ func TestRBACPresets(t *testing.T) {
 	}
 	// Dropping the preset removes the view binding; deleting the runner
 	// removes the cluster binding and its finalizer.
-	nsview := mustRunner(t, ns, "nsview")
-	nsview.Spec.RBAC = nil
-	if err := k8s.Update(bg, nsview); err != nil {
-		t.Fatal(err)
-	}
+	eventually(t, "drop the preset", func() error { // the operator writes the object too: retry on conflict
+		nsview := mustRunner(t, ns, "nsview")
+		nsview.Spec.RBAC = nil
+		return k8s.Update(bg, nsview)
+	})
 	eventually(t, "view bindings pruned", func() error {
 		for _, name := range []string{"nsview-runner-view", bound.Name} {
 			if err := get(t, ns, name, &rbacv1.RoleBinding{}); !apierrors.IsNotFound(err) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,6 +19,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -57,6 +61,8 @@ type Reconciler struct {
 	HTTP *http.Client
 	// Tenancy is what the cluster admin allows runners to ask for.
 	Tenancy Tenancy
+
+	applied appliedVersions
 }
 
 // +kubebuilder:rbac:groups=flashduty.flashcat.cloud,resources=flashdutyrunners,verbs=get;list;watch;create;update;patch;delete
@@ -83,6 +89,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	logger := log.FromContext(ctx)
 	fdr := &fdv1.FlashdutyRunner{}
 	if err := r.Client.Get(ctx, req.NamespacedName, fdr); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.applied.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !fdr.DeletionTimestamp.IsZero() {
@@ -284,14 +293,18 @@ func (r *Reconciler) apply(ctx context.Context, fdr *fdv1.FlashdutyRunner, obj c
 
 func (r *Reconciler) applyObject(ctx context.Context, fdr *fdv1.FlashdutyRunner, obj client.Object) error {
 	kind := kindOf(obj)
+	gvk := gvkOf(r.Client, obj)
 	existing := &metav1.PartialObjectMetadata{}
-	existing.SetGroupVersionKind(gvkOf(r.Client, obj))
+	existing.SetGroupVersionKind(gvk)
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(obj), existing)
 	switch {
 	case apierrors.IsNotFound(err):
-		if err := r.Client.Create(ctx, obj); err != nil {
+		// Create, not apply: applying would take over an object of the
+		// same name that the cache has not seen yet.
+		if err := r.Client.Create(ctx, obj, client.FieldOwner(FieldManager)); err != nil {
 			return fmt.Errorf("create %s %s: %w", kind, obj.GetName(), err)
 		}
+		r.applied.set(client.ObjectKeyFromObject(fdr), obj.GetUID(), obj.GetResourceVersion())
 		r.Recorder.Eventf(fdr, obj, corev1.EventTypeNormal, "Created", "Create", "created %s %s", kind, obj.GetName())
 		return nil
 	case err != nil:
@@ -300,15 +313,100 @@ func (r *Reconciler) applyObject(ctx context.Context, fdr *fdv1.FlashdutyRunner,
 	if !ownedBy(existing, fdr) {
 		return &childConflict{kind: kind, name: obj.GetName()}
 	}
-	if existing.GetAnnotations()[AnnotationDesiredHash] == obj.GetAnnotations()[AnnotationDesiredHash] {
-		return nil // nothing changed: no write
+	sameSpec := existing.GetAnnotations()[AnnotationDesiredHash] == obj.GetAnnotations()[AnnotationDesiredHash]
+	if sameSpec && r.applied.same(client.ObjectKeyFromObject(fdr), existing.GetUID(), existing.GetResourceVersion()) {
+		return nil // unchanged since the operator last applied it: no write
 	}
-	obj.SetResourceVersion(existing.GetResourceVersion())
-	if err := r.Client.Update(ctx, obj); err != nil {
-		return fmt.Errorf("update %s %s: %w", kind, obj.GetName(), err)
+	// Server-side apply: the fields the operator sets are restored (a
+	// hand edit of the image, the replicas or the policy is reverted);
+	// fields other managers own (a rollout restart, other annotations)
+	// stay.
+	body, err := applyBody(obj, gvk)
+	if err != nil {
+		return err
 	}
-	r.Recorder.Eventf(fdr, obj, corev1.EventTypeNormal, "Updated", "Update", "updated %s %s", kind, obj.GetName())
+	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(body), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("apply %s %s: %w", kind, obj.GetName(), err)
+	}
+	r.applied.set(client.ObjectKeyFromObject(fdr), body.GetUID(), body.GetResourceVersion())
+	switch {
+	case body.GetResourceVersion() == existing.GetResourceVersion():
+	case sameSpec:
+		r.Recorder.Eventf(fdr, obj, corev1.EventTypeWarning, "Reverted", "Apply", "reverted a change made outside the operator to %s %s", kind, obj.GetName())
+	default:
+		r.Recorder.Eventf(fdr, obj, corev1.EventTypeNormal, "Updated", "Update", "updated %s %s", kind, obj.GetName())
+	}
 	return nil
+}
+
+// FieldManager is the operator's server-side apply field manager.
+const FieldManager = "flashduty-operator"
+
+// applyBody is obj as an apply request: typed, without server-set or
+// empty fields that would otherwise be claimed.
+func applyBody(obj client.Object, gvk schema.GroupVersionKind) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, fmt.Errorf("convert %s %s: %w", kindOf(obj), obj.GetName(), err)
+	}
+	delete(m, "status")
+	dropNulls(m)
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(gvk)
+	u.SetResourceVersion("")
+	u.SetManagedFields(nil)
+	return u, nil
+}
+
+// dropNulls removes null values (creationTimestamp: null…) at any depth.
+func dropNulls(m map[string]any) {
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
+			dropNulls(v)
+		case []any:
+			for _, x := range v {
+				if xm, ok := x.(map[string]any); ok {
+					dropNulls(xm)
+				}
+			}
+		}
+	}
+}
+
+// appliedVersions remembers, per runner, the resourceVersion each child
+// had right after the operator wrote it: another version means someone
+// else changed it, and it is applied again.
+type appliedVersions struct {
+	mu sync.Mutex
+	rv map[types.NamespacedName]map[types.UID]string
+}
+
+func (a *appliedVersions) same(runner types.NamespacedName, uid types.UID, rv string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return rv != "" && a.rv[runner][uid] == rv
+}
+
+func (a *appliedVersions) set(runner types.NamespacedName, uid types.UID, rv string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.rv == nil {
+		a.rv = map[types.NamespacedName]map[types.UID]string{}
+	}
+	if a.rv[runner] == nil {
+		a.rv[runner] = map[types.UID]string{}
+	}
+	a.rv[runner][uid] = rv
+}
+
+// forget drops what is remembered for a runner that is gone.
+func (a *appliedVersions) forget(runner types.NamespacedName) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.rv, runner)
 }
 
 // prune deletes children that the spec no longer asks for (a PDB after

@@ -131,6 +131,11 @@ func (c *counting) Patch(ctx context.Context, o client.Object, p client.Patch, o
 	return c.Client.Patch(ctx, o, p, opts...)
 }
 
+func (c *counting) Apply(ctx context.Context, o runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+	writes.Add(1)
+	return c.Client.Apply(ctx, o, opts...)
+}
+
 func (c *counting) Delete(ctx context.Context, o client.Object, opts ...client.DeleteOption) error {
 	writes.Add(1)
 	return c.Client.Delete(ctx, o, opts...)

@@ -32,8 +32,10 @@ const (
 	// cancelEvery is how many bytes are read between cancel checks.
 	cancelEvery = 1 << 20
 	// maxMatchBytes is how much of one line is searched: a line is one
-	// uninterruptible match, so its cost is bounded too.
+	// uninterruptible match, so its cost is bounded too (at most
+	// maxLineWork bytes × instructions, never below maxLineBytes).
 	maxMatchBytes = 64 << 10
+	maxLineWork   = 4 << 20
 )
 
 // compilePattern compiles a grep pattern whose automaton stays small.
@@ -80,7 +82,7 @@ type GrepResult struct {
 // Grep searches file contents with a Go (RE2, linear-time) regular
 // expression, in process. Binary files and the runner's own .work
 // directory are skipped; the first 64 KiB of each line are searched and
-// 2000 bytes shown.
+// 2000 bytes shown (less is searched for very large patterns).
 func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispatch.Audit) (any, error) {
 	var a grepArgs
 	if err := decode("grep", raw, &a); err != nil {
@@ -94,6 +96,7 @@ func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispat
 	if err != nil {
 		return nil, err
 	}
+	lineCap := min(maxMatchBytes, max(maxLineBytes, maxLineWork/insts))
 	for _, p := range a.Include {
 		if _, err := path.Match(p, ""); err != nil {
 			return nil, fmt.Errorf("invalid grep args: bad include pattern %q", p)
@@ -164,13 +167,13 @@ func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispat
 			for n := 1; len(data) > 0; n++ {
 				line, rest, _ := bytes.Cut(data, []byte{'\n'})
 				data = rest
-				if work += min(len(line), maxMatchBytes) * insts; work >= wholeFileWork/4 {
+				if work += min(len(line), lineCap) * insts; work >= wholeFileWork/4 {
 					work = 0
 					if err := canceled(ctx); err != nil {
 						return false, err
 					}
 				}
-				if re.Match(line[:min(len(line), maxMatchBytes)]) {
+				if re.Match(line[:min(len(line), lineCap)]) {
 					if err := hit(n, line); err != nil {
 						return false, err
 					}
@@ -184,7 +187,7 @@ func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispat
 		}
 		work := 0
 		for n := 1; ; n++ {
-			line, read, err := readLine(ctx, br)
+			line, read, err := readLine(ctx, br, lineCap)
 			scanned += read
 			if (len(line) > 0 || err == nil) && re.Match(line) {
 				if err := hit(n, line); err != nil {
@@ -227,12 +230,12 @@ func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispat
 // whole (checking ctx as it goes: a file may be one 6 GiB line) but
 // returned cut, so memory stays bounded by the reader. read counts the
 // bytes consumed.
-func readLine(ctx context.Context, br *bufio.Reader) (line []byte, read int64, err error) {
+func readLine(ctx context.Context, br *bufio.Reader, keep int) (line []byte, read int64, err error) {
 	for {
 		chunk, isPrefix, err := br.ReadLine()
 		read += int64(len(chunk))
-		if len(line) < maxMatchBytes {
-			line = append(line, chunk[:min(len(chunk), maxMatchBytes-len(line))]...)
+		if len(line) < keep {
+			line = append(line, chunk[:min(len(chunk), keep-len(line))]...)
 		}
 		if err != nil || !isPrefix {
 			return line, read, err

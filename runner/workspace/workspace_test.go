@@ -659,7 +659,7 @@ func TestGrepStopsOnCancel(t *testing.T) {
 		_, err := f.callCtx(ctx, "grep", args)
 		took := time.Since(start)
 		cancel()
-		if err == nil || took > 1200*time.Millisecond {
+		if err == nil || took > 1800*time.Millisecond { // cancel at 200 ms; generous for -race on two cores
 			t.Errorf("%s: returned after %s with %v", name, took, err)
 		}
 	}
