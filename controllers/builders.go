@@ -1,11 +1,13 @@
 package controllers
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -14,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,8 +39,6 @@ const (
 	// AnnotationDesiredHash on every child records what the operator last
 	// wrote; a child is updated only when it differs.
 	AnnotationDesiredHash = "flashduty.flashcat.cloud/desired-hash"
-
-	runnerUID = 65532
 )
 
 // Inputs are everything a FlashdutyRunner's children are built from.
@@ -138,10 +139,16 @@ func Desired(in Inputs) ([]client.Object, error) {
 		Data:       map[string]string{configFile: string(in.Config)},
 	})
 	if fdr.Spec.ServiceAccountName == "" {
-		objs = append(objs, &corev1.ServiceAccount{
-			ObjectMeta:                   objectMeta(fdr, serviceAccountName(fdr)),
-			AutomountServiceAccountToken: ptr.To(needsToken(fdr)),
-		})
+		meta := objectMeta(fdr, serviceAccountName(fdr))
+		if sa := fdr.Spec.ServiceAccount; sa != nil {
+			meta.Annotations = maps.Clone(sa.Annotations)
+			for k, v := range sa.Labels {
+				if _, ours := meta.Labels[k]; !ours {
+					meta.Labels[k] = v
+				}
+			}
+		}
+		objs = append(objs, &corev1.ServiceAccount{ObjectMeta: meta, AutomountServiceAccountToken: ptr.To(needsToken(fdr))})
 	}
 	for _, role := range clusterRoles(fdr) {
 		rb := roleBinding(fdr, clusterRoleBinding(fdr, role), rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role})
@@ -220,6 +227,10 @@ func inputsHash(in Inputs) string {
 func deployment(in Inputs) (*appsv1.Deployment, error) {
 	fdr := in.Runner
 	s := fdr.Spec
+	extras, err := decodeExtras(s)
+	if err != nil {
+		return nil, err
+	}
 	image := s.Image
 	if image == "" {
 		image = in.Image
@@ -238,7 +249,7 @@ func deployment(in Inputs) (*appsv1.Deployment, error) {
 		{Name: "HOME", Value: "/tmp"}, // kubectl keeps its cache there; the root file system is read-only
 	}
 	if p := s.Proxy; p != nil {
-		for _, kv := range [][2]string{{"HTTP_PROXY", p.HTTPProxy}, {"HTTPS_PROXY", p.HTTPSProxy}, {"NO_PROXY", p.NoProxy}} {
+		for _, kv := range [][2]string{{"HTTP_PROXY", p.HTTPProxy}, {"HTTPS_PROXY", p.HTTPSProxy}, {"NO_PROXY", noProxy(p)}} {
 			if kv[1] != "" {
 				env = append(env, corev1.EnvVar{Name: kv[0], Value: kv[1]}, corev1.EnvVar{Name: strings.ToLower(kv[0]), Value: kv[1]})
 			}
@@ -257,6 +268,7 @@ func deployment(in Inputs) (*appsv1.Deployment, error) {
 		{Name: "workspace", MountPath: workspaceDir},
 		{Name: "tmp", MountPath: "/tmp"},
 	}
+	mounts = append(mounts, s.VolumeMounts...)
 	volumes := []corev1.Volume{
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: configMapName(fdr)},
@@ -312,37 +324,181 @@ func deployment(in Inputs) (*appsv1.Deployment, error) {
 					Affinity:                      s.Affinity,
 					TopologySpreadConstraints:     s.TopologySpreadConstraints,
 					PriorityClassName:             s.PriorityClassName,
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot:   ptr.To(true),
-						RunAsUser:      ptr.To(int64(runnerUID)),
-						RunAsGroup:     ptr.To(int64(runnerUID)),
-						FSGroup:        ptr.To(int64(runnerUID)),
-						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
-					Containers: []corev1.Container{{
+					SecurityContext:               podSecurity(s.PodSecurityContext),
+					DNSPolicy:                     s.DNSPolicy,
+					DNSConfig:                     s.DNSConfig,
+					HostAliases:                   s.HostAliases,
+					InitContainers:                extraContainers(extras.initContainers),
+					Containers: append([]corev1.Container{{
 						Name:            "runner",
 						Image:           image,
 						ImagePullPolicy: pull,
 						Args:            []string{"run", "--config", configDir + "/" + configFile},
 						Env:             env,
+						EnvFrom:         s.EnvFrom,
 						Ports:           []corev1.ContainerPort{{Name: "probes", ContainerPort: probePort, Protocol: corev1.ProtocolTCP}},
 						ReadinessProbe:  probe("/readyz", 5),
 						LivenessProbe:   probe("/healthz", 20),
 						Resources:       resources,
 						VolumeMounts:    mounts,
-						SecurityContext: &corev1.SecurityContext{
-							AllowPrivilegeEscalation: ptr.To(false),
-							ReadOnlyRootFilesystem:   ptr.To(true),
-							RunAsNonRoot:             ptr.To(true),
-							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-						},
-					}},
-					Volumes: volumes,
+						SecurityContext: runnerSecurity(s.ContainerSecurityContext),
+					}}, extraContainers(extras.sidecars)...),
+					Volumes: append(volumes, extras.volumes...),
 				},
 			},
 		},
 	}, nil
+}
+
+// noProxy keeps in-cluster traffic off the proxy: the API server (its
+// address, expanded by the kubelet from the service environment), service
+// names and loopback, after the user's own entries.
+func noProxy(p *fdv1.Proxy) string {
+	if p.HTTPProxy == "" && p.HTTPSProxy == "" {
+		return p.NoProxy
+	}
+	parts := []string{}
+	if p.NoProxy != "" {
+		parts = append(parts, p.NoProxy)
+	}
+	parts = append(parts, "$(KUBERNETES_SERVICE_HOST)", "kubernetes.default.svc", ".svc", ".cluster.local", "localhost", "127.0.0.1")
+	return strings.Join(parts, ",")
+}
+
+// podSecurity is the runner pods' security context: non-root and the
+// RuntimeDefault seccomp profile, the image's user (no fixed UIDs, for
+// OpenShift), overlaid with the spec's fields.
+func podSecurity(o *corev1.PodSecurityContext) *corev1.PodSecurityContext {
+	sc := &corev1.PodSecurityContext{}
+	if o != nil {
+		sc = o.DeepCopy()
+	}
+	sc.RunAsNonRoot = ptr.To(true)
+	if sc.SeccompProfile == nil {
+		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+	}
+	return sc
+}
+
+// restricted fills a container's security context to the restricted Pod
+// Security Standard where the spec leaves it open.
+func restricted(o *corev1.SecurityContext) *corev1.SecurityContext {
+	sc := &corev1.SecurityContext{}
+	if o != nil {
+		sc = o.DeepCopy()
+	}
+	if sc.AllowPrivilegeEscalation == nil {
+		sc.AllowPrivilegeEscalation = ptr.To(false)
+	}
+	sc.RunAsNonRoot = ptr.To(true)
+	if sc.Capabilities == nil {
+		sc.Capabilities = &corev1.Capabilities{}
+	}
+	if len(sc.Capabilities.Drop) == 0 {
+		sc.Capabilities.Drop = []corev1.Capability{"ALL"}
+	}
+	if sc.SeccompProfile == nil {
+		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+	}
+	return sc
+}
+
+// runnerSecurity is the runner container's: restricted, read-only root
+// file system unless the spec says otherwise.
+func runnerSecurity(o *corev1.SecurityContext) *corev1.SecurityContext {
+	sc := restricted(o)
+	if sc.ReadOnlyRootFilesystem == nil {
+		sc.ReadOnlyRootFilesystem = ptr.To(true)
+	}
+	return sc
+}
+
+// extraContainers are init or extra containers with restricted security
+// contexts filled in.
+func extraContainers(cs []corev1.Container) []corev1.Container {
+	out := make([]corev1.Container, 0, len(cs))
+	for _, c := range cs {
+		c = *c.DeepCopy()
+		c.SecurityContext = restricted(c.SecurityContext)
+		out = append(out, c)
+	}
+	return out
+}
+
+// reservedVolumes are the operator's own volume names.
+const reservedVolumes = "config workspace tmp ca"
+
+// podExtras are the spec's volumes and extra containers, decoded.
+type podExtras struct {
+	volumes                  []corev1.Volume
+	initContainers, sidecars []corev1.Container
+}
+
+// decodeList decodes raw core/v1 objects of one kind.
+func decodeList[T any](field string, raws []runtime.RawExtension) ([]T, error) {
+	out := make([]T, 0, len(raws))
+	for i, r := range raws {
+		var v T
+		dec := json.NewDecoder(bytes.NewReader(r.Raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%s[%d]: %w", field, i, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func decodeExtras(s fdv1.FlashdutyRunnerSpec) (podExtras, error) {
+	var x podExtras
+	var err error
+	if x.volumes, err = decodeList[corev1.Volume]("volumes", s.Volumes); err != nil {
+		return x, err
+	}
+	if x.initContainers, err = decodeList[corev1.Container]("initContainers", s.InitContainers); err != nil {
+		return x, err
+	}
+	x.sidecars, err = decodeList[corev1.Container]("extraContainers", s.ExtraContainers)
+	return x, err
+}
+
+// PodSpecProblem checks what the API server cannot (volumes and extra
+// containers are not schema-checked, to keep the CRD small): that they
+// decode, restricted Pod Security, and no clash with the operator's own
+// names.
+func PodSpecProblem(s fdv1.FlashdutyRunnerSpec) error {
+	x, err := decodeExtras(s)
+	if err != nil {
+		return err
+	}
+	for _, v := range x.volumes {
+		switch {
+		case v.HostPath != nil:
+			return fmt.Errorf("volume %q: hostPath volumes are not allowed", v.Name)
+		case slices.Contains(strings.Fields(reservedVolumes), v.Name):
+			return fmt.Errorf("volume %q: the name is the operator's own (%s)", v.Name, reservedVolumes)
+		}
+	}
+	for _, group := range [][]corev1.Container{x.initContainers, x.sidecars} {
+		for _, c := range group {
+			if c.Name == "runner" || c.Name == "" {
+				return fmt.Errorf("container %q: give it a name other than runner", c.Name)
+			}
+			if sc := c.SecurityContext; sc != nil {
+				switch {
+				case sc.Privileged != nil && *sc.Privileged:
+					return fmt.Errorf("container %q: privileged containers are not allowed", c.Name)
+				case sc.AllowPrivilegeEscalation != nil && *sc.AllowPrivilegeEscalation:
+					return fmt.Errorf("container %q: allowPrivilegeEscalation is not allowed", c.Name)
+				case sc.RunAsUser != nil && *sc.RunAsUser == 0, sc.RunAsNonRoot != nil && !*sc.RunAsNonRoot:
+					return fmt.Errorf("container %q: containers cannot run as root", c.Name)
+				case sc.Capabilities != nil && slices.ContainsFunc(sc.Capabilities.Add, func(c corev1.Capability) bool { return c != "NET_BIND_SERVICE" }):
+					return fmt.Errorf("container %q: only NET_BIND_SERVICE may be added", c.Name)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func workspaceVolume(w *fdv1.Workspace) corev1.Volume {

@@ -100,6 +100,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// What the admin does not allow is never rolled out, and a cluster
 	// binding it asked for earlier goes.
 	problem := r.Tenancy.Check(fdr)
+	if err := PodSpecProblem(fdr.Spec); problem == nil && err != nil {
+		problem = &Problem{Reason: fdv1.ReasonInvalidPodSpec, Message: err.Error()}
+	}
 	if err := r.clusterBinding(ctx, fdr, problem == nil); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // FlashdutyRunnerSpec is the desired state of a group of runners.
@@ -87,6 +88,72 @@ type FlashdutyRunnerSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(e, !e.name.startsWith('FLASHDUTY_RUNNER_'))",message="FLASHDUTY_RUNNER_* variables are set by the operator"
 	// +optional
 	Env []corev1.EnvVar `json:"env,omitempty"`
+
+	// EnvFrom adds variables from ConfigMaps or Secrets to the runner
+	// container.
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
+
+	// PodSecurityContext overrides fields of the runner pods' security
+	// context. By default only runAsNonRoot and the RuntimeDefault seccomp
+	// profile are set: the image's user runs (OpenShift assigns its own
+	// UIDs). Set fsGroup for a volumeClaimTemplate workspace where the
+	// cluster assigns none.
+	// +kubebuilder:validation:XValidation:rule="!has(self.runAsNonRoot) || self.runAsNonRoot",message="runAsNonRoot cannot be false"
+	// +kubebuilder:validation:XValidation:rule="!has(self.runAsUser) || self.runAsUser != 0",message="runAsUser cannot be 0 (root)"
+	// +kubebuilder:validation:XValidation:rule="!has(self.seccompProfile) || self.seccompProfile.type != 'Unconfined'",message="the seccomp profile cannot be Unconfined"
+	// +optional
+	PodSecurityContext *corev1.PodSecurityContext `json:"podSecurityContext,omitempty"`
+
+	// ContainerSecurityContext overrides fields of the runner container's
+	// security context, within the restricted Pod Security Standard.
+	// +kubebuilder:validation:XValidation:rule="!has(self.privileged) || !self.privileged",message="the runner cannot be privileged"
+	// +kubebuilder:validation:XValidation:rule="!has(self.allowPrivilegeEscalation) || !self.allowPrivilegeEscalation",message="allowPrivilegeEscalation cannot be true"
+	// +kubebuilder:validation:XValidation:rule="!has(self.runAsNonRoot) || self.runAsNonRoot",message="runAsNonRoot cannot be false"
+	// +kubebuilder:validation:XValidation:rule="!has(self.runAsUser) || self.runAsUser != 0",message="runAsUser cannot be 0 (root)"
+	// +kubebuilder:validation:XValidation:rule="!has(self.capabilities) || !has(self.capabilities.add) || self.capabilities.add.all(c, c == 'NET_BIND_SERVICE')",message="only NET_BIND_SERVICE may be added"
+	// +optional
+	ContainerSecurityContext *corev1.SecurityContext `json:"containerSecurityContext,omitempty"`
+
+	// Volumes (core/v1 Volume objects) are added to the runner pods
+	// (hostPath is refused), for volumeMounts and extra containers. They
+	// are checked by the operator rather than the schema, which keeps the
+	// CRD small enough for `kubectl apply`.
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	Volumes []runtime.RawExtension `json:"volumes,omitempty"`
+
+	// VolumeMounts are added to the runner container.
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`
+
+	// InitContainers (core/v1 Container objects) run before the runner
+	// (restricted Pod Security: not privileged, no privilege escalation,
+	// not root; restricted defaults are filled in).
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	InitContainers []runtime.RawExtension `json:"initContainers,omitempty"`
+
+	// ExtraContainers (core/v1 Container objects) run beside the runner
+	// (restricted like initContainers; the name "runner" is taken).
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	ExtraContainers []runtime.RawExtension `json:"extraContainers,omitempty"`
+
+	// +optional
+	DNSPolicy corev1.DNSPolicy `json:"dnsPolicy,omitempty"`
+	// +optional
+	DNSConfig *corev1.PodDNSConfig `json:"dnsConfig,omitempty"`
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	HostAliases []corev1.HostAlias `json:"hostAliases,omitempty"`
+
+	// ServiceAccount adds annotations (IRSA, GKE Workload Identity) and
+	// labels to the service account the operator manages.
+	// +optional
+	ServiceAccount *ServiceAccountSettings `json:"serviceAccount,omitempty"`
 
 	// RBAC gives the runners a Kubernetes identity.
 	// +optional
@@ -240,6 +307,14 @@ type Rule struct {
 	Action string `json:"action"`
 }
 
+// ServiceAccountSettings customise the managed service account.
+type ServiceAccountSettings struct {
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
 // RBAC presets.
 const (
 	RBACNone          = "none"
@@ -331,6 +406,9 @@ const (
 	// ReasonChildConflict: an object with a child's name exists and this
 	// runner does not control it; it is never touched.
 	ReasonChildConflict = "ChildConflict"
+	// ReasonInvalidPodSpec: volumes or extra containers break the
+	// restricted Pod Security Standard or clash with the operator's names.
+	ReasonInvalidPodSpec = "InvalidPodSpec"
 	// ReasonScaledToZero: replicas is 0; nothing to connect.
 	ReasonScaledToZero = "ScaledToZero"
 	ReasonAsExpected   = "AsExpected"

@@ -1,0 +1,163 @@
+package controllers
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+
+	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
+)
+
+func raw(t *testing.T, v any) runtime.RawExtension {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runtime.RawExtension{Raw: b}
+}
+
+func desiredDeployment(t *testing.T, fdr *fdv1.FlashdutyRunner) (*appsv1.Deployment, *corev1.ServiceAccount) {
+	t.Helper()
+	objs, err := Desired(Inputs{Runner: fdr, Config: []byte("x"), Image: "img"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dep *appsv1.Deployment
+	var sa *corev1.ServiceAccount
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *appsv1.Deployment:
+			dep = o
+		case *corev1.ServiceAccount:
+			sa = o
+		}
+	}
+	return dep, sa
+}
+
+// What real clusters set: no fixed UIDs (OpenShift assigns them),
+// security overrides within restricted, extra volumes, mounts, env
+// sources, init and extra containers with restricted defaults, DNS, host
+// aliases, service-account annotations, and proxies that skip the cluster.
+func TestPodKnobs(t *testing.T) {
+	fdr := runner("ns", "r", func(f *fdv1.FlashdutyRunner) {
+		f.Spec.PodSecurityContext = &corev1.PodSecurityContext{FSGroup: ptr.To(int64(1000))}
+		f.Spec.ContainerSecurityContext = &corev1.SecurityContext{ReadOnlyRootFilesystem: ptr.To(false)}
+		f.Spec.Volumes = []runtime.RawExtension{raw(t, corev1.Volume{Name: "certs", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "c"}}}})}
+		f.Spec.VolumeMounts = []corev1.VolumeMount{{Name: "certs", MountPath: "/certs"}}
+		f.Spec.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}}}}
+		f.Spec.InitContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "init", Image: "busybox"})}
+		f.Spec.ExtraContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "proxy", Image: "envoy"})}
+		f.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.1", Hostnames: []string{"api.internal"}}}
+		f.Spec.DNSPolicy = corev1.DNSNone
+		f.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"10.0.0.53"}}
+		f.Spec.ServiceAccount = &fdv1.ServiceAccountSettings{Annotations: map[string]string{"eks.amazonaws.com/role-arn": "arn"}, Labels: map[string]string{"team": "sre"}}
+		f.Spec.Proxy = &fdv1.Proxy{HTTPSProxy: "http://proxy:3128", NoProxy: "corp.example"}
+	})
+	dep, sa := desiredDeployment(t, fdr)
+	ps := dep.Spec.Template.Spec
+	if sc := ps.SecurityContext; sc.RunAsUser != nil || sc.RunAsGroup != nil || !*sc.RunAsNonRoot || *sc.FSGroup != 1000 || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Fatalf("pod security %+v", sc)
+	}
+	runnerC := ps.Containers[0]
+	if sc := runnerC.SecurityContext; *sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation || sc.Capabilities.Drop[0] != "ALL" {
+		t.Fatalf("runner security %+v", sc)
+	}
+	if len(ps.Containers) != 2 || ps.Containers[1].Name != "proxy" || *ps.Containers[1].SecurityContext.AllowPrivilegeEscalation {
+		t.Fatalf("containers %+v", ps.Containers)
+	}
+	if len(ps.InitContainers) != 1 || !*ps.InitContainers[0].SecurityContext.RunAsNonRoot {
+		t.Fatalf("init %+v", ps.InitContainers)
+	}
+	if ps.Volumes[len(ps.Volumes)-1].Name != "certs" || runnerC.VolumeMounts[len(runnerC.VolumeMounts)-1].MountPath != "/certs" || len(runnerC.EnvFrom) != 1 {
+		t.Fatal("volumes, mounts or envFrom missing")
+	}
+	if ps.DNSPolicy != corev1.DNSNone || ps.DNSConfig.Nameservers[0] != "10.0.0.53" || ps.HostAliases[0].IP != "10.0.0.1" {
+		t.Fatal("dns or host aliases missing")
+	}
+	if sa.Annotations["eks.amazonaws.com/role-arn"] != "arn" || sa.Labels["team"] != "sre" || sa.Labels[labelManagedBy] != managedBy {
+		t.Fatalf("service account %+v", sa.ObjectMeta)
+	}
+	var noProxy string
+	for _, e := range runnerC.Env {
+		if e.Name == "NO_PROXY" {
+			noProxy = e.Value
+		}
+	}
+	for _, want := range []string{"corp.example", "$(KUBERNETES_SERVICE_HOST)", ".svc", ".cluster.local"} {
+		if !strings.Contains(noProxy, want) {
+			t.Fatalf("NO_PROXY %q lacks %s", noProxy, want)
+		}
+	}
+}
+
+func TestPodSpecProblem(t *testing.T) {
+	for name, mutate := range map[string]func(*fdv1.FlashdutyRunner){
+		"hostPath": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.Volumes = []runtime.RawExtension{raw(t, corev1.Volume{Name: "h", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}})}
+		},
+		"reserved volume": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.Volumes = []runtime.RawExtension{raw(t, corev1.Volume{Name: "workspace"})}
+		},
+		"privileged sidecar": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ExtraContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "x", SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)}})}
+		},
+		"root init": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.InitContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "x", SecurityContext: &corev1.SecurityContext{RunAsUser: ptr.To(int64(0))}})}
+		},
+		"caps": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ExtraContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "x", SecurityContext: &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"SYS_ADMIN"}}}})}
+		},
+		"runner name": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ExtraContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "runner"})}
+		},
+		"unknown field": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ExtraContainers = []runtime.RawExtension{{Raw: []byte(`{"name":"x","imagee":"typo"}`)}}
+		},
+	} {
+		if err := PodSpecProblem(runner("ns", "r", mutate).Spec); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	if err := PodSpecProblem(runner("ns", "r").Spec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// On a real API server: the schema refuses root and privileged runner
+// settings; the operator refuses what the schema does not check, with
+// InvalidPodSpec, and rolls out nothing for it.
+func TestPodSpecOnAPIServer(t *testing.T) {
+	ns := namespace(t)
+	create(t, secret(ns, "fd-key", "api_key", "fk"))
+	for _, bad := range []func(*fdv1.FlashdutyRunner){
+		func(f *fdv1.FlashdutyRunner) {
+			f.Spec.PodSecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To(int64(0))}
+		},
+		func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ContainerSecurityContext = &corev1.SecurityContext{Privileged: ptr.To(true)}
+		},
+		func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ContainerSecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN"}}}
+		},
+	} {
+		if err := k8s.Create(bg, runner(ns, "bad", bad)); !apierrors.IsInvalid(err) {
+			t.Fatalf("accepted: %v", err)
+		}
+	}
+	create(t, runner(ns, "side", func(f *fdv1.FlashdutyRunner) {
+		f.Spec.ExtraContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "x", Image: "i", SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)}})}
+	}))
+	wantCondition(t, ns, "side", fdv1.ConditionStalled, metav1.ConditionTrue, fdv1.ReasonInvalidPodSpec)
+	if err := get(t, ns, "side", &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("a Deployment with a privileged sidecar: %v", err)
+	}
+}
