@@ -61,6 +61,8 @@ type Reconciler struct {
 	HTTP *http.Client
 	// Tenancy is what the cluster admin allows runners to ask for.
 	Tenancy Tenancy
+	// ClusterName prefixes registered runner names ("" for none).
+	ClusterName string
 
 	applied appliedVersions
 }
@@ -241,7 +243,7 @@ func (r *Reconciler) inputs(ctx context.Context, fdr *fdv1.FlashdutyRunner, in *
 		}
 		in.CAValue = val
 	}
-	cfg, err := RenderConfig(fdr)
+	cfg, err := RenderConfig(fdr, r.ClusterName)
 	if err != nil {
 		reason := fdv1.ReasonReconcileError
 		switch {

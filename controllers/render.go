@@ -32,8 +32,11 @@ var (
 
 // RenderConfig renders the runner configuration file of a FlashdutyRunner
 // through the runner's own config package, and validates it the way the
-// runner will. The API key is never part of it.
-func RenderConfig(fdr *fdv1.FlashdutyRunner) ([]byte, error) {
+// runner will. The API key is never part of it. clusterName (the
+// operator's --cluster-name, "" for none) prefixes the registered name
+// and adds a `cluster:<name>` label, so that the same runner in many
+// clusters registers as many runners.
+func RenderConfig(fdr *fdv1.FlashdutyRunner, clusterName string) ([]byte, error) {
 	s := fdr.Spec
 	cfg := config.Config{
 		APIURL:        s.APIURL,
@@ -52,6 +55,10 @@ func RenderConfig(fdr *fdv1.FlashdutyRunner) ([]byte, error) {
 	}
 	if cfg.Name == "" {
 		cfg.Name = fdr.Name
+	}
+	if clusterName != "" {
+		cfg.Name = clusterName + "/" + cfg.Name
+		cfg.Labels = append(append([]string(nil), cfg.Labels...), "cluster:"+clusterName)
 	}
 	if cfg.APIURL == "" {
 		cfg.APIURL = config.DefaultAPIURL

@@ -91,7 +91,7 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "admission policy: %v\n", err)
 		return 1
 	}
-	if err := Setup(mgr, "runner:test", suiteTenancy); err != nil {
+	if err := Setup(mgr, Options{RunnerImage: "runner:test", Tenancy: suiteTenancy}); err != nil {
 		fmt.Fprintf(os.Stderr, "setup: %v\n", err)
 		return 1
 	}

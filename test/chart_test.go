@@ -329,7 +329,7 @@ func startOperator(t *testing.T, cfg *rest.Config, releaseNamespace string) cont
 	}
 	// As the chart starts it: runner sets honoured in the release namespace.
 	tenancy := controllers.Tenancy{AllowedAPIHosts: []string{controllers.DefaultAPIHosts}, RunnerSetNamespace: releaseNamespace}
-	if err := controllers.Setup(mgr, "runner:test", tenancy); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{RunnerImage: "runner:test", Tenancy: tenancy}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -363,5 +363,43 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatal(what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Fleet and packaging knobs: cluster name (also from global as a
+// subchart), image digests, extra flags, full name, runner NetworkPolicy
+// and PodMonitor.
+func TestChartFleetKnobs(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("b", 64)
+	out, objs := render(t, "--set", "clusterName=eu-1", "--set", "extraArgs[0]=--zap-devel", "--set", "runnerImage.digest="+digest,
+		"--set", "fullnameOverride=fdo", "--set", "runnerNetworkPolicy.enabled=true", "--set", "runnerNetworkPolicy.platformCIDRs[0]=203.0.113.0/24",
+		"--set", "runnerMetrics.podMonitor.enabled=true")
+	for _, want := range []string{"--cluster-name=eu-1", `"--zap-devel"`, "--runner-image=ghcr.io/flashcatcloud/flashduty-runner-k8s/runner@" + digest, "cidr: 203.0.113.0/24", "169.254.0.0/16"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rendered chart lacks %s", want)
+		}
+	}
+	if find(objs, "Deployment", "fdo") == nil || find(objs, "NetworkPolicy", "fdo-runners") == nil || find(objs, "PodMonitor", "fdo-runners") == nil {
+		t.Fatal("fullnameOverride, the runner NetworkPolicy or the PodMonitor missing")
+	}
+	if _, err := helm(t, "template", "fd", chart, "--set", "extraArgs[0]=not-a-flag"); err == nil {
+		t.Fatal("an extra argument that is not a flag was accepted")
+	}
+	// As a subchart: global values are accepted and clusterName is read
+	// from them.
+	umbrella := t.TempDir()
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(umbrella, "charts"), 0o755))
+	must(os.WriteFile(filepath.Join(umbrella, "Chart.yaml"), []byte("apiVersion: v2\nname: platform\nversion: 0.1.0\ndependencies:\n- name: flashduty-operator\n  version: \">0.0.0-0\"\n"), 0o644))
+	must(os.WriteFile(filepath.Join(umbrella, "values.yaml"), []byte("global:\n  clusterName: g1\n  imageRegistry: r.example\n"), 0o644))
+	abs, _ := filepath.Abs(chart)
+	must(os.Symlink(abs, filepath.Join(umbrella, "charts", "flashduty-operator")))
+	sub, err := helm(t, "template", "fd", umbrella, "-n", "flashduty-system")
+	if err != nil || !strings.Contains(sub, "--cluster-name=g1") {
+		t.Fatalf("as a subchart: %v\n%.2000s", err, sub)
 	}
 }

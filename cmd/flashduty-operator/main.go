@@ -37,7 +37,7 @@ func main() {
 	var (
 		metricsAddr, probeAddr, watchNamespace, runnerImage string
 		leaderElect, secureMetrics, enableHTTP2             bool
-		apiHosts, bindable                                  string
+		apiHosts, bindable, clusterName                     string
 		tenancy                                             controllers.Tenancy
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "metrics address (:8443 for HTTPS, :8080 for HTTP, 0 to disable)")
@@ -45,8 +45,9 @@ func main() {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader (for more than one operator replica)")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "serve metrics over HTTPS with authentication and authorization")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "serve metrics over HTTP/2 (off: HTTP/2 stream-reset attacks)")
-	flag.StringVar(&watchNamespace, "watch-namespace", "", "only reconcile FlashdutyRunners in this namespace (default all)")
+	flag.StringVar(&watchNamespace, "watch-namespace", "", "only reconcile FlashdutyRunners in this namespace and the runner-set namespace (default all)")
 	flag.StringVar(&runnerImage, "runner-image", DefaultRunnerImage, "runner image for FlashdutyRunners that name none")
+	flag.StringVar(&clusterName, "cluster-name", "", "prefix registered runner names with this cluster's name and add a cluster:<name> label (for fleets)")
 	flag.StringVar(&apiHosts, "allowed-api-hosts", controllers.DefaultAPIHosts, "comma-separated platform hosts (host or host:port) a runner's apiURL may name; * allows any")
 	flag.BoolVar(&tenancy.AllowInsecureAPIURL, "allow-insecure-api-url", false, "allow ws:// apiURLs (the API key then travels unencrypted: tests and demos only)")
 	flag.StringVar(&bindable, "bindable-cluster-roles", "", "comma-separated ClusterRoles that spec.rbac.clusterRoles may name (the operator's RBAC must hold bind on them)")
@@ -83,6 +84,11 @@ func main() {
 	}
 	if watchNamespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{watchNamespace: {}}
+		if ns := tenancy.RunnerSetNamespace; ns != "" {
+			// The runner sets live in the operator's namespace, and so do
+			// their runners: watched too, or they would silently vanish.
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+		}
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
@@ -97,7 +103,7 @@ func main() {
 		log.Error(err, "unable to create the manager")
 		os.Exit(1)
 	}
-	if err := controllers.Setup(mgr, runnerImage, tenancy); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{RunnerImage: runnerImage, ClusterName: clusterName, Tenancy: tenancy}); err != nil {
 		log.Error(err, "unable to set up the controllers")
 		os.Exit(1)
 	}

@@ -1,7 +1,8 @@
 {{- define "fdo.name" -}}flashduty-operator{{- end -}}
 
 {{- define "fdo.fullname" -}}
-{{- if contains "flashduty-operator" .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}{{- else -}}{{ printf "%s-flashduty-operator" .Release.Name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- if .Values.fullnameOverride -}}{{ .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else if contains "flashduty-operator" .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}{{- else -}}{{ printf "%s-flashduty-operator" .Release.Name | trunc 63 | trimSuffix "-" }}{{- end -}}
 {{- end -}}
 
 {{- define "fdo.labels" -}}
@@ -23,4 +24,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{- define "fdo.leaderElection" -}}
 {{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) -}}true{{- end -}}
+{{- end -}}
+
+{{- /* An image reference: repository:tag, or repository@digest when a digest is set. */ -}}
+{{- define "fdo.image" -}}
+{{- if .image.digest -}}{{ .image.repository }}@{{ .image.digest }}{{- else -}}{{ .image.repository }}:{{ .image.tag | default .appVersion }}{{- end -}}
 {{- end -}}
