@@ -254,6 +254,11 @@ func deployment(in Inputs) (*appsv1.Deployment, error) {
 				env = append(env, corev1.EnvVar{Name: kv[0], Value: kv[1]}, corev1.EnvVar{Name: strings.ToLower(kv[0]), Value: kv[1]})
 			}
 		}
+		if ref := p.URLSecretRef; ref != nil {
+			for _, name := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
+				env = append(env, corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: ref.DeepCopy()}})
+			}
+		}
 	}
 	env = append(env, s.Env...)
 	resources := corev1.ResourceRequirements{
@@ -354,7 +359,7 @@ func deployment(in Inputs) (*appsv1.Deployment, error) {
 // address, expanded by the kubelet from the service environment), service
 // names and loopback, after the user's own entries.
 func noProxy(p *fdv1.Proxy) string {
-	if p.HTTPProxy == "" && p.HTTPSProxy == "" {
+	if p.HTTPProxy == "" && p.HTTPSProxy == "" && p.URLSecretRef == nil {
 		return p.NoProxy
 	}
 	parts := []string{}

@@ -161,3 +161,22 @@ func TestPodSpecOnAPIServer(t *testing.T) {
 		t.Fatalf("a Deployment with a privileged sidecar: %v", err)
 	}
 }
+
+// Proxy credentials come from a Secret, never the spec.
+func TestProxyFromSecret(t *testing.T) {
+	dep, _ := desiredDeployment(t, runner("ns", "r", func(f *fdv1.FlashdutyRunner) {
+		f.Spec.Proxy = &fdv1.Proxy{URLSecretRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "proxy"}, Key: "url"}}
+	}))
+	found := map[string]bool{}
+	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && e.ValueFrom.SecretKeyRef.Name == "proxy" {
+			found[e.Name] = true
+		}
+		if e.Name == "NO_PROXY" && !strings.Contains(e.Value, ".svc") {
+			t.Fatalf("NO_PROXY %q", e.Value)
+		}
+	}
+	if !found["HTTPS_PROXY"] || !found["http_proxy"] {
+		t.Fatalf("proxy variables from the Secret: %v", found)
+	}
+}

@@ -355,6 +355,7 @@ type Workspace struct {
 }
 
 // Proxy settings for outbound connections.
+// +kubebuilder:validation:XValidation:rule="!has(self.urlSecretRef) || (!has(self.httpProxy) && !has(self.httpsProxy))",message="set urlSecretRef or httpProxy/httpsProxy, not both"
 type Proxy struct {
 	// +optional
 	HTTPProxy string `json:"httpProxy,omitempty"`
@@ -362,6 +363,11 @@ type Proxy struct {
 	HTTPSProxy string `json:"httpsProxy,omitempty"`
 	// +optional
 	NoProxy string `json:"noProxy,omitempty"`
+	// URLSecretRef names a Secret key holding the proxy URL with its
+	// credentials (http://user:password@proxy:3128), used for http and
+	// https; the credentials then never appear in the spec.
+	// +optional
+	URLSecretRef *corev1.SecretKeySelector `json:"urlSecretRef,omitempty"`
 }
 
 // CABundle is a PEM bundle in a ConfigMap or Secret key.
