@@ -403,3 +403,45 @@ func TestChartFleetKnobs(t *testing.T) {
 		t.Fatalf("as a subchart: %v\n%.2000s", err, sub)
 	}
 }
+
+// The flashduty-runners chart renders real FlashdutyRunner objects: after
+// the operator chart (and its CRD), an install creates them, and a server
+// dry run refuses an invalid spec before anything is applied.
+func TestRunnersChart(t *testing.T) {
+	const runners = "../charts/flashduty-runners"
+	if out, err := helm(t, "lint", "--strict", runners, "--set", "runners[0].name=prod", "--set", "runners[0].apiKey=fk_12345678", "--set", "runners[0].spec.labels[0]=x"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := helm(t, "template", "r", runners, "--set", "runners[0].name=prod", "--set", "runners[0].spec.labels[0]=x"); err == nil {
+		t.Fatal("a runner without a key source was rendered")
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: envtestAssets(t), CRDDirectoryPaths: []string{"../config/crd/bases"}}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := kubeletsim.AdminKubeconfig(cfg, kc); err != nil {
+		t.Fatal(err)
+	}
+	// What Argo CD and Flux do before applying: a server-side dry run.
+	bad, err := helm(t, "template", "bad", runners, "-n", "default", "--set", "runners[0].name=bad", "--set", "runners[0].apiKey=fk_12345678",
+		"--set", "runners[0].spec.permission.bash[0].pattern=ls", "--set", "runners[0].spec.permission.bash[0].action=ask")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dry := exec.Command(filepath.Join(envtestAssets(t), "kubectl"), "--kubeconfig", kc, "apply", "--dry-run=server", "-f", "-")
+	dry.Stdin = strings.NewReader(bad)
+	if out, err := dry.CombinedOutput(); err == nil || !strings.Contains(string(out), "allow or deny") {
+		t.Fatalf("an invalid spec passed the server dry run: %v\n%s", err, out)
+	}
+	if out, err := helm(t, "install", "r", runners, "-n", "default", "--kubeconfig", kc,
+		"--set", "runners[0].name=prod", "--set", "runners[0].apiKey=fk_12345678", "--set", "runners[0].spec.labels[0]=k8s"); err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	fdr := &fdv1.FlashdutyRunner{}
+	if err := newClient(t, cfg).Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "prod"}, fdr); err != nil || fdr.Spec.APIKeySecretRef.Name != "prod-api-key" {
+		t.Fatalf("%+v %v", fdr.Spec, err)
+	}
+}
