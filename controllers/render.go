@@ -9,6 +9,7 @@ import (
 
 	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 )
 
@@ -84,9 +85,8 @@ func RenderConfig(fdr *fdv1.FlashdutyRunner, clusterName string) ([]byte, error)
 	// Validate a copy completed the way the runner completes it at start:
 	// a spec the runner would refuse never reaches a pod.
 	check := cfg
-	check.APIKey = "placeholder" // the key comes from the Secret
 	check.ApplyDefaults(config.Identity{Hostname: fdr.Name})
-	if err := check.Validate(); err != nil {
+	if err := check.ValidateFormat(); err != nil { // the key comes from the Secret
 		if permissionErr(cfg.Permission) != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidPermission, err)
 		}
@@ -109,7 +109,7 @@ func rules(in []fdv1.Rule) config.Rules {
 	}
 	out := make(config.Rules, len(in))
 	for i, r := range in {
-		out[i] = config.Rule{Pattern: r.Pattern, Action: r.Action}
+		out[i] = config.Rule{Pattern: r.Pattern, Action: permission.Action(r.Action)}
 	}
 	return out
 }

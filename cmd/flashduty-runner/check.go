@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/agent"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
@@ -37,10 +36,10 @@ type checkSandbox struct {
 }
 
 type checkCommand struct {
-	Command  string  `json:"command"`
-	Action   string  `json:"action"`
-	Rule     *string `json:"rule"`
-	Position int     `json:"position,omitempty"`
+	Command  string            `json:"command"`
+	Action   permission.Action `json:"action"`
+	Rule     *string           `json:"rule"`
+	Position int               `json:"position,omitempty"`
 	// Reason explains a denial no rule made (an argument that needs a
 	// rule naming it, a script the check cannot read).
 	Reason string `json:"reason,omitempty"`
@@ -74,7 +73,7 @@ func cmdCheck(args, env []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flashduty-runner: %v\n", err)
 		return 2
 	}
-	policy, err := agent.Policy(cfg.Permission.EffectiveBash())
+	policy, err := cfg.Permission.EffectiveBash().Policy()
 	if err != nil {
 		fmt.Fprintf(stderr, "flashduty-runner: %v\n", err)
 		return 2
@@ -119,7 +118,7 @@ func printReport(w io.Writer, r checkReport) {
 		case c.Rule != nil:
 			rule = fmt.Sprintf("rule %d %q", c.Position, *c.Rule)
 		}
-		fmt.Fprintf(w, "%-5s  %s\n       %s\n", strings.ToUpper(c.Action), c.Command, rule)
+		fmt.Fprintf(w, "%-5s  %s\n       %s\n", strings.ToUpper(string(c.Action)), c.Command, rule)
 	}
 	sb := r.Sandbox
 	fmt.Fprintf(w, "sandbox: %s\n", sb.Detail)

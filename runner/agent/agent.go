@@ -78,7 +78,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redaction: %w", err)
 	}
-	bashPolicy, err := Policy(cfg.Permission.EffectiveBash())
+	bashPolicy, err := cfg.Permission.EffectiveBash().Policy()
 	if err != nil {
 		return nil, err
 	}

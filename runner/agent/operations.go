@@ -2,7 +2,6 @@ package agent
 
 import (
 	"crypto/tls"
-	"fmt"
 	"os"
 
 	"github.com/go-logr/logr"
@@ -18,19 +17,6 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/webfetch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
 )
-
-// Policy compiles a rule list from the configuration.
-func Policy(rules config.Rules) (*permission.Policy, error) {
-	out := make([]permission.Rule, len(rules))
-	for i, r := range rules {
-		out[i] = permission.Rule{Pattern: r.Pattern, Action: r.Action}
-	}
-	p, err := permission.Compile(out)
-	if err != nil {
-		return nil, fmt.Errorf("compile permission rules: %w", err)
-	}
-	return p, nil
-}
 
 // operations builds the operation registry from the configuration.
 // bashPolicy is shared with the MCP manager (stdio server commands), web
@@ -58,7 +44,7 @@ func operations(cfg *config.Config, bashPolicy *permission.Policy, redactor *red
 // addresses refused unless permission.webfetch allows the URL, and the
 // configured ca_file trusted as for the platform connection.
 func egressTransport(cfg *config.Config, tlsCfg *tls.Config) (*egress.Transport, error) {
-	webPolicy, err := Policy(cfg.Permission.Webfetch)
+	webPolicy, err := cfg.Permission.Webfetch.Policy()
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +56,7 @@ func mcpManager(cfg *config.Config, bashPolicy *permission.Policy, sb *sandbox.S
 	var tools *permission.Policy
 	if cfg.Permission.MCP != nil { // absent: every tool is allowed
 		var err error
-		if tools, err = Policy(cfg.Permission.MCP); err != nil {
+		if tools, err = cfg.Permission.MCP.Policy(); err != nil {
 			return nil, err
 		}
 	}

@@ -210,16 +210,25 @@ func (c *Config) expandHome(home string) {
 	}
 }
 
-// Validate checks every field and reports all problems at once, each
-// naming its field.
+// Validate checks that the configuration is ready to connect: its format
+// (ValidateFormat) and an API key.
 func (c *Config) Validate() error {
+	var errs []error
+	if strings.TrimSpace(c.APIKey) == "" {
+		errs = append(errs, errors.New("api_key: is required (set it in the file or FLASHDUTY_RUNNER_API_KEY)"))
+	}
+	return errors.Join(append(errs, c.ValidateFormat())...)
+}
+
+// ValidateFormat checks every field but the presence of the API key (the
+// operator renders configurations whose key comes from a Secret; `check`
+// needs none) and reports all problems at once, each naming its field.
+func (c *Config) ValidateFormat() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 	}
-	if strings.TrimSpace(c.APIKey) == "" {
-		bad("api_key", "is required (set it in the file or FLASHDUTY_RUNNER_API_KEY)")
-	} else if strings.ContainsAny(c.APIKey, " \t\r\n") {
+	if strings.ContainsAny(c.APIKey, " \t\r\n") {
 		bad("api_key", "contains white space")
 	}
 	if err := validateURL(c.APIURL); err != nil {

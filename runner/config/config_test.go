@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -62,7 +64,7 @@ permission:
 	}
 	var got []string
 	for _, r := range cfg.Permission.Bash {
-		got = append(got, r.Pattern+"="+r.Action)
+		got = append(got, r.Pattern+"="+string(r.Action))
 	}
 	want := "*=deny kubectl get *=allow cat *=allow kubectl get secret *=deny ls *=allow"
 	if strings.Join(got, " ") != want {
@@ -203,9 +205,9 @@ func TestExplicitMissingFile(t *testing.T) {
 }
 
 func TestEffectiveBashPresetFirst(t *testing.T) {
-	p := Permission{Preset: "strict", Bash: Rules{{Pattern: "kubectl logs *", Action: ActionDeny}}}
+	p := Permission{Preset: "strict", Bash: Rules{{Pattern: "kubectl logs *", Action: permission.Deny}}}
 	rules := p.EffectiveBash()
-	if rules[0].Pattern != "*" || rules[len(rules)-1].Pattern != "kubectl logs *" || rules[len(rules)-1].Action != ActionDeny {
+	if rules[0].Pattern != "*" || rules[len(rules)-1].Pattern != "kubectl logs *" || rules[len(rules)-1].Action != permission.Deny {
 		t.Fatalf("preset order: %+v", rules)
 	}
 	for _, name := range PresetNames() {

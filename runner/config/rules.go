@@ -6,12 +6,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
-)
 
-// Rule actions.
-const (
-	ActionAllow = "allow"
-	ActionDeny  = "deny"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 )
 
 // maxRules bounds one rule list; the CRD enforces the same bound.
@@ -19,8 +15,8 @@ const maxRules = 512
 
 // Rule is one pattern and what to do when it matches.
 type Rule struct {
-	Pattern string `yaml:"pattern" json:"pattern"`
-	Action  string `yaml:"action" json:"action"`
+	Pattern string            `yaml:"pattern" json:"pattern"`
+	Action  permission.Action `yaml:"action" json:"action"`
 	// Line is where the rule stood in the file, for error messages.
 	Line int `yaml:"-" json:"-"`
 }
@@ -42,13 +38,13 @@ func (r *Rules) UnmarshalYAML(node *yaml.Node) error {
 			if k.Kind != yaml.ScalarNode || v.Kind != yaml.ScalarNode {
 				return fmt.Errorf("line %d: a rule is `\"pattern\": allow|deny`", k.Line)
 			}
-			out = append(out, Rule{Pattern: k.Value, Action: v.Value, Line: k.Line})
+			out = append(out, Rule{Pattern: k.Value, Action: permission.Action(v.Value), Line: k.Line})
 		}
 	case yaml.SequenceNode:
 		for _, item := range node.Content {
 			var rule struct {
-				Pattern string `yaml:"pattern"`
-				Action  string `yaml:"action"`
+				Pattern string            `yaml:"pattern"`
+				Action  permission.Action `yaml:"action"`
 			}
 			if item.Kind != yaml.MappingNode {
 				return fmt.Errorf("line %d: a rule is {pattern: ..., action: allow|deny}", item.Line)
@@ -88,7 +84,7 @@ func (r Rules) Validate(field string) error {
 		if strings.TrimSpace(rule.Pattern) == "" {
 			errs = append(errs, fmt.Errorf("%s: pattern is empty", where))
 		}
-		if rule.Action != ActionAllow && rule.Action != ActionDeny {
+		if !rule.Action.Valid() {
 			errs = append(errs, fmt.Errorf("%s: action %q for pattern %q must be allow or deny", where, rule.Action, rule.Pattern))
 		}
 	}
@@ -100,9 +96,9 @@ func (r Rules) Validate(field string) error {
 func Preset(name string) (Rules, bool) {
 	allow := func(patterns ...string) Rules {
 		out := make(Rules, 0, len(patterns)+1)
-		out = append(out, Rule{Pattern: "*", Action: ActionDeny})
+		out = append(out, Rule{Pattern: "*", Action: permission.Deny})
 		for _, p := range patterns {
-			out = append(out, Rule{Pattern: p, Action: ActionAllow})
+			out = append(out, Rule{Pattern: p, Action: permission.Allow})
 		}
 		return out
 	}
@@ -121,7 +117,7 @@ func Preset(name string) (Rules, bool) {
 			"kubectl auth can-i *", "kubectl config current-context",
 		), true
 	case "trust":
-		return Rules{{Pattern: "*", Action: ActionAllow}, {Pattern: "rm -rf /", Action: ActionDeny}}, true
+		return Rules{{Pattern: "*", Action: permission.Allow}, {Pattern: "rm -rf /", Action: permission.Deny}}, true
 	}
 	return nil, false
 }
@@ -129,4 +125,18 @@ func Preset(name string) (Rules, bool) {
 // PresetNames lists the known presets, sorted.
 func PresetNames() []string {
 	return []string{"kubernetes-readonly", "readonly", "strict", "trust"}
+}
+
+// Policy compiles the rules, in order, into a permission.Policy: the one
+// place configuration rules become a policy.
+func (r Rules) Policy() (*permission.Policy, error) {
+	out := make([]permission.Rule, len(r))
+	for i, rule := range r {
+		out[i] = permission.Rule{Pattern: rule.Pattern, Action: rule.Action}
+	}
+	p, err := permission.Compile(out)
+	if err != nil {
+		return nil, fmt.Errorf("compile permission rules: %w", err)
+	}
+	return p, nil
 }

@@ -16,15 +16,16 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/protocol"
 )
 
 // Audit is what an operation reports about itself for the audit line.
 // It must never hold secrets or file contents.
 type Audit struct {
-	Target   string // the command, path or tool the task acted on
-	Decision string // "allow" or "deny" where a rule decided
-	Rule     string // the deciding rule
+	Target   string            // the command, path or tool the task acted on
+	Decision permission.Action // where a rule decided
+	Rule     string            // the deciding rule
 	ExitCode int
 	Bytes    int64 // bytes read, written or produced
 	// Redactions counts the values each detector removed from the
@@ -52,7 +53,7 @@ type Operation func(ctx context.Context, args json.RawMessage, audit *Audit) (an
 type Observer interface {
 	TaskStarted(op string)
 	// started tells whether TaskStarted was called for this task.
-	TaskFinished(op, outcome, decision string, d time.Duration, started bool)
+	TaskFinished(op, outcome string, decision permission.Action, d time.Duration, started bool)
 }
 
 // Outcomes, as metrics and audit lines spell them.
@@ -191,8 +192,8 @@ func TaskID(ctx context.Context) string {
 
 type nopObserver struct{}
 
-func (nopObserver) TaskStarted(string)                                       {}
-func (nopObserver) TaskFinished(string, string, string, time.Duration, bool) {}
+func (nopObserver) TaskStarted(string)                                                  {}
+func (nopObserver) TaskFinished(string, string, permission.Action, time.Duration, bool) {}
 
 // HandleFrame routes one inbound frame. It never blocks on a task.
 func (d *Dispatcher) HandleFrame(_ context.Context, env protocol.Envelope) {
@@ -372,7 +373,7 @@ func (d *Dispatcher) finish(req protocol.TaskRequest, start time.Time, result an
 			audit.Redacted(counts)
 		}
 		switch {
-		case audit.Decision == "deny":
+		case audit.Decision == permission.Deny:
 			outcome = OutcomeDenied
 		case errors.Is(err, ErrCancelled) || errors.Is(err, ErrShuttingDown):
 			outcome = OutcomeCancelled

@@ -10,6 +10,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
 )
 
@@ -146,14 +147,14 @@ func (o *Ops) call(ctx context.Context, a callArgs, audit *dispatch.Audit) (any,
 	if o.M.o.Tools != nil {
 		d := o.M.o.Tools.DecideWords([]string{a.Server.Name + "/" + a.ToolName})
 		if !d.Allowed {
-			audit.Decision = "deny"
+			audit.Decision = permission.Deny
 			if d.Rule != nil {
 				audit.Rule = d.Rule.Pattern
 				return nil, fmt.Errorf("mcp tool denied by rule '%s': %s/%s", d.Rule.Pattern, a.Server.Name, a.ToolName)
 			}
 			return nil, fmt.Errorf("mcp tool denied (no matching allow rule): %s/%s", a.Server.Name, a.ToolName)
 		}
-		audit.Decision = "allow"
+		audit.Decision = permission.Allow
 	}
 	var args map[string]any
 	if len(a.Args) > 0 && string(a.Args) != "null" {
@@ -169,8 +170,9 @@ func (o *Ops) call(ctx context.Context, a callArgs, audit *dispatch.Audit) (any,
 	defer cancel()
 	s, err := o.M.acquire(ctx, a.Server)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "command denied") {
-			audit.Decision = "deny"
+		var denied *permission.DeniedError
+		if errors.As(err, &denied) {
+			audit.Decision = permission.Deny
 		}
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
@@ -113,13 +115,13 @@ func (m *Metrics) TaskStarted(op string) { m.inflight.WithLabelValues(op).Inc() 
 
 // TaskFinished implements dispatch.Observer. Tasks that never started
 // (unknown operation, bad request) are counted but not in flight.
-func (m *Metrics) TaskFinished(op, outcome, decision string, d time.Duration, started bool) {
+func (m *Metrics) TaskFinished(op, outcome string, decision permission.Action, d time.Duration, started bool) {
 	if started {
 		m.inflight.WithLabelValues(op).Dec()
 	}
 	m.tasks.WithLabelValues(op, outcome).Inc()
 	m.duration.WithLabelValues(op).Observe(d.Seconds())
-	if decision == "deny" {
+	if decision == permission.Deny {
 		m.denied.WithLabelValues(op).Inc()
 	}
 }

@@ -8,7 +8,7 @@ import (
 func rules(pairs ...string) []Rule {
 	var out []Rule
 	for i := 0; i+1 < len(pairs); i += 2 {
-		out = append(out, Rule{Pattern: pairs[i], Action: pairs[i+1]})
+		out = append(out, Rule{Pattern: pairs[i], Action: Action(pairs[i+1])})
 	}
 	return out
 }

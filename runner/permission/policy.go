@@ -17,11 +17,18 @@ import (
 	"github.com/gobwas/glob"
 )
 
+// Action is what a rule does with the commands it matches: the one rule
+// vocabulary of the runner, the config file and the operator.
+type Action string
+
 // Actions.
 const (
-	Allow = "allow"
-	Deny  = "deny"
+	Allow Action = "allow"
+	Deny  Action = "deny"
 )
+
+// Valid reports allow or deny.
+func (a Action) Valid() bool { return a == Allow || a == Deny }
 
 // sep joins words for matching. Commands holding NUL are refused before
 // matching, so no word can contain it.
@@ -30,7 +37,7 @@ const sep = '\x00'
 // Rule is one ordered pattern and its action.
 type Rule struct {
 	Pattern string
-	Action  string
+	Action  Action
 }
 
 // compiled is a rule ready for matching: gobwas globs for concrete
@@ -65,7 +72,7 @@ func Compile(rules []Rule) (*Policy, error) {
 	p := &Policy{rules: make([]compiled, 0, len(rules)), byFirst: map[string][]int{}}
 	var errs []error
 	for i, r := range rules {
-		if r.Action != Allow && r.Action != Deny {
+		if !r.Action.Valid() {
 			errs = append(errs, fmt.Errorf("rule %d (%q): action %q must be allow or deny", i+1, r.Pattern, r.Action))
 			continue
 		}

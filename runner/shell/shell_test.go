@@ -23,7 +23,7 @@ func newShell(t testing.TB, rules ...string) (*Shell, string) {
 	t.Helper()
 	var rs []permission.Rule
 	for i := 0; i+1 < len(rules); i += 2 {
-		rs = append(rs, permission.Rule{Pattern: rules[i], Action: rules[i+1]})
+		rs = append(rs, permission.Rule{Pattern: rules[i], Action: permission.Action(rules[i+1])})
 	}
 	p, err := permission.Compile(rs)
 	if err != nil {

@@ -167,7 +167,7 @@ func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispat
 			for n := 1; len(data) > 0; n++ {
 				line, rest, _ := bytes.Cut(data, []byte{'\n'})
 				data = rest
-				if work += min(len(line), lineCap) * insts; work >= wholeFileWork/4 {
+				if work += min(len(line), lineCap) * insts; work >= maxLineWork {
 					work = 0
 					if err := canceled(ctx); err != nil {
 						return false, err
@@ -200,7 +200,7 @@ func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispat
 				}
 				break
 			}
-			if work += len(line) * insts; work >= wholeFileWork/4 {
+			if work += len(line) * insts; work >= maxLineWork {
 				work = 0
 				if err := canceled(ctx); err != nil {
 					return false, err
