@@ -28,9 +28,11 @@ import (
 const (
 	labelName      = "app.kubernetes.io/name"
 	labelInstance  = "app.kubernetes.io/instance"
-	labelManagedBy = "app.kubernetes.io/managed-by"
 	labelComponent = "app.kubernetes.io/component"
-	managedBy      = "flashduty-operator"
+	// LabelManagedBy = ManagedBy marks the objects the operator manages
+	// (its cache holds only those Deployments and cluster bindings).
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	ManagedBy      = "flashduty-operator"
 
 	// AnnotationInputsHash on the pod template changes whenever the
 	// rendered configuration, the API key or the CA bundle changes, so
@@ -81,7 +83,7 @@ func SelectorLabels(fdr *fdv1.FlashdutyRunner) map[string]string {
 
 func commonLabels(fdr *fdv1.FlashdutyRunner) map[string]string {
 	l := SelectorLabels(fdr)
-	l[labelManagedBy] = managedBy
+	l[LabelManagedBy] = ManagedBy
 	l[labelComponent] = "runner"
 	return l
 }

@@ -14,9 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/platformtest"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
 	"github.com/flashcatcloud/flashduty-runner-k8s/test/kubeletsim"
+	"github.com/flashcatcloud/flashduty-runner-k8s/test/platformsim"
 )
 
 // TestEndToEnd runs the runner binary exactly as the operator's
@@ -31,7 +31,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := namespace(t)
-	sim, err := platformtest.Start(platformtest.Options{APIKey: "fk_e2e"})
+	sim, err := platformsim.Start(platformsim.Options{APIKey: "fk_e2e"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,16 +100,16 @@ func TestEndToEnd(t *testing.T) {
 }
 
 type bashResult struct {
-	*platformtest.Result
+	*platformsim.Result
 	Out struct {
 		Stdout, Stderr string
 		ExitCode       int `json:"exit_code"`
 	}
 }
 
-func runBash(ctx context.Context, t *testing.T, c *platformtest.Conn, cmd string) bashResult {
+func runBash(ctx context.Context, t *testing.T, c *platformsim.Conn, cmd string) bashResult {
 	t.Helper()
-	r, err := c.Run(ctx, platformtest.Task{Operation: "bash", Args: map[string]any{"command": cmd, "timeout": 30}})
+	r, err := c.Run(ctx, platformsim.Task{Operation: "bash", Args: map[string]any{"command": cmd, "timeout": 30}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func runBash(ctx context.Context, t *testing.T, c *platformtest.Conn, cmd string
 
 // startPod runs the runner as the Deployment's pod template says and
 // waits for it to connect as the connN-th connection.
-func startPod(t *testing.T, ns, name, bin string, sim *platformtest.Server, connN int) (*platformtest.Conn, func()) {
+func startPod(t *testing.T, ns, name, bin string, sim *platformsim.Server, connN int) (*platformsim.Conn, func()) {
 	t.Helper()
 	dep := getDeployment(t, ns, name)
 	pod, err := kubeletsim.StartPod(bg, k8s, dep, kubeletsim.Options{Binary: bin, PathPrefix: assetsDir(), Rest: restCfg, Dir: t.TempDir()})

@@ -47,8 +47,8 @@ const (
 	indexConfigMaps = "flashduty.spec.configMapRefs"
 )
 
-// Reconciler reconciles FlashdutyRunners.
-type Reconciler struct {
+// FlashdutyRunnerReconciler reconciles FlashdutyRunners.
+type FlashdutyRunnerReconciler struct {
 	Client client.Client
 	// Reader reads Secrets straight from the API server, so the operator
 	// keeps no cache of Secret data.
@@ -87,7 +87,7 @@ type Reconciler struct {
 
 // Reconcile brings one FlashdutyRunner's children to the desired state.
 // With nothing to change it writes nothing.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *FlashdutyRunnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	logger := log.FromContext(ctx)
 	fdr := &fdv1.FlashdutyRunner{}
 	if err := r.Client.Get(ctx, req.NamespacedName, fdr); err != nil {
@@ -153,7 +153,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // in the way, or a write the API server refuses, is a problem for the
 // status (with the API's message); a refused write is also returned, so
 // that it is retried.
-func (r *Reconciler) applyAll(ctx context.Context, fdr *fdv1.FlashdutyRunner, in Inputs, dep **appsv1.Deployment) (*Problem, error) {
+func (r *FlashdutyRunnerReconciler) applyAll(ctx context.Context, fdr *fdv1.FlashdutyRunner, in Inputs, dep **appsv1.Deployment) (*Problem, error) {
 	desired, err := Desired(in)
 	if err != nil {
 		return nil, err
@@ -221,7 +221,7 @@ func (c *childConflict) Error() string {
 // A problem (missing Secret, bad rules) is returned for the status, not
 // as an error: retrying would not help until something changes, and the
 // watches bring that change.
-func (r *Reconciler) inputs(ctx context.Context, fdr *fdv1.FlashdutyRunner, in *Inputs) (*Problem, error) {
+func (r *FlashdutyRunnerReconciler) inputs(ctx context.Context, fdr *fdv1.FlashdutyRunner, in *Inputs) (*Problem, error) {
 	ref := fdr.Spec.APIKeySecretRef
 	key := ref.Key
 	if key == "" {
@@ -258,7 +258,7 @@ func (r *Reconciler) inputs(ctx context.Context, fdr *fdv1.FlashdutyRunner, in *
 	return nil, nil
 }
 
-func (r *Reconciler) secretValue(ctx context.Context, ns, name, key, notFound, keyMissing string) ([]byte, *Problem, error) {
+func (r *FlashdutyRunnerReconciler) secretValue(ctx context.Context, ns, name, key, notFound, keyMissing string) ([]byte, *Problem, error) {
 	s := &corev1.Secret{}
 	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, s); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -273,7 +273,7 @@ func (r *Reconciler) secretValue(ctx context.Context, ns, name, key, notFound, k
 	return v, nil, nil
 }
 
-func (r *Reconciler) configMapValue(ctx context.Context, ns, name, key string) ([]byte, *Problem, error) {
+func (r *FlashdutyRunnerReconciler) configMapValue(ctx context.Context, ns, name, key string) ([]byte, *Problem, error) {
 	cm := &corev1.ConfigMap{}
 	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, cm); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -289,14 +289,14 @@ func (r *Reconciler) configMapValue(ctx context.Context, ns, name, key string) (
 }
 
 // apply creates obj, or replaces it when its desired hash changed.
-func (r *Reconciler) apply(ctx context.Context, fdr *fdv1.FlashdutyRunner, obj client.Object) error {
+func (r *FlashdutyRunnerReconciler) apply(ctx context.Context, fdr *fdv1.FlashdutyRunner, obj client.Object) error {
 	if err := controllerutil.SetControllerReference(fdr, obj, r.Client.Scheme()); err != nil {
 		return fmt.Errorf("set owner of %s: %w", obj.GetName(), err)
 	}
 	return r.applyObject(ctx, fdr, obj)
 }
 
-func (r *Reconciler) applyObject(ctx context.Context, fdr *fdv1.FlashdutyRunner, obj client.Object) error {
+func (r *FlashdutyRunnerReconciler) applyObject(ctx context.Context, fdr *fdv1.FlashdutyRunner, obj client.Object) error {
 	kind := kindOf(obj)
 	gvk := gvkOf(r.Client, obj)
 	existing := &metav1.PartialObjectMetadata{}
@@ -416,7 +416,7 @@ func (a *appliedVersions) forget(runner types.NamespacedName) {
 
 // prune deletes children that the spec no longer asks for (a PDB after
 // scaling to one, role bindings after an rbac change).
-func (r *Reconciler) prune(ctx context.Context, fdr *fdv1.FlashdutyRunner, desired []client.Object) error {
+func (r *FlashdutyRunnerReconciler) prune(ctx context.Context, fdr *fdv1.FlashdutyRunner, desired []client.Object) error {
 	want := map[string]bool{}
 	for _, o := range desired {
 		want[kindOf(o)+"/"+o.GetName()] = true
@@ -468,7 +468,7 @@ func ptrUID(o client.Object) *types.UID {
 // clusterBinding keeps the cluster-view ClusterRoleBinding and the
 // finalizer that cleans it up in step with the spec (allowed: the admin
 // allows what the spec asks for).
-func (r *Reconciler) clusterBinding(ctx context.Context, fdr *fdv1.FlashdutyRunner, allowed bool) error {
+func (r *FlashdutyRunnerReconciler) clusterBinding(ctx context.Context, fdr *fdv1.FlashdutyRunner, allowed bool) error {
 	crb, err := DesiredClusterRoleBinding(fdr)
 	if err != nil {
 		return err
@@ -489,7 +489,7 @@ func (r *Reconciler) clusterBinding(ctx context.Context, fdr *fdv1.FlashdutyRunn
 }
 
 // finalize deletes the ClusterRoleBinding and drops the finalizer.
-func (r *Reconciler) finalize(ctx context.Context, fdr *fdv1.FlashdutyRunner) error {
+func (r *FlashdutyRunnerReconciler) finalize(ctx context.Context, fdr *fdv1.FlashdutyRunner) error {
 	if !controllerutil.ContainsFinalizer(fdr, Finalizer) {
 		return nil
 	}
@@ -512,7 +512,7 @@ func (r *Reconciler) finalize(ctx context.Context, fdr *fdv1.FlashdutyRunner) er
 	return nil
 }
 
-func (r *Reconciler) updateStatus(ctx context.Context, fdr *fdv1.FlashdutyRunner, problem *Problem, dep *appsv1.Deployment, waiting string, sb SandboxReport) error {
+func (r *FlashdutyRunnerReconciler) updateStatus(ctx context.Context, fdr *fdv1.FlashdutyRunner, problem *Problem, dep *appsv1.Deployment, waiting string, sb SandboxReport) error {
 	st := ComputeStatus(fdr, problem, dep, waiting, sb)
 	if reflect.DeepEqual(st, fdr.Status) {
 		return nil
@@ -548,7 +548,7 @@ func (r *Reconciler) updateStatus(ctx context.Context, fdr *fdv1.FlashdutyRunner
 }
 
 // SetupWithManager registers the controller, its watches and indexes.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *FlashdutyRunnerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	ctx := context.Background()
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &fdv1.FlashdutyRunner{}, indexSecrets, func(o client.Object) []string {

@@ -83,7 +83,7 @@ func TestPodKnobs(t *testing.T) {
 	if ps.DNSPolicy != corev1.DNSNone || ps.DNSConfig.Nameservers[0] != "10.0.0.53" || ps.HostAliases[0].IP != "10.0.0.1" {
 		t.Fatal("dns or host aliases missing")
 	}
-	if sa.Annotations["eks.amazonaws.com/role-arn"] != "arn" || sa.Labels["team"] != "sre" || sa.Labels[labelManagedBy] != managedBy {
+	if sa.Annotations["eks.amazonaws.com/role-arn"] != "arn" || sa.Labels["team"] != "sre" || sa.Labels[LabelManagedBy] != ManagedBy {
 		t.Fatalf("service account %+v", sa.ObjectMeta)
 	}
 	var noProxy string

@@ -44,7 +44,7 @@ func sandboxOff(fdr *fdv1.FlashdutyRunner) bool {
 
 // observeSandbox asks the /readyz endpoint of every ready runner pod
 // whether it confines its children (probe.SandboxHeader).
-func (r *Reconciler) observePods(ctx context.Context, fdr *fdv1.FlashdutyRunner) (SandboxReport, string, error) {
+func (r *FlashdutyRunnerReconciler) observePods(ctx context.Context, fdr *fdv1.FlashdutyRunner) (SandboxReport, string, error) {
 	var rep SandboxReport
 	if fdr.Spec.Paused {
 		return rep, "", nil
@@ -107,7 +107,7 @@ func podReady(p *corev1.Pod) bool {
 }
 
 // askSandbox reads the runner's answer from its /readyz header.
-func (r *Reconciler) askSandbox(ctx context.Context, pod *corev1.Pod) (string, error) {
+func (r *FlashdutyRunnerReconciler) askSandbox(ctx context.Context, pod *corev1.Pod) (string, error) {
 	port := int32(probePort)
 	for _, c := range pod.Spec.Containers {
 		for _, p := range c.Ports {

@@ -77,9 +77,9 @@ func main() {
 	cacheOpts := cache.Options{
 		// Only the operator's own Deployments are cached in full.
 		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}: {Label: labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": "flashduty-operator"})},
+			&appsv1.Deployment{}: {Label: labels.SelectorFromSet(labels.Set{controllers.LabelManagedBy: controllers.ManagedBy})},
 			// Only the runners' own cluster bindings, not every one.
-			&rbacv1.ClusterRoleBinding{}: {Label: labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": "flashduty-operator"})},
+			&rbacv1.ClusterRoleBinding{}: {Label: labels.SelectorFromSet(labels.Set{controllers.LabelManagedBy: controllers.ManagedBy})},
 		},
 	}
 	if watchNamespace != "" {

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/platformtest"
+	"github.com/flashcatcloud/flashduty-runner-k8s/test/platformsim"
 )
 
 const usage = `flashduty-platform-sim: a local Flashduty platform for trying the runner.
@@ -26,7 +26,7 @@ Point a runner at it:
   FLASHDUTY_RUNNER_API_KEY=KEY FLASHDUTY_RUNNER_API_URL=ws://127.0.0.1:8090/runner/ws flashduty-runner run
 
 Then type commands (or list them in --script FILE, one per line):
-` + platformtest.ScriptHelp + `
+` + platformsim.ScriptHelp + `
 Flags:
 `
 
@@ -58,8 +58,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer f.Close()
 		in = f
 	}
-	out := &platformtest.SyncWriter{W: stdout}
-	sim, err := platformtest.Start(platformtest.Options{Addr: *addr, APIKey: *key, OnEvent: platformtest.EventPrinter(out, *verbose)})
+	out := &platformsim.SyncWriter{W: stdout}
+	sim, err := platformsim.Start(platformsim.Options{Addr: *addr, APIKey: *key, OnEvent: platformsim.EventPrinter(out, *verbose)})
 	if err != nil {
 		fmt.Fprintf(stderr, "flashduty-platform-sim: %v\n", err)
 		return 1
@@ -69,7 +69,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	p := &platformtest.Player{Sim: sim, Out: out, Timeout: *timeout, WaitRunner: *waitRunner}
+	p := &platformsim.Player{Sim: sim, Out: out, Timeout: *timeout, WaitRunner: *waitRunner}
 	failed, err := p.Play(ctx, in)
 	if err != nil {
 		fmt.Fprintf(stderr, "flashduty-platform-sim: %v\n", err)

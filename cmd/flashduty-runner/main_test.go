@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/platformtest"
+	"github.com/flashcatcloud/flashduty-runner-k8s/test/platformsim"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -114,7 +114,7 @@ func buildRunner(t *testing.T) string {
 func TestChildrenCannotReadTheKey(t *testing.T) {
 	bin := buildRunner(t)
 	const key = "fk_handoff_marker_7c1e"
-	sim, err := platformtest.Start(platformtest.Options{APIKey: key})
+	sim, err := platformsim.Start(platformsim.Options{APIKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestChildrenCannotReadTheKey(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, logs.String())
 	}
-	hb, err := sim.WaitFrame(ctx, func(f platformtest.Frame) bool { return f.Type == "heartbeat" })
+	hb, err := sim.WaitFrame(ctx, func(f platformsim.Frame) bool { return f.Type == "heartbeat" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestChildrenCannotReadTheKey(t *testing.T) {
 	script := "tr '\\0' '\\n' < /proc/" + pid + "/environ | grep -c -e FLASHDUTY_RUNNER_API_KEY -e " + key + "; " +
 		"tr '\\0' '\\n' < /proc/" + pid + "/environ | grep -c FLASHDUTY_RUNNER_API_URL; " +
 		"cat " + cfg + " > /dev/null 2>&1 && echo config-readable || echo config-refused"
-	r, err := c.Run(ctx, platformtest.Task{Operation: "bash", Args: map[string]any{"command": script}})
+	r, err := c.Run(ctx, platformsim.Task{Operation: "bash", Args: map[string]any{"command": script}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestChildrenCannotReadTheKey(t *testing.T) {
 // arrives finishes, its result reaches the platform, and the exit is 0.
 func TestSIGTERMDrains(t *testing.T) {
 	bin := buildRunner(t)
-	sim, err := platformtest.Start(platformtest.Options{APIKey: "fk_drain"})
+	sim, err := platformsim.Start(platformsim.Options{APIKey: "fk_drain"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _ := c.SendTask(platformtest.Task{Operation: "bash", Args: map[string]any{"command": "sleep 1; echo finished"}})
+	id, _ := c.SendTask(platformsim.Task{Operation: "bash", Args: map[string]any{"command": "sleep 1; echo finished"}})
 	time.Sleep(300 * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -29,8 +29,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/platformtest"
 	"github.com/flashcatcloud/flashduty-runner-k8s/test/kubeletsim"
+	"github.com/flashcatcloud/flashduty-runner-k8s/test/platformsim"
 )
 
 const investigation = `# A short investigation, as the platform would drive it.
@@ -112,8 +112,8 @@ func run(ctx context.Context, bin, assets string) (err error) {
 	}
 
 	step("Starting the platform simulator")
-	out := &platformtest.SyncWriter{W: os.Stdout}
-	sim, err := platformtest.Start(platformtest.Options{APIKey: "fk_demo_key_0123456789", OnEvent: platformtest.EventPrinter(out, false)})
+	out := &platformsim.SyncWriter{W: os.Stdout}
+	sim, err := platformsim.Start(platformsim.Options{APIKey: "fk_demo_key_0123456789", OnEvent: platformsim.EventPrinter(out, false)})
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func run(ctx context.Context, bin, assets string) (err error) {
 	}
 
 	step("Playing an investigation from the platform")
-	player := &platformtest.Player{Sim: sim, Out: out, Timeout: 60 * time.Second, WaitRunner: 30 * time.Second}
+	player := &platformsim.Player{Sim: sim, Out: out, Timeout: 60 * time.Second, WaitRunner: 30 * time.Second}
 	failed, err := player.Play(ctx, strings.NewReader(investigation))
 	if err != nil {
 		return err

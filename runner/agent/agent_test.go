@@ -22,8 +22,8 @@ import (
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/platformtest"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/session"
+	"github.com/flashcatcloud/flashduty-runner-k8s/test/platformsim"
 )
 
 const testKey = "fk_SECRETkey+/=with&odd?chars"
@@ -77,7 +77,7 @@ func (g *gate) op(ctx context.Context, _ json.RawMessage, a *dispatch.Audit) (an
 
 type harness struct {
 	t      *testing.T
-	sim    *platformtest.Server
+	sim    *platformsim.Server
 	agent  *Agent
 	logs   *logBuffer
 	gate   *gate
@@ -89,13 +89,13 @@ type tweak func(*config.Config, *Options)
 
 func start(t *testing.T, tweaks ...tweak) *harness {
 	t.Helper()
-	return startWith(t, newSim(t, platformtest.Options{APIKey: testKey, Labels: []string{"k8s"}}), tweaks...)
+	return startWith(t, newSim(t, platformsim.Options{APIKey: testKey, Labels: []string{"k8s"}}), tweaks...)
 }
 
 // newSim starts a simulator that the test's cleanup stops.
-func newSim(t *testing.T, o platformtest.Options) *platformtest.Server {
+func newSim(t *testing.T, o platformsim.Options) *platformsim.Server {
 	t.Helper()
-	sim, err := platformtest.Start(o)
+	sim, err := platformsim.Start(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func newSim(t *testing.T, o platformtest.Options) *platformtest.Server {
 	return sim
 }
 
-func startWith(t *testing.T, sim *platformtest.Server, tweaks ...tweak) *harness {
+func startWith(t *testing.T, sim *platformsim.Server, tweaks ...tweak) *harness {
 	t.Helper()
 	h := &harness{t: t, sim: sim, logs: &logBuffer{}, gate: newGate(), done: make(chan error, 1)}
 	cfg := &config.Config{
@@ -175,7 +175,7 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func (h *harness) conn(n int) *platformtest.Conn {
+func (h *harness) conn(n int) *platformsim.Conn {
 	h.t.Helper()
 	c, err := h.sim.WaitConn(ctxT(h.t), n)
 	if err != nil {
@@ -241,7 +241,7 @@ func TestTaskRoundTripAndErrors(t *testing.T) {
 	c := h.conn(1)
 	ctx := ctxT(t)
 
-	r, err := c.Run(ctx, platformtest.Task{Operation: "echo", Args: map[string]any{"x": 1}, SourceInstanceID: "inst-a", TraceID: "tr-1"})
+	r, err := c.Run(ctx, platformsim.Task{Operation: "echo", Args: map[string]any{"x": 1}, SourceInstanceID: "inst-a", TraceID: "tr-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,15 +249,15 @@ func TestTaskRoundTripAndErrors(t *testing.T) {
 		t.Fatalf("echo: %+v %s", r, r.Result)
 	}
 
-	r, _ = c.Run(ctx, platformtest.Task{Operation: "nope"})
+	r, _ = c.Run(ctx, platformsim.Task{Operation: "nope"})
 	if r.Success || r.Error != "unknown operation: nope" || r.ExitCode != 1 {
 		t.Fatalf("unknown operation: %+v", r)
 	}
-	r, _ = c.Run(ctx, platformtest.Task{Operation: "echo", Args: []int{1}})
+	r, _ = c.Run(ctx, platformsim.Task{Operation: "echo", Args: []int{1}})
 	if r.Success || !strings.HasPrefix(r.Error, "invalid echo args") {
 		t.Fatalf("bad args: %+v", r)
 	}
-	r, _ = c.Run(ctx, platformtest.Task{Operation: "panic"})
+	r, _ = c.Run(ctx, platformsim.Task{Operation: "panic"})
 	if r.Success || r.Error != "internal error in panic operation" {
 		t.Fatalf("panic: %+v", r)
 	}
@@ -289,7 +289,7 @@ func TestGarbageFramesLeaveRunnerUp(t *testing.T) {
 	if err := c.SendRaw(websocket.BinaryMessage, []byte{0, 1, 2}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.Run(ctxT(t), platformtest.Task{Operation: "echo", Args: map[string]any{}})
+	r, err := c.Run(ctxT(t), platformsim.Task{Operation: "echo", Args: map[string]any{}})
 	if err != nil || !r.Success || r.Conn != c {
 		t.Fatalf("runner must stay on the same link: %+v %v", r, err)
 	}
@@ -302,7 +302,7 @@ func TestOversizedFrameReconnects(t *testing.T) {
 	big := `{"type":"task.request","payload":{"task_id":"huge","operation":"echo","args":{"pad":"` + strings.Repeat("x", 100<<10) + `"}}}`
 	_ = c.SendRaw(websocket.TextMessage, []byte(big))
 	c2 := h.conn(2)
-	if r, err := c2.Run(ctxT(t), platformtest.Task{Operation: "echo", Args: map[string]any{}}); err != nil || !r.Success {
+	if r, err := c2.Run(ctxT(t), platformsim.Task{Operation: "echo", Args: map[string]any{}}); err != nil || !r.Success {
 		t.Fatalf("after oversized frame: %+v %v", r, err)
 	}
 	if !strings.Contains(h.logs.String(), "limit") {
@@ -311,7 +311,7 @@ func TestOversizedFrameReconnects(t *testing.T) {
 }
 
 func TestReconnectAfterServerRestart(t *testing.T) {
-	sim, err := platformtest.Start(platformtest.Options{APIKey: testKey})
+	sim, err := platformsim.Start(platformsim.Options{APIKey: testKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	for h.agent.Established() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	sim2, err := platformtest.Start(platformtest.Options{APIKey: testKey, Addr: addr})
+	sim2, err := platformsim.Start(platformsim.Options{APIKey: testKey, Addr: addr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := c.Run(ctxT(t), platformtest.Task{Operation: "echo", Args: map[string]any{}}); err != nil || !r.Success {
+	if r, err := c.Run(ctxT(t), platformsim.Task{Operation: "echo", Args: map[string]any{}}); err != nil || !r.Success {
 		t.Fatalf("after restart: %+v %v", r, err)
 	}
 }
@@ -340,7 +340,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 func TestResultSurvivesDisconnect(t *testing.T) {
 	h := start(t)
 	c := h.conn(1)
-	id, err := c.SendTask(platformtest.Task{Operation: "gate"})
+	id, err := c.SendTask(platformsim.Task{Operation: "gate"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +364,7 @@ func TestResultSurvivesDisconnect(t *testing.T) {
 func TestCancel(t *testing.T) {
 	h := start(t)
 	c := h.conn(1)
-	id, _ := c.SendTask(platformtest.Task{Operation: "gate"})
+	id, _ := c.SendTask(platformsim.Task{Operation: "gate"})
 	waitUntil(t, func() bool { return h.gate.running.Load() == 1 })
 	if err := c.Cancel(id); err != nil {
 		t.Fatal(err)
@@ -381,7 +381,7 @@ func TestConcurrencyBoundNoneDropped(t *testing.T) {
 	c := h.conn(1)
 	var ids []string
 	for range 6 {
-		id, err := c.SendTask(platformtest.Task{Operation: "gate"})
+		id, err := c.SendTask(platformsim.Task{Operation: "gate"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,11 +415,11 @@ func TestConcurrencyBoundNoneDropped(t *testing.T) {
 func TestGracefulShutdownDrains(t *testing.T) {
 	h := start(t)
 	c := h.conn(1)
-	id, _ := c.SendTask(platformtest.Task{Operation: "gate"})
+	id, _ := c.SendTask(platformsim.Task{Operation: "gate"})
 	waitUntil(t, func() bool { return h.gate.running.Load() == 1 })
 	h.cancel() // SIGTERM
 	waitUntil(t, func() bool { return strings.Contains(h.logs.String(), "shutting down") })
-	late, _ := c.SendTask(platformtest.Task{Operation: "echo", Args: map[string]any{}})
+	late, _ := c.SendTask(platformsim.Task{Operation: "echo", Args: map[string]any{}})
 	r, err := h.sim.WaitResult(ctxT(t), late)
 	if err != nil || r.Success || r.Error != "runner is shutting down" {
 		t.Fatalf("late task: %+v %v", r, err)
@@ -444,7 +444,7 @@ func TestGracefulShutdownDrains(t *testing.T) {
 func TestShutdownGraceCancelsStragglers(t *testing.T) {
 	h := start(t, func(c *config.Config, _ *Options) { c.ShutdownGrace = 300 * time.Millisecond })
 	c := h.conn(1)
-	id, _ := c.SendTask(platformtest.Task{Operation: "stubborn"})
+	id, _ := c.SendTask(platformsim.Task{Operation: "stubborn"})
 	time.Sleep(50 * time.Millisecond)
 	h.cancel()
 	r, err := h.sim.WaitResult(ctxT(t), id)
@@ -454,7 +454,7 @@ func TestShutdownGraceCancelsStragglers(t *testing.T) {
 }
 
 func TestAuthFailureIsLoggedWithoutKey(t *testing.T) {
-	sim := newSim(t, platformtest.Options{APIKey: testKey})
+	sim := newSim(t, platformsim.Options{APIKey: testKey})
 	sim.RefuseAuth(true)
 	h := startWith(t, sim)
 	waitUntil(t, func() bool { return strings.Count(h.logs.String(), "authentication failed") >= 2 })
@@ -466,7 +466,7 @@ func TestAuthFailureIsLoggedWithoutKey(t *testing.T) {
 }
 
 func TestDeadLinkDetected(t *testing.T) {
-	sim := newSim(t, platformtest.Options{APIKey: testKey})
+	sim := newSim(t, platformsim.Options{APIKey: testKey})
 	sim.Silent(true)
 	h := startWith(t, sim)
 	h.conn(1)
@@ -475,7 +475,7 @@ func TestDeadLinkDetected(t *testing.T) {
 }
 
 func TestSlowWelcomeTolerated(t *testing.T) {
-	sim := newSim(t, platformtest.Options{APIKey: testKey})
+	sim := newSim(t, platformsim.Options{APIKey: testKey})
 	sim.DelayWelcome(300 * time.Millisecond) // a slow platform, within the welcome timeout
 	h := startWith(t, sim)
 	if c := h.conn(1); c.Heartbeats() == 0 {
@@ -484,7 +484,7 @@ func TestSlowWelcomeTolerated(t *testing.T) {
 }
 
 func TestNoWelcomeTimesOut(t *testing.T) {
-	sim := newSim(t, platformtest.Options{APIKey: testKey})
+	sim := newSim(t, platformsim.Options{APIKey: testKey})
 	sim.NoWelcome(true)
 	h := startWith(t, sim)
 	waitUntil(t, func() bool { return strings.Contains(h.logs.String(), "wait for welcome") })
@@ -493,7 +493,7 @@ func TestNoWelcomeTimesOut(t *testing.T) {
 }
 
 func TestProbesAndMetrics(t *testing.T) {
-	sim := newSim(t, platformtest.Options{APIKey: testKey})
+	sim := newSim(t, platformsim.Options{APIKey: testKey})
 	sim.RefuseAuth(true)
 	h := startWith(t, sim)
 	base := "http://" + h.agent.ProbeAddr()
@@ -511,8 +511,8 @@ func TestProbesAndMetrics(t *testing.T) {
 	if _, body := get(t, base+"/readyz"); !strings.HasSuffix(body, want) {
 		t.Fatalf("readyz does not report the sandbox: %q", body)
 	}
-	_, _ = c.Run(ctxT(t), platformtest.Task{Operation: "echo", Args: map[string]any{}})
-	_, _ = c.Run(ctxT(t), platformtest.Task{Operation: "nope"})
+	_, _ = c.Run(ctxT(t), platformsim.Task{Operation: "echo", Args: map[string]any{}})
+	_, _ = c.Run(ctxT(t), platformsim.Task{Operation: "nope"})
 	_, body := get(t, base+"/metrics")
 	for _, want := range []string{
 		"flashduty_runner_connected 1",
@@ -552,7 +552,7 @@ func waitUntil(t *testing.T, cond func() bool) {
 }
 
 func TestTLSWithCAFile(t *testing.T) {
-	sim := newSim(t, platformtest.Options{APIKey: testKey, TLS: true})
+	sim := newSim(t, platformsim.Options{APIKey: testKey, TLS: true})
 	ca := t.TempDir() + "/ca.pem"
 	if err := os.WriteFile(ca, sim.CAPEM(), 0o644); err != nil {
 		t.Fatal(err)
@@ -562,13 +562,13 @@ func TestTLSWithCAFile(t *testing.T) {
 		t.Fatal(sim.URL())
 	}
 	c := h.conn(1)
-	if r, err := c.Run(ctxT(t), platformtest.Task{Operation: "echo", Args: map[string]any{}}); err != nil || !r.Success {
+	if r, err := c.Run(ctxT(t), platformsim.Task{Operation: "echo", Args: map[string]any{}}); err != nil || !r.Success {
 		t.Fatalf("%+v %v", r, err)
 	}
 }
 
 func TestTLSUntrustedFails(t *testing.T) {
-	sim := newSim(t, platformtest.Options{APIKey: testKey, TLS: true})
+	sim := newSim(t, platformsim.Options{APIKey: testKey, TLS: true})
 	h := startWith(t, sim)
 	waitUntil(t, func() bool { return strings.Contains(h.logs.String(), "certificate") })
 	if h.agent.Established() {
@@ -587,7 +587,7 @@ func TestRedactionEverywhere(t *testing.T) {
 	c := h.conn(1)
 	ctx := ctxT(t)
 	script := `printf '%s\n' 'key ` + testKey + `' 'apiVersion: v1' 'data:' '  password: c2VjcmV0' 'kind: Secret'; printf 'AKIAIOSFODNN7EXAMPLE\n' >&2`
-	r, err := c.Run(ctx, platformtest.Task{Operation: "bash", Args: map[string]any{"command": script}})
+	r, err := c.Run(ctx, platformsim.Task{Operation: "bash", Args: map[string]any{"command": script}})
 	if err != nil || !r.Success {
 		t.Fatalf("%+v %v", r, err)
 	}
@@ -598,7 +598,7 @@ func TestRedactionEverywhere(t *testing.T) {
 		t.Fatalf("not redacted:\n%s\n%s", out.Stdout, out.Stderr)
 	}
 	// An error message is scrubbed too.
-	r, _ = c.Run(ctx, platformtest.Task{Operation: "bash", Args: map[string]any{"command": "rm '" + testKey + "'"}})
+	r, _ = c.Run(ctx, platformsim.Task{Operation: "bash", Args: map[string]any{"command": "rm '" + testKey + "'"}})
 	if r.Success || strings.Contains(r.Error, "SECRETkey") || !strings.Contains(r.Error, "[REDACTED:api_key]") {
 		t.Fatalf("error: %q", r.Error)
 	}
@@ -619,15 +619,15 @@ func TestMCPOperationsAndLegacyCall(t *testing.T) {
 	})
 	c := h.conn(1)
 	server := map[string]any{"name": "k8s", "transport": "http", "url": ts.URL}
-	r, err := c.Run(ctxT(t), platformtest.Task{Operation: "mcp_list_tools", Args: map[string]any{"server": server}})
+	r, err := c.Run(ctxT(t), platformsim.Task{Operation: "mcp_list_tools", Args: map[string]any{"server": server}})
 	if err != nil || !r.Success || !strings.Contains(string(r.Result), `"name":"pods"`) {
 		t.Fatalf("list: %+v %v", r, err)
 	}
-	r, _ = c.Run(ctxT(t), platformtest.Task{Operation: "mcp_call", Args: map[string]any{"server": server, "tool_name": "pods", "args": map[string]any{}}})
+	r, _ = c.Run(ctxT(t), platformsim.Task{Operation: "mcp_call", Args: map[string]any{"server": server, "tool_name": "pods", "args": map[string]any{}}})
 	if !r.Success || !strings.Contains(string(r.Result), `"content":"3 pods; key [REDACTED:api_key]"`) {
 		t.Fatalf("call: %+v %s", r, r.Result)
 	}
-	r, _ = c.Run(ctxT(t), platformtest.Task{Operation: "mcp_call", Args: map[string]any{"server": server, "tool_name": "delete_pod"}})
+	r, _ = c.Run(ctxT(t), platformsim.Task{Operation: "mcp_call", Args: map[string]any{"server": server, "tool_name": "delete_pod"}})
 	if r.Success || r.Error != "mcp tool denied by rule 'k8s/delete*': k8s/delete_pod" {
 		t.Fatalf("denied tool: %+v", r)
 	}
@@ -637,7 +637,7 @@ func TestMCPOperationsAndLegacyCall(t *testing.T) {
 	if err := c.SendRaw(websocket.TextMessage, frame); err != nil {
 		t.Fatal(err)
 	}
-	f, err := h.sim.WaitFrame(ctxT(t), func(f platformtest.Frame) bool { return f.Type == "mcp.result" })
+	f, err := h.sim.WaitFrame(ctxT(t), func(f platformsim.Frame) bool { return f.Type == "mcp.result" })
 	if err != nil || f.Payload["call_id"] != "call-7" || f.Payload["success"] != true {
 		t.Fatalf("mcp.result: %+v %v", f.Payload, err)
 	}
@@ -649,12 +649,12 @@ func TestMCPOperationsAndLegacyCall(t *testing.T) {
 func TestDuplicateTaskIDAnsweredOnce(t *testing.T) {
 	h := start(t)
 	c := h.conn(1)
-	id, err := c.SendTask(platformtest.Task{ID: "dup-1", Operation: "gate"})
+	id, err := c.SendTask(platformsim.Task{ID: "dup-1", Operation: "gate"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, func() bool { return h.gate.running.Load() == 1 })
-	if _, err := c.SendTask(platformtest.Task{ID: id, Operation: "gate"}); err != nil {
+	if _, err := c.SendTask(platformsim.Task{ID: id, Operation: "gate"}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond) // the repeat reaches the runner while the task runs
@@ -663,11 +663,11 @@ func TestDuplicateTaskIDAnsweredOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Again after it finished.
-	if _, err := c.Run(ctxT(t), platformtest.Task{ID: "dup-2", Operation: "echo"}); err != nil {
+	if _, err := c.Run(ctxT(t), platformsim.Task{ID: "dup-2", Operation: "echo"}); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = c.SendTask(platformtest.Task{ID: "dup-2", Operation: "echo"})
-	if _, err := c.Run(ctxT(t), platformtest.Task{Operation: "echo"}); err != nil { // a later task: the repeat was handled before it
+	_, _ = c.SendTask(platformsim.Task{ID: "dup-2", Operation: "echo"})
+	if _, err := c.Run(ctxT(t), platformsim.Task{Operation: "echo"}); err != nil { // a later task: the repeat was handled before it
 		t.Fatal(err)
 	}
 	for _, id := range []string{"dup-1", "dup-2"} {
@@ -703,10 +703,10 @@ func TestMangledRequestsAnswered(t *testing.T) {
 // A result the platform refuses as too large (close 1009) is replaced by
 // an error result: it does not block the results behind it.
 func TestUndeliverableResultReplaced(t *testing.T) {
-	sim := newSim(t, platformtest.Options{APIKey: testKey, ReadLimit: 64 << 10})
+	sim := newSim(t, platformsim.Options{APIKey: testKey, ReadLimit: 64 << 10})
 	h := startWith(t, sim)
 	c := h.conn(1)
-	id, err := c.SendTask(platformtest.Task{Operation: "echo", Args: map[string]any{"pad": strings.Repeat("x", 100<<10)}})
+	id, err := c.SendTask(platformsim.Task{Operation: "echo", Args: map[string]any{"pad": strings.Repeat("x", 100<<10)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -715,7 +715,7 @@ func TestUndeliverableResultReplaced(t *testing.T) {
 		t.Fatalf("%+v %v", r, err)
 	}
 	c2 := sim.Conns()[len(sim.Conns())-1]
-	if r, err := c2.Run(ctxT(t), platformtest.Task{Operation: "echo"}); err != nil || !r.Success {
+	if r, err := c2.Run(ctxT(t), platformsim.Task{Operation: "echo"}); err != nil || !r.Success {
 		t.Fatalf("a result behind it: %+v %v", r, err)
 	}
 	if n := len(sim.Conns()); n > 3 {
@@ -730,20 +730,20 @@ func TestQueueBounded(t *testing.T) {
 		o.Limits = dispatch.Limits{MaxQueued: 2, MaxArgsBytes: 1 << 20}
 	})
 	c := h.conn(1)
-	if _, err := c.SendTask(platformtest.Task{Operation: "gate"}); err != nil {
+	if _, err := c.SendTask(platformsim.Task{Operation: "gate"}); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, func() bool { return h.gate.running.Load() == 1 })
 	var ids []string
 	for range 2 {
-		id, _ := c.SendTask(platformtest.Task{Operation: "gate"})
+		id, _ := c.SendTask(platformsim.Task{Operation: "gate"})
 		ids = append(ids, id)
 	}
-	r, err := c.Run(ctxT(t), platformtest.Task{Operation: "echo"})
+	r, err := c.Run(ctxT(t), platformsim.Task{Operation: "echo"})
 	if err != nil || r.Success || !strings.Contains(r.Error, "runner busy") {
 		t.Fatalf("over the queue bound: %+v %v", r, err)
 	}
-	big, err := c.Run(ctxT(t), platformtest.Task{Operation: "echo", Args: map[string]any{"pad": strings.Repeat("x", 2<<20)}})
+	big, err := c.Run(ctxT(t), platformsim.Task{Operation: "echo", Args: map[string]any{"pad": strings.Repeat("x", 2<<20)}})
 	if err != nil || big.Success || !strings.Contains(big.Error, "runner busy") {
 		t.Fatalf("over the bytes bound: %+v %v", big, err)
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/platformtest"
+	"github.com/flashcatcloud/flashduty-runner-k8s/test/platformsim"
 )
 
 // BenchmarkRoundTrip: a no-op task from the simulator to the runner and
@@ -22,7 +22,7 @@ import (
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, conc := range []int{1, 64} {
 		b.Run("concurrency="+strconv.Itoa(conc), func(b *testing.B) {
-			sim, err := platformtest.Start(platformtest.Options{APIKey: testKey})
+			sim, err := platformsim.Start(platformsim.Options{APIKey: testKey})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -59,7 +59,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 					defer wg.Done()
 					for range jobs {
 						t0 := time.Now()
-						r, err := c.Run(wctx, platformtest.Task{Operation: "noop"})
+						r, err := c.Run(wctx, platformsim.Task{Operation: "noop"})
 						if err != nil || !r.Success {
 							b.Errorf("task: %v %+v", err, r)
 							return

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/platformtest"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
+	"github.com/flashcatcloud/flashduty-runner-k8s/test/platformsim"
 )
 
 // gadgetRules allow the programs read-only policies commonly allow, plus
@@ -30,7 +30,7 @@ func requireLandlock(t *testing.T) {
 
 type gadgetEnv struct {
 	h        *harness
-	c        *platformtest.Conn
+	c        *platformsim.Conn
 	ws, out  string
 	kubeconf string
 }
@@ -97,7 +97,7 @@ type result struct {
 
 func (g *gadgetEnv) bash(t *testing.T, command string) result {
 	t.Helper()
-	r, err := g.c.Run(ctxT(t), platformtest.Task{Operation: "bash", Args: map[string]any{"command": command, "timeout": 20}})
+	r, err := g.c.Run(ctxT(t), platformsim.Task{Operation: "bash", Args: map[string]any{"command": command, "timeout": 20}})
 	if err != nil {
 		t.Fatalf("%s: %v", command, err)
 	}

@@ -1,9 +1,9 @@
-// Package platformtest is a platform simulator: a real WebSocket server
+// Package platformsim is a platform simulator: a real WebSocket server
 // that speaks docs/protocol.md from the platform's side. Tests import it
 // (like net/http/httptest) and cmd/flashduty-platform-sim wraps it for
 // people. It records every frame, checks the runner's frames against the
 // protocol, and can inject faults.
-package platformtest
+package platformsim
 
 import (
 	"context"
