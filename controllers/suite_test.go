@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -73,8 +74,11 @@ func runSuite(m *testing.M) int {
 		Scheme:  testScheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		NewClient: func(cfg *rest.Config, opts client.Options) (client.Client, error) {
-			c, err := client.New(cfg, opts)
-			return &counting{Client: c}, err
+			c, err := client.NewWithWatch(cfg, opts)
+			if err != nil {
+				return nil, err
+			}
+			return countWrites(c), nil
 		},
 	})
 	if err != nil {
@@ -113,46 +117,38 @@ func zapLevel() int8 {
 	return 2 // errors only
 }
 
-// counting counts the operator's API writes.
-type counting struct{ client.Client }
-
-func (c *counting) Create(ctx context.Context, o client.Object, opts ...client.CreateOption) error {
-	writes.Add(1)
-	return c.Client.Create(ctx, o, opts...)
-}
-
-func (c *counting) Update(ctx context.Context, o client.Object, opts ...client.UpdateOption) error {
-	writes.Add(1)
-	return c.Client.Update(ctx, o, opts...)
-}
-
-func (c *counting) Patch(ctx context.Context, o client.Object, p client.Patch, opts ...client.PatchOption) error {
-	writes.Add(1)
-	return c.Client.Patch(ctx, o, p, opts...)
-}
-
-func (c *counting) Apply(ctx context.Context, o runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-	writes.Add(1)
-	return c.Client.Apply(ctx, o, opts...)
-}
-
-func (c *counting) Delete(ctx context.Context, o client.Object, opts ...client.DeleteOption) error {
-	writes.Add(1)
-	return c.Client.Delete(ctx, o, opts...)
-}
-
-func (c *counting) Status() client.SubResourceWriter { return &countingStatus{c.Client.Status()} }
-
-type countingStatus struct{ client.SubResourceWriter }
-
-func (c *countingStatus) Update(ctx context.Context, o client.Object, opts ...client.SubResourceUpdateOption) error {
-	writes.Add(1)
-	return c.SubResourceWriter.Update(ctx, o, opts...)
-}
-
-func (c *countingStatus) Patch(ctx context.Context, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-	writes.Add(1)
-	return c.SubResourceWriter.Patch(ctx, o, p, opts...)
+// countWrites counts the operator's API writes (status included).
+func countWrites(c client.WithWatch) client.WithWatch {
+	return interceptor.NewClient(c, interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
+			writes.Add(1)
+			return c.Create(ctx, o, opts...)
+		},
+		Update: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.UpdateOption) error {
+			writes.Add(1)
+			return c.Update(ctx, o, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
+			writes.Add(1)
+			return c.Patch(ctx, o, p, opts...)
+		},
+		Apply: func(ctx context.Context, c client.WithWatch, o runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			writes.Add(1)
+			return c.Apply(ctx, o, opts...)
+		},
+		Delete: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.DeleteOption) error {
+			writes.Add(1)
+			return c.Delete(ctx, o, opts...)
+		},
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, o client.Object, opts ...client.SubResourceUpdateOption) error {
+			writes.Add(1)
+			return c.SubResource(sub).Update(ctx, o, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			writes.Add(1)
+			return c.SubResource(sub).Patch(ctx, o, p, opts...)
+		},
+	})
 }
 
 // setNamespace stands for the operator's own namespace: the only one whose
