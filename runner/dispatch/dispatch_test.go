@@ -172,3 +172,57 @@ func TestFloodStaysBounded(t *testing.T) {
 	close(release)
 	d.Drain(context.Background())
 }
+
+// The dispatcher on its own: a task cancelled while it waits never runs
+// and is answered; a panic is an error answer; a repeated id is answered
+// once; a result that cannot be encoded is still answered.
+func TestDispatcherUnits(t *testing.T) {
+	o := NewOutbox()
+	release := make(chan struct{})
+	ran := make(chan string, 8)
+	d := New(Options{
+		Operations: map[string]Operation{
+			"hold": func(ctx context.Context, _ json.RawMessage, _ *Audit) (any, error) {
+				ran <- TaskID(ctx)
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+				return "ok", nil
+			},
+			"panic":  func(context.Context, json.RawMessage, *Audit) (any, error) { panic("boom") },
+			"encode": func(context.Context, json.RawMessage, *Audit) (any, error) { return make(chan int), nil },
+		},
+		MaxConcurrent: 1, Outbox: o, Logger: logr.Discard(),
+	})
+	d.HandleFrame(context.Background(), request(t, "busy", "hold"))
+	<-ran
+	d.HandleFrame(context.Background(), request(t, "waiting", "hold"))
+	d.HandleFrame(context.Background(), request(t, "busy", "hold")) // a repeat of a running task
+	d.Cancel("waiting", ErrCancelled)
+	if r := next(t, o); r.TaskID != "waiting" || r.Success || r.Error != ErrCancelled.Error() {
+		t.Fatalf("cancelled while waiting: %+v", r)
+	}
+	close(release)
+	if r := next(t, o); r.TaskID != "busy" || !r.Success {
+		t.Fatalf("%+v", r)
+	}
+	select {
+	case id := <-ran:
+		t.Fatalf("%s ran", id)
+	default:
+	}
+	d.HandleFrame(context.Background(), request(t, "p", "panic"))
+	if r := next(t, o); r.TaskID != "p" || r.Success || !strings.Contains(r.Error, "internal error") {
+		t.Fatalf("panic: %+v", r)
+	}
+	d.HandleFrame(context.Background(), request(t, "e", "encode"))
+	if r := next(t, o); r.TaskID != "e" || r.Success || !strings.Contains(r.Error, "encode result") {
+		t.Fatalf("encode: %+v", r)
+	}
+	d.HandleFrame(context.Background(), request(t, "busy", "hold")) // finished: still one answer
+	d.Drain(context.Background())
+	if _, _, ok := o.Take(); ok {
+		t.Fatal("a repeated task id was answered twice")
+	}
+}
