@@ -36,10 +36,10 @@ type listArgs struct {
 
 // ListTools is mcp_list_tools: every page of the server's tools.
 func (o *Ops) ListTools(ctx context.Context, raw json.RawMessage, audit *dispatch.Audit) (any, error) {
-	var a listArgs
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, fmt.Errorf("invalid mcp_list_tools args: %w", err)
-	}
+	return dispatch.Op("mcp_list_tools", o.listTools)(ctx, raw, audit)
+}
+
+func (o *Ops) listTools(ctx context.Context, a listArgs, audit *dispatch.Audit) (any, error) {
 	audit.Target = a.Server.Name
 	if err := a.Server.validate(); err != nil {
 		return nil, fmt.Errorf("invalid mcp_list_tools args: %w", err)
@@ -113,11 +113,7 @@ type CallResult struct {
 
 // Call is mcp_call.
 func (o *Ops) Call(ctx context.Context, raw json.RawMessage, audit *dispatch.Audit) (any, error) {
-	var a callArgs
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, fmt.Errorf("invalid mcp_call args: %w", err)
-	}
-	return o.call(ctx, a, audit)
+	return dispatch.Op("mcp_call", o.call)(ctx, raw, audit)
 }
 
 // legacyArgs is the payload of the legacy mcp.call frame.
@@ -129,11 +125,9 @@ type legacyArgs struct {
 
 // LegacyCall serves the legacy mcp.call frame through the same code.
 func (o *Ops) LegacyCall(ctx context.Context, raw json.RawMessage, audit *dispatch.Audit) (any, error) {
-	var a legacyArgs
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, fmt.Errorf("invalid mcp.call: %w", err)
-	}
-	return o.call(ctx, callArgs{Server: a.Server, ToolName: a.ToolName, Args: a.Arguments}, audit)
+	return dispatch.Op("mcp.call", func(ctx context.Context, a legacyArgs, audit *dispatch.Audit) (any, error) {
+		return o.call(ctx, callArgs{Server: a.Server, ToolName: a.ToolName, Args: a.Arguments}, audit)
+	})(ctx, raw, audit)
 }
 
 func (o *Ops) call(ctx context.Context, a callArgs, audit *dispatch.Audit) (any, error) {

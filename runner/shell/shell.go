@@ -119,10 +119,10 @@ type Result struct {
 
 // Run is the dispatch.Operation for `bash`.
 func (s *Shell) Run(ctx context.Context, raw json.RawMessage, audit *dispatch.Audit) (any, error) {
-	var a args
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, fmt.Errorf("invalid bash args: %w", err)
-	}
+	return dispatch.Op("bash", s.bash)(ctx, raw, audit)
+}
+
+func (s *Shell) bash(ctx context.Context, a args, audit *dispatch.Audit) (any, error) {
 	audit.Target = a.Command
 	if a.Command == "" {
 		return nil, errors.New("invalid bash args: command is required")

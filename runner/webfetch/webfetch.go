@@ -90,10 +90,10 @@ type Result struct {
 
 // Run is the dispatch.Operation.
 func (f *Fetcher) Run(ctx context.Context, raw json.RawMessage, audit *dispatch.Audit) (any, error) {
-	var a args
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, fmt.Errorf("invalid webfetch args: %w", err)
-	}
+	return dispatch.Op("webfetch", f.fetch)(ctx, raw, audit)
+}
+
+func (f *Fetcher) fetch(ctx context.Context, a args, audit *dispatch.Audit) (any, error) {
 	audit.Target = a.URL
 	switch a.Format {
 	case "":

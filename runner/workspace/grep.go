@@ -84,10 +84,10 @@ type GrepResult struct {
 // directory are skipped; the first 64 KiB of each line are searched and
 // 2000 bytes shown (less is searched for very large patterns).
 func (w *Workspace) Grep(ctx context.Context, raw json.RawMessage, audit *dispatch.Audit) (any, error) {
-	var a grepArgs
-	if err := decode("grep", raw, &a); err != nil {
-		return nil, err
-	}
+	return dispatch.Op("grep", w.grep)(ctx, raw, audit)
+}
+
+func (w *Workspace) grep(ctx context.Context, a grepArgs, audit *dispatch.Audit) (any, error) {
 	audit.Target = a.Pattern
 	if a.Pattern == "" {
 		return nil, errors.New("invalid grep args: pattern is required")

@@ -36,10 +36,10 @@ type ListResult struct {
 // List lists a directory, sorted by path. Symlinks are listed but never
 // followed, so a walk cannot leave the workspace or loop.
 func (w *Workspace) List(ctx context.Context, raw json.RawMessage, audit *dispatch.Audit) (any, error) {
-	var a listArgs
-	if err := decode("list", raw, &a); err != nil {
-		return nil, err
-	}
+	return dispatch.Op("list", w.list)(ctx, raw, audit)
+}
+
+func (w *Workspace) list(ctx context.Context, a listArgs, audit *dispatch.Audit) (any, error) {
 	audit.Target = a.Path
 	for _, p := range a.Ignore {
 		if _, err := path.Match(p, ""); err != nil {
@@ -160,10 +160,10 @@ type GlobResult struct {
 // Glob returns workspace paths matching a pattern with `**`, `*`, `?`,
 // `[…]` and `{a,b}`, sorted.
 func (w *Workspace) Glob(ctx context.Context, raw json.RawMessage, audit *dispatch.Audit) (any, error) {
-	var a globArgs
-	if err := decode("glob", raw, &a); err != nil {
-		return nil, err
-	}
+	return dispatch.Op("glob", w.glob)(ctx, raw, audit)
+}
+
+func (w *Workspace) glob(ctx context.Context, a globArgs, audit *dispatch.Audit) (any, error) {
 	audit.Target = a.Pattern
 	if a.Pattern == "" {
 		return nil, errors.New("invalid glob args: pattern is required")

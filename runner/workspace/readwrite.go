@@ -32,10 +32,10 @@ type ReadResult struct {
 // Read returns bytes [offset, offset+limit) of a file, base64-encoded.
 // Memory is bounded by the page, never the file.
 func (w *Workspace) Read(ctx context.Context, raw json.RawMessage, audit *dispatch.Audit) (any, error) {
-	var a readArgs
-	if err := decode("read", raw, &a); err != nil {
-		return nil, err
-	}
+	return dispatch.Op("read", w.read)(ctx, raw, audit)
+}
+
+func (w *Workspace) read(ctx context.Context, a readArgs, audit *dispatch.Audit) (any, error) {
 	audit.Target = a.Path
 	if a.Path == "" {
 		return nil, errors.New("invalid read args: path is required")
@@ -94,10 +94,10 @@ type writeArgs struct {
 // directory, fsync, rename, fsync of the directory. A crash or a full disk
 // leaves the old file or the new one, never half of one.
 func (w *Workspace) Write(ctx context.Context, raw json.RawMessage, audit *dispatch.Audit) (any, error) {
-	var a writeArgs
-	if err := decode("write", raw, &a); err != nil {
-		return nil, err
-	}
+	return dispatch.Op("write", w.write)(ctx, raw, audit)
+}
+
+func (w *Workspace) write(ctx context.Context, a writeArgs, audit *dispatch.Audit) (any, error) {
 	audit.Target = a.Path
 	if a.Path == "" {
 		return nil, errors.New("invalid write args: path is required")

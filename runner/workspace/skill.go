@@ -42,10 +42,10 @@ type skillArgs struct {
 // extracted into a temporary directory inside the workspace and swapped
 // in, so a bad archive leaves the old skill as it was.
 func (w *Workspace) SyncSkill(ctx context.Context, raw json.RawMessage, audit *dispatch.Audit) (any, error) {
-	var a skillArgs
-	if err := decode("sync_skill", raw, &a); err != nil {
-		return nil, err
-	}
+	return dispatch.Op("sync_skill", w.syncSkill)(ctx, raw, audit)
+}
+
+func (w *Workspace) syncSkill(ctx context.Context, a skillArgs, audit *dispatch.Audit) (any, error) {
 	audit.Target = a.SkillDir
 	data, err := decodeBase64("skill archive (zip_data)", a.ZipData, maxSkillZipBytes)
 	if err != nil {

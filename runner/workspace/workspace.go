@@ -3,7 +3,6 @@ package workspace
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -80,17 +79,6 @@ func (w *Workspace) root() (*os.Root, error) {
 		return nil, fmt.Errorf("open workspace root: %w", err)
 	}
 	return r, nil
-}
-
-// decode unmarshals an operation's args.
-func decode(op string, raw json.RawMessage, v any) error {
-	if len(raw) == 0 {
-		raw = json.RawMessage("{}")
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("invalid %s args: %w", op, err)
-	}
-	return nil
 }
 
 // pathErr turns os.Root errors into the platform's texts: any escape is
