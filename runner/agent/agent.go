@@ -46,7 +46,7 @@ type Options struct {
 type Agent struct {
 	cfg        *config.Config
 	log        logr.Logger
-	outbox     *dispatch.Outbox
+	outbox     *session.Outbox
 	dispatcher *dispatch.Dispatcher
 	session    *session.Session
 	metrics    *metrics.Metrics
@@ -61,7 +61,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	if err := os.MkdirAll(cfg.WorkspaceRoot, 0o755); err != nil {
 		return nil, fmt.Errorf("create workspace_root: %w", err)
 	}
-	a := &Agent{cfg: cfg, log: o.Logger, outbox: dispatch.NewOutbox()}
+	a := &Agent{cfg: cfg, log: o.Logger, outbox: session.NewOutbox()}
 	var err error
 	if a.sandbox, err = newSandbox(cfg); err != nil {
 		return nil, err

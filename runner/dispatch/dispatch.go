@@ -70,11 +70,19 @@ var (
 	ErrShuttingDown = errors.New("runner is shutting down")
 )
 
+// Results is where the dispatcher puts each task's one result frame: the
+// session's outbox, which delivers it.
+type Results interface {
+	Push(frame []byte)
+	// Bytes is the size of the frames not yet delivered.
+	Bytes() int64
+}
+
 // Options configure a Dispatcher.
 type Options struct {
 	Operations    map[string]Operation
 	MaxConcurrent int
-	Outbox        *Outbox
+	Outbox        Results
 	Observer      Observer
 	Logger        logr.Logger
 	// Redact scrubs error texts before they leave the runner; nil keeps
@@ -119,7 +127,7 @@ var ErrBusy = errors.New("runner busy: too many tasks or too much task data wait
 type Dispatcher struct {
 	ops    map[string]Operation
 	sem    chan struct{}
-	outbox *Outbox
+	outbox Results
 	obs    Observer
 	log    logr.Logger
 	now    func() time.Time

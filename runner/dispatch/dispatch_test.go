@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,8 +21,43 @@ func request(t *testing.T, id, op string) protocol.Envelope {
 	return protocol.Envelope{Type: protocol.TypeTaskRequest, Payload: payload}
 }
 
-// next waits for the next result frame in the outbox.
-func next(t *testing.T, o *Outbox) protocol.TaskResult {
+// box collects result frames as the session's outbox would, unsent.
+type box struct {
+	mu     sync.Mutex
+	frames [][]byte
+	bytes  int64
+}
+
+func newBox() *box { return &box{} }
+
+func (b *box) Push(f []byte) {
+	b.mu.Lock()
+	b.frames = append(b.frames, f)
+	b.bytes += int64(len(f))
+	b.mu.Unlock()
+}
+
+func (b *box) Bytes() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.bytes
+}
+
+// Take removes the oldest frame (its bytes stay counted until ack, as in
+// the real outbox).
+func (b *box) Take() (uint64, []byte, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.frames) == 0 {
+		return 0, nil, false
+	}
+	f := b.frames[0]
+	b.frames = b.frames[1:]
+	return 0, f, true
+}
+
+// next waits for the next result frame.
+func next(t *testing.T, o *box) protocol.TaskResult {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -46,7 +82,7 @@ func next(t *testing.T, o *Outbox) protocol.TaskResult {
 // Results too large for one frame, or for the outbox, are replaced by an
 // error result for the same task: every task is answered.
 func TestOversizeResultsReplaced(t *testing.T) {
-	o := NewOutbox()
+	o := newBox()
 	big := strings.Repeat("x", 4096)
 	d := New(Options{
 		Operations: map[string]Operation{"big": func(context.Context, json.RawMessage, *Audit) (any, error) { return big, nil }},
@@ -98,7 +134,7 @@ func TestUndeliverableKeepsTheTask(t *testing.T) {
 // BenchmarkFlood: a flood of large requests against one busy slot stays
 // within the queue bounds (the heap does not grow with the flood).
 func BenchmarkFlood(b *testing.B) {
-	o := NewOutbox()
+	o := newBox()
 	release := make(chan struct{})
 	d := New(Options{
 		Operations: map[string]Operation{"hold": func(ctx context.Context, _ json.RawMessage, _ *Audit) (any, error) {
@@ -133,7 +169,7 @@ func BenchmarkFlood(b *testing.B) {
 // are answered busy at once, and the heap holds only what the bounds let
 // in (measured from the runtime's own statistics).
 func TestFloodStaysBounded(t *testing.T) {
-	o := NewOutbox()
+	o := newBox()
 	release := make(chan struct{})
 	d := New(Options{
 		Operations: map[string]Operation{"hold": func(ctx context.Context, _ json.RawMessage, _ *Audit) (any, error) {
@@ -177,7 +213,7 @@ func TestFloodStaysBounded(t *testing.T) {
 // and is answered; a panic is an error answer; a repeated id is answered
 // once; a result that cannot be encoded is still answered.
 func TestDispatcherUnits(t *testing.T) {
-	o := NewOutbox()
+	o := newBox()
 	release := make(chan struct{})
 	ran := make(chan string, 8)
 	d := New(Options{

@@ -29,29 +29,6 @@ import (
 // for long: the read loop waits for it.
 type Handler func(ctx context.Context, env protocol.Envelope)
 
-// Outbox holds encoded frames that must reach the platform.
-//
-// WebSocket has no delivery receipts, and a write into a socket the peer
-// has already closed can still succeed locally. So after writing frames
-// the session sends a ping whose payload is the last sequence number
-// written; the peer reads frames in order and answers pings with the same
-// payload, so the pong proves every frame up to that number was read, and
-// the session acknowledges them. Frames still unacknowledged when a link
-// ends are requeued and go out on the next link.
-type Outbox interface {
-	// Ready is signalled when frames may be pending.
-	Ready() <-chan struct{}
-	// Take returns the oldest pending frame and marks it in flight.
-	Take() (seq uint64, frame []byte, ok bool)
-	// Ack drops in-flight frames up to and including seq.
-	Ack(seq uint64)
-	// Requeue puts in-flight frames back in front of the pending ones.
-	Requeue()
-	// ReplaceLargestInFlight swaps the largest unacknowledged frame for
-	// replace(frame): the platform closed the link as it was too big.
-	ReplaceLargestInFlight(replace func([]byte) []byte) bool
-}
-
 // Observer is told about the link's state (metrics).
 type Observer interface {
 	Connected(up bool)
@@ -73,7 +50,7 @@ type Options struct {
 	Version string
 
 	Handler  Handler
-	Outbox   Outbox
+	Outbox   *Outbox
 	Host     HostInfo
 	Observer Observer
 	Logger   logr.Logger

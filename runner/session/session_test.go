@@ -68,17 +68,10 @@ func TestScrubHidesKey(t *testing.T) {
 	}
 }
 
-type nopOutbox struct{ ready chan struct{} }
-
-func (o nopOutbox) Ready() <-chan struct{}                        { return o.ready }
-func (nopOutbox) Take() (uint64, []byte, bool)                    { return 0, nil, false }
-func (nopOutbox) Ack(uint64)                                      {}
-func (nopOutbox) Requeue()                                        {}
-func (nopOutbox) ReplaceLargestInFlight(func([]byte) []byte) bool { return false }
-func (nopHost) Environment() protocol.Environment                 { return protocol.Environment{} }
-func (nopHost) Metrics() *protocol.Metrics                        { return nil }
-func (nopObs) Connected(bool)                                     {}
-func (nopObs) Reconnecting(string)                                {}
+func (nopHost) Environment() protocol.Environment { return protocol.Environment{} }
+func (nopHost) Metrics() *protocol.Metrics        { return nil }
+func (nopObs) Connected(bool)                     {}
+func (nopObs) Reconnecting(string)                {}
 
 type (
 	nopHost struct{}
@@ -103,7 +96,7 @@ func TestFlappingLinkBacksOff(t *testing.T) {
 	defer srv.Close()
 	s, err := New(Options{
 		URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", APIKey: "k", Name: "n",
-		Handler: func(context.Context, protocol.Envelope) {}, Outbox: nopOutbox{ready: make(chan struct{})},
+		Handler: func(context.Context, protocol.Envelope) {}, Outbox: NewOutbox(),
 		Host: nopHost{}, Observer: nopObs{}, Logger: logr.Discard(),
 		BackoffBase: 10 * time.Millisecond, BackoffMax: 5 * time.Second, StableAfter: time.Second,
 	})

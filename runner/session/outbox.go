@@ -1,12 +1,18 @@
-package dispatch
+package session
 
 import (
 	"context"
 	"sync"
 )
 
-// Outbox queues encoded result frames until the platform has them.
+// Outbox queues encoded result frames until the platform has them; it is
+// the session's delivery contract, and the dispatcher only pushes into it.
 //
+// WebSocket has no delivery receipts, and a write into a socket the peer
+// has already closed can still succeed locally. So after writing frames
+// the session sends a ping whose payload is the last sequence number
+// written; the peer reads frames in order and answers pings with the same
+// payload, so the pong proves every frame up to that number was read.
 // A frame moves from pending to in flight when the session writes it, and
 // leaves only when the session acknowledges it (a pong that answers a ping
 // sent after the frame proves the platform read it). When a link dies,
