@@ -14,6 +14,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/shell"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/spill"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/webfetch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
 )
@@ -22,7 +23,7 @@ import (
 // bashPolicy is shared with the MCP manager (stdio server commands), web
 // with it too (http/sse servers).
 func operations(cfg *config.Config, bashPolicy *permission.Policy, redactor *redact.Redactor, mcps *mcp.Manager, sb *sandbox.Sandbox, web *egress.Transport, log logr.Logger) (map[string]dispatch.Operation, error) {
-	spill := &workspace.Spiller{Root: cfg.WorkspaceRoot, Redactor: redactor}
+	spill := &spill.Spiller{Root: cfg.WorkspaceRoot, Redactor: redactor}
 	sh := shell.New(shell.Options{
 		Policy: bashPolicy, Root: cfg.WorkspaceRoot, Env: os.Environ(),
 		MaxTimeout: cfg.Bash.MaxTimeout, MaxOutput: cfg.Bash.MaxOutputBytes,

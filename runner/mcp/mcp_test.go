@@ -23,7 +23,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/shell"
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/spill"
 )
 
 // testServer is a real MCP server built with the same SDK.
@@ -128,7 +128,7 @@ func newOps(t testing.TB, tools *permission.Policy) *Ops {
 	env := append(os.Environ(), "FLASHDUTY_RUNNER_API_KEY=fk_parent") // the runner's own: must not reach servers
 	m := NewManager(Options{Bash: policy(t, "*", "allow"), Tools: tools, Env: shell.CleanEnv(env), Logger: logr.Discard()})
 	t.Cleanup(m.Close)
-	return &Ops{M: m, Spill: &workspace.Spiller{Root: t.TempDir()}}
+	return &Ops{M: m, Spill: &spill.Spiller{Root: t.TempDir()}}
 }
 
 func call(t testing.TB, ctx context.Context, o *Ops, server ServerConfig, tool string, args map[string]any) (*CallResult, error) {
@@ -344,7 +344,7 @@ func TestServerOutputIsRedacted(t *testing.T) {
 	log := funcr.New(func(prefix, args string) { mu.Lock(); logged = append(logged, args); mu.Unlock() }, funcr.Options{})
 	m := NewManager(Options{Bash: policy(t, "*", "allow"), Env: shell.CleanEnv(os.Environ()), Logger: log, Redactor: r})
 	t.Cleanup(m.Close)
-	o := &Ops{M: m, Spill: &workspace.Spiller{Root: t.TempDir(), Redactor: r}}
+	o := &Ops{M: m, Spill: &spill.Spiller{Root: t.TempDir(), Redactor: r}}
 	raw, _ := json.Marshal(map[string]any{"server": stdioServer("local", nil)})
 	res, err := o.ListTools(ctxT(t), raw, &dispatch.Audit{})
 	if err != nil {

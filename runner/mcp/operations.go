@@ -11,7 +11,7 @@ import (
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/spill"
 )
 
 const maxTools = 10000
@@ -27,7 +27,7 @@ type Tool struct {
 // rule.
 type Ops struct {
 	M     *Manager
-	Spill *workspace.Spiller
+	Spill *spill.Spiller
 }
 
 type listArgs struct {

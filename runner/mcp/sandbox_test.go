@@ -11,7 +11,7 @@ import (
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/shell"
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/spill"
 )
 
 // serverBinary copies the test binary (the stdio server) out of the temp
@@ -63,7 +63,7 @@ func TestStdioServerUnderSandbox(t *testing.T) {
 		}
 		m := NewManager(Options{Bash: policy(t, rules...), Env: shell.CleanEnv(os.Environ()), Sandbox: sb, Logger: logr.Discard()})
 		t.Cleanup(m.Close)
-		return &Ops{M: m, Spill: &workspace.Spiller{Root: ws}}
+		return &Ops{M: m, Spill: &spill.Spiller{Root: ws}}
 	}
 	server := stdioServer("local", map[string]string{"LD_PRELOAD": "/nonexistent/x.so", "GCONV_PATH": ws})
 	server.Command = bin

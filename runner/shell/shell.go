@@ -28,6 +28,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/spill"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
 )
 
@@ -53,7 +54,7 @@ type Options struct {
 	// MaxOutput bounds captured bytes per stream; the rest is counted
 	// and discarded.
 	MaxOutput int
-	Spill     *workspace.Spiller
+	Spill     *spill.Spiller
 	Logger    logr.Logger
 	// Redactor scrubs commands before they are logged.
 	Redactor *redact.Redactor

@@ -16,7 +16,7 @@ import (
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/spill"
 )
 
 func newShell(t testing.TB, rules ...string) (*Shell, string) {
@@ -31,7 +31,7 @@ func newShell(t testing.TB, rules ...string) (*Shell, string) {
 	}
 	root := t.TempDir()
 	env := append(os.Environ(), "FLASHDUTY_RUNNER_API_KEY=fk_secret", "flashduty_other=x")
-	return New(Options{Policy: p, Root: root, Env: env, Spill: &workspace.Spiller{Root: root}, Logger: logr.Discard()}), root
+	return New(Options{Policy: p, Root: root, Env: env, Spill: &spill.Spiller{Root: root}, Logger: logr.Discard()}), root
 }
 
 func run(t *testing.T, s *Shell, args map[string]any) (*Result, *dispatch.Audit, error) {

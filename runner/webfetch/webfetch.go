@@ -20,7 +20,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/egress"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/spill"
 )
 
 // Limits (docs/protocol.md).
@@ -36,7 +36,7 @@ type Options struct {
 	// Egress carries and checks every request; its Allow holds
 	// permission.webfetch (AllowFunc). Nil allows no exceptions.
 	Egress *egress.Transport
-	Spill  *workspace.Spiller
+	Spill  *spill.Spiller
 }
 
 // Fetcher runs webfetch tasks.

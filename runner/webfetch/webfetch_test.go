@@ -14,7 +14,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/egress"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/workspace"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/spill"
 )
 
 func fetcher(t *testing.T, rules ...permission.Rule) *Fetcher {
@@ -28,7 +28,7 @@ func fetcher(t *testing.T, rules ...permission.Rule) *Fetcher {
 	}
 	// No proxy: tests talk to loopback only.
 	tr := egress.New(egress.Options{Allow: AllowFunc(p), Proxy: func(*http.Request) (*url.URL, error) { return nil, nil }})
-	return New(Options{Egress: tr, Spill: &workspace.Spiller{Root: t.TempDir()}})
+	return New(Options{Egress: tr, Spill: &spill.Spiller{Root: t.TempDir()}})
 }
 
 func fetch(t *testing.T, f *Fetcher, args map[string]any) (*Result, error) {
@@ -151,7 +151,7 @@ func TestFinalURLRedacted(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := egress.New(egress.Options{Proxy: func(*http.Request) (*url.URL, error) { return nil, nil }})
-	f := New(Options{Egress: tr, Spill: &workspace.Spiller{Root: t.TempDir(), Redactor: r}})
+	f := New(Options{Egress: tr, Spill: &spill.Spiller{Root: t.TempDir(), Redactor: r}})
 	res, err := fetch(t, f, map[string]any{"url": srv.URL + "/start"})
 	if err != nil || strings.Contains(res.URL, token) || !strings.Contains(res.URL, "/done") {
 		t.Fatalf("%+v %v", res, err)

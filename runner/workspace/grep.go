@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/spill"
 )
 
 // Grep bounds.
@@ -128,7 +129,7 @@ func (w *Workspace) grep(ctx context.Context, a grepArgs, audit *dispatch.Audit)
 	br := bufio.NewReaderSize(nil, 64<<10)
 	err = walk(ctx, r, ".", true, func(p string, d fs.DirEntry) (bool, error) {
 		if d.IsDir() {
-			return p != ".work", nil
+			return p != spill.WorkDir, nil
 		}
 		if !d.Type().IsRegular() || !included(p) {
 			return false, nil

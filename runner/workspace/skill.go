@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/spill"
 )
 
 // Skill archive bounds (zip bombs, directory bombs, traversal).
@@ -27,7 +28,7 @@ const (
 	maxSkillNameBytes  = 1024
 	maxSkillBytes      = 256 << 20 // uncompressed, all entries
 	maxSkillEntryBytes = 64 << 20
-	tmpDir             = ".work/tmp"
+	tmpDir             = spill.WorkDir + "/tmp"
 )
 
 type skillArgs struct {
@@ -63,7 +64,7 @@ func (w *Workspace) syncSkill(ctx context.Context, a skillArgs, audit *dispatch.
 	if err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(a.SkillDir) == "" || rel == "." || rel == ".work" || strings.HasPrefix(rel, ".work/") {
+	if strings.TrimSpace(a.SkillDir) == "" || rel == "." || rel == spill.WorkDir || strings.HasPrefix(rel, spill.WorkDir+"/") {
 		return nil, fmt.Errorf("invalid sync_skill args: skill_dir %q must name a directory below the workspace root", a.SkillDir)
 	}
 	// Count the central directory before the zip reader parses all of it.

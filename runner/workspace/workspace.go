@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/spill"
 )
 
 // Defaults for Options.
@@ -27,7 +28,7 @@ type Options struct {
 	MaxWriteBytes int64 // largest file `write` accepts
 	MaxReadBytes  int64 // largest page one `read` returns
 	MaxEntries    int   // entries `list` and `glob` return before `truncated`
-	Spill         *Spiller
+	Spill         *spill.Spiller
 	// RedactRead redacts `read` results too (Spill.Redactor does it).
 	RedactRead bool
 }
@@ -52,7 +53,7 @@ func New(o Options) (*Workspace, error) {
 		o.MaxEntries = DefaultMaxEntries
 	}
 	if o.Spill == nil {
-		o.Spill = &Spiller{Root: o.Root}
+		o.Spill = &spill.Spiller{Root: o.Root}
 	}
 	info, err := os.Stat(o.Root)
 	if err != nil || !info.IsDir() {

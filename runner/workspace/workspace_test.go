@@ -22,6 +22,7 @@ import (
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/spill"
 )
 
 type fixture struct {
@@ -435,31 +436,6 @@ func TestSyncSkillZipBomb(t *testing.T) {
 	}
 }
 
-func TestSpillPrunes(t *testing.T) {
-	root := t.TempDir()
-	now := time.Now()
-	s := &Spiller{Root: root, MaxBytes: 100 << 10, Now: func() time.Time { return now }}
-	big := strings.Repeat("y", 40000)
-	var files []string
-	for i := range 5 {
-		out := s.Apply("bash", fmt.Sprint("t", i), big, 0)
-		files = append(files, out.FilePath)
-		old := now.Add(-time.Duration(10-i) * time.Minute)
-		_ = os.Chtimes(filepath.Join(root, out.FilePath), old, old)
-	}
-	entries, _ := os.ReadDir(filepath.Join(root, OutputsDir))
-	if len(entries) != 2 { // 2 × 40 KB fit in 100 KB; the newest stay
-		t.Fatalf("%d files left", len(entries))
-	}
-	if _, err := os.Stat(filepath.Join(root, files[4])); err != nil {
-		t.Fatal("the newest output was pruned")
-	}
-	preview := s.Apply("bash", "t", big, 0).Content
-	if !strings.HasPrefix(preview, "<output_truncated>") || len(preview) > PreviewBytes+500 {
-		t.Fatal(preview)
-	}
-}
-
 // A directory swapped for a symlink that leads out while a walk is under
 // way is not entered.
 func TestWalkSurvivesSwapToSymlink(t *testing.T) {
@@ -667,8 +643,7 @@ func TestGrepStopsOnCancel(t *testing.T) {
 }
 
 // A file name near the 255-byte limit can be written (its temporary name
-// fits too), and task ids that differ only in characters a file name
-// cannot hold never share a spill file.
+// fits too).
 func TestLongNamesAndSpillIDs(t *testing.T) {
 	f := newFixture(t)
 	for _, n := range []int{200, 238, 255} {
@@ -681,14 +656,6 @@ func TestLongNamesAndSpillIDs(t *testing.T) {
 	if _, err := f.call("write", map[string]any{"path": name, "content": b64("x")}); err != nil {
 		t.Fatalf("multibyte name: %v", err)
 	}
-	for _, pair := range [][2]string{{"task/1", "task:1"}, {"t1", "t1 "}, {"ab", "a\u00e9b"}, {"", ""}} {
-		if pair[0] != "" && fileID(pair[0]) == fileID(pair[1]) {
-			t.Errorf("%q and %q share %q", pair[0], pair[1], fileID(pair[0]))
-		}
-	}
-	if a, b := fileID(""), fileID(""); a == b {
-		t.Error("empty task ids share a spill file")
-	}
 }
 
 // A file named after a secret is not leaked by list, glob or grep.
@@ -698,7 +665,7 @@ func TestFileNamesRedacted(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(root, token), []byte("needle\n"), 0o644))
 	r, err := redact.New(redact.Options{})
 	must(t, err)
-	ws, err := New(Options{Root: root, Spill: &Spiller{Root: root, Redactor: r}})
+	ws, err := New(Options{Root: root, Spill: &spill.Spiller{Root: root, Redactor: r}})
 	must(t, err)
 	for op, args := range map[string]map[string]any{
 		"list": {"path": "."}, "glob": {"pattern": "*"}, "grep": {"pattern": "needle"},

@@ -1,6 +1,7 @@
-// Package workspace confines file operations to the workspace root and
-// keeps large outputs there.
-package workspace
+// Package spill applies the large-output rule: a text result over the
+// threshold is saved whole under the workspace's .work/outputs and
+// replaced by a preview that names the file.
+package spill
 
 import (
 	"crypto/rand"
@@ -22,7 +23,10 @@ const (
 	SpillThreshold = 30000 // bytes of text above which output is spilled
 	PreviewLines   = 20
 	PreviewBytes   = 8000
-	OutputsDir     = ".work/outputs"
+	// WorkDir is the runner's own directory in the workspace (spilled
+	// outputs, temporary files); file operations keep out of it.
+	WorkDir    = ".work"
+	OutputsDir = WorkDir + "/outputs"
 )
 
 // Output is a text result after redaction and the large-output rule.
