@@ -31,8 +31,6 @@ type Audit struct {
 	// Redactions counts the values each detector removed from the
 	// output (never the values).
 	Redactions map[string]int
-
-	legacy bool // answer with mcp.result instead of task.result
 }
 
 // Redacted adds redaction counts.
@@ -52,8 +50,17 @@ type Operation func(ctx context.Context, args json.RawMessage, audit *Audit) (an
 // Observer is told about finished tasks (metrics).
 type Observer interface {
 	TaskStarted(op string)
-	// started tells whether TaskStarted was called for this task.
-	TaskFinished(op, outcome string, decision permission.Action, d time.Duration, started bool)
+	TaskFinished(TaskEnd)
+}
+
+// TaskEnd describes a finished task.
+type TaskEnd struct {
+	Operation string
+	Outcome   string            // Outcome* constants
+	Decision  permission.Action // where a rule decided
+	Duration  time.Duration
+	// Started tells whether TaskStarted was called for this task.
+	Started bool
 }
 
 // Outcomes, as metrics and audit lines spell them.
@@ -200,8 +207,8 @@ func TaskID(ctx context.Context) string {
 
 type nopObserver struct{}
 
-func (nopObserver) TaskStarted(string)                                                  {}
-func (nopObserver) TaskFinished(string, string, permission.Action, time.Duration, bool) {}
+func (nopObserver) TaskStarted(string)   {}
+func (nopObserver) TaskFinished(TaskEnd) {}
 
 // HandleFrame routes one inbound frame. It never blocks on a task.
 func (d *Dispatcher) HandleFrame(_ context.Context, env protocol.Envelope) {
@@ -222,7 +229,7 @@ func (d *Dispatcher) HandleFrame(_ context.Context, env protocol.Envelope) {
 			return
 		}
 		if env.Invalid != nil {
-			d.finish(protocol.TaskRequest{TaskID: callID, Operation: LegacyMCPOperation}, d.now(), nil, fmt.Errorf("invalid mcp.call: %w", env.Invalid), &Audit{legacy: true}, false)
+			d.finish(d.newTask(protocol.TaskRequest{TaskID: callID, Operation: LegacyMCPOperation}, true), nil, fmt.Errorf("invalid mcp.call: %w", env.Invalid))
 			return
 		}
 		// The legacy call shares the mcp_call code; its id doubles as a
@@ -249,7 +256,7 @@ func (d *Dispatcher) handleRequest(env protocol.Envelope) {
 			d.log.Error(err, "dropping task.request without a task_id: nothing to answer")
 			return
 		}
-		d.finish(protocol.TaskRequest{TaskID: id}, d.now(), nil, fmt.Errorf("invalid task.request: %w", err), &Audit{}, false)
+		d.finish(d.newTask(protocol.TaskRequest{TaskID: id}, false), nil, fmt.Errorf("invalid task.request: %w", err))
 		return
 	}
 	if req.TaskID == "" {
@@ -263,14 +270,27 @@ func (d *Dispatcher) handleRequest(env protocol.Envelope) {
 // its result goes out as mcp.result.
 const LegacyMCPOperation = "mcp.call"
 
+// task is one request on its way to its one result.
+type task struct {
+	req     protocol.TaskRequest
+	start   time.Time
+	legacy  bool // answer with mcp.result (the legacy mcp.call)
+	audit   Audit
+	started bool // it got a slot and its operation ran
+}
+
+func (d *Dispatcher) newTask(req protocol.TaskRequest, legacy bool) *task {
+	return &task{req: req, start: d.now(), legacy: legacy}
+}
+
 // submit runs req in the background and queues its result; legacy
 // answers with mcp.result.
 func (d *Dispatcher) submit(req protocol.TaskRequest, legacy bool) {
-	start := d.now()
+	t := d.newTask(req, legacy)
 	d.mu.Lock()
 	if d.draining {
 		d.mu.Unlock()
-		d.finish(req, start, nil, ErrShuttingDown, &Audit{legacy: legacy}, false)
+		d.finish(t, nil, ErrShuttingDown)
 		return
 	}
 	if _, running := d.tasks[req.TaskID]; running || d.recent[req.TaskID] {
@@ -284,8 +304,8 @@ func (d *Dispatcher) submit(req protocol.TaskRequest, legacy bool) {
 	if d.queued >= d.limits.MaxQueued || d.argsBytes+size > d.limits.MaxArgsBytes {
 		queued, held := d.queued, d.argsBytes
 		d.mu.Unlock()
-		d.finish(req, start, nil, fmt.Errorf("%w (%d tasks queued, %d bytes of arguments held; limits %d and %d)",
-			ErrBusy, queued, held, d.limits.MaxQueued, d.limits.MaxArgsBytes), &Audit{legacy: legacy}, false)
+		d.finish(t, nil, fmt.Errorf("%w (%d tasks queued, %d bytes of arguments held; limits %d and %d)",
+			ErrBusy, queued, held, d.limits.MaxQueued, d.limits.MaxArgsBytes))
 		return
 	}
 	ctx, cancel := context.WithCancelCause(d.base)
@@ -306,7 +326,7 @@ func (d *Dispatcher) submit(req protocol.TaskRequest, legacy bool) {
 			d.mu.Unlock()
 			cancel(nil)
 		}()
-		d.run(ctx, req, start, legacy)
+		d.run(ctx, t)
 	}()
 }
 
@@ -327,12 +347,11 @@ func (d *Dispatcher) dequeued() {
 	d.mu.Unlock()
 }
 
-func (d *Dispatcher) run(ctx context.Context, req protocol.TaskRequest, start time.Time, legacy bool) {
-	audit := &Audit{legacy: legacy}
-	op, ok := d.ops[req.Operation]
+func (d *Dispatcher) run(ctx context.Context, t *task) {
+	op, ok := d.ops[t.req.Operation]
 	if !ok {
 		d.dequeued()
-		d.finish(req, start, nil, fmt.Errorf("unknown operation: %s", req.Operation), audit, false)
+		d.finish(t, nil, fmt.Errorf("unknown operation: %s", t.req.Operation))
 		return
 	}
 	// Wait for a slot; a task cancelled while waiting never starts.
@@ -341,12 +360,13 @@ func (d *Dispatcher) run(ctx context.Context, req protocol.TaskRequest, start ti
 		d.dequeued()
 	case <-ctx.Done():
 		d.dequeued()
-		d.finish(req, start, nil, context.Cause(ctx), audit, false)
+		d.finish(t, nil, context.Cause(ctx))
 		return
 	}
 	defer func() { <-d.sem }()
-	d.obs.TaskStarted(req.Operation)
-	result, err := d.call(ctx, op, req, audit)
+	d.obs.TaskStarted(t.req.Operation)
+	t.started = true
+	result, err := d.call(ctx, op, t)
 	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(err, cause) {
 		if errors.Is(err, context.Canceled) {
 			err = cause // the operation only echoed the cancellation
@@ -354,89 +374,103 @@ func (d *Dispatcher) run(ctx context.Context, req protocol.TaskRequest, start ti
 			err = fmt.Errorf("%w: %w", cause, err)
 		}
 	}
-	d.finish(req, start, result, err, audit, true)
+	d.finish(t, result, err)
 }
 
 // call runs op, turning a panic into an error so that the task is still
 // answered and the runner stays up.
-func (d *Dispatcher) call(ctx context.Context, op Operation, req protocol.TaskRequest, audit *Audit) (result any, err error) {
+func (d *Dispatcher) call(ctx context.Context, op Operation, t *task) (result any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			d.log.Error(fmt.Errorf("panic: %v", p), "operation panicked", "task_id", req.TaskID, "operation", req.Operation, "stack", string(debug.Stack()))
-			result, err = nil, fmt.Errorf("internal error in %s operation", req.Operation)
+			d.log.Error(fmt.Errorf("panic: %v", p), "operation panicked", "task_id", t.req.TaskID, "operation", t.req.Operation, "stack", string(debug.Stack()))
+			result, err = nil, fmt.Errorf("internal error in %s operation", t.req.Operation)
 		}
 	}()
-	return op(ctx, req.Args, audit)
+	return op(ctx, t.req.Args, &t.audit)
 }
 
-// finish queues the one result of req and writes its audit line.
-func (d *Dispatcher) finish(req protocol.TaskRequest, start time.Time, result any, err error, audit *Audit, started bool) {
-	res := protocol.TaskResult{TaskID: req.TaskID, SourceInstanceID: req.SourceInstanceID}
-	outcome := OutcomeSuccess
-	if err != nil {
-		res.Error, res.ExitCode = err.Error(), 1
-		if d.redact != nil {
-			var counts map[string]int
-			res.Error, counts = d.redact(res.Error)
-			audit.Redacted(counts)
-		}
-		switch {
-		case audit.Decision == permission.Deny:
-			outcome = OutcomeDenied
-		case errors.Is(err, ErrCancelled) || errors.Is(err, ErrShuttingDown):
-			outcome = OutcomeCancelled
-		default:
-			outcome = OutcomeError
-		}
-	} else {
+// finish queues the one result of a task, and writes its audit line and
+// metrics.
+func (d *Dispatcher) finish(t *task, result any, err error) {
+	res, outcome := d.result(t, result, err)
+	frame, outcome := d.frame(t, res, outcome)
+	dur := d.now().Sub(t.start)
+	d.obs.TaskFinished(TaskEnd{Operation: t.req.Operation, Outcome: outcome, Decision: t.audit.Decision, Duration: dur, Started: t.started})
+	d.auditLine(t, res, err, outcome, dur)
+	// Last, so that metrics and the audit line never lag the platform.
+	d.outbox.Push(frame)
+}
+
+// result is the task.result of a finished task and its outcome.
+func (d *Dispatcher) result(t *task, result any, err error) (protocol.TaskResult, string) {
+	res := protocol.TaskResult{TaskID: t.req.TaskID, SourceInstanceID: t.req.SourceInstanceID}
+	if err == nil {
 		res.Success, res.Result = true, result
+		return res, OutcomeSuccess
 	}
+	res.Error, res.ExitCode = err.Error(), 1
+	if d.redact != nil {
+		var counts map[string]int
+		res.Error, counts = d.redact(res.Error)
+		t.audit.Redacted(counts)
+	}
+	switch {
+	case t.audit.Decision == permission.Deny:
+		return res, OutcomeDenied
+	case errors.Is(err, ErrCancelled) || errors.Is(err, ErrShuttingDown):
+		return res, OutcomeCancelled
+	}
+	return res, OutcomeError
+}
+
+// frame encodes the result; one that cannot be encoded, is over the frame
+// limit or would overfill the outbox is replaced by an error result, so
+// that every task is answered with something deliverable.
+func (d *Dispatcher) frame(t *task, res protocol.TaskResult, outcome string) ([]byte, string) {
 	var frame []byte
-	var encErr error
-	if audit.legacy {
-		frame, encErr = protocol.Encode(protocol.TypeMCPResult, protocol.MCPResult{
+	var err error
+	if t.legacy {
+		frame, err = protocol.Encode(protocol.TypeMCPResult, protocol.MCPResult{
 			CallID: res.TaskID, Success: res.Success, Result: res.Result, Error: res.Error}, d.now())
 	} else {
-		frame, encErr = protocol.Encode(protocol.TypeTaskResult, res, d.now())
+		frame, err = protocol.Encode(protocol.TypeTaskResult, res, d.now())
 	}
 	var replaced string
 	switch {
-	case encErr != nil:
-		replaced = fmt.Sprintf("encode result: %v", encErr)
+	case err != nil:
+		replaced = fmt.Sprintf("encode result: %v", err)
 	case len(frame) > d.limits.MaxResultBytes:
 		replaced = fmt.Sprintf("result is %d bytes, more than the %d byte limit of one frame; ask for less (read with offset and limit, narrower commands)", len(frame), d.limits.MaxResultBytes)
 	case d.outbox.Bytes()+int64(len(frame)) > d.limits.MaxOutboxBytes:
 		replaced = fmt.Sprintf("result of %d bytes dropped: %d bytes of results are still waiting for the platform", len(frame), d.outbox.Bytes())
+	default:
+		return frame, outcome
 	}
-	if replaced != "" {
-		// Every task still gets an answer, small enough to deliver.
-		res = protocol.TaskResult{TaskID: req.TaskID, SourceInstanceID: req.SourceInstanceID, Error: replaced, ExitCode: 1}
-		frame = ErrorFrame(res, audit.legacy, d.now())
-		outcome = OutcomeError
-	}
-	dur := d.now().Sub(start)
-	d.obs.TaskFinished(req.Operation, outcome, audit.Decision, dur, started)
-	target := audit.Target
+	res = protocol.TaskResult{TaskID: t.req.TaskID, SourceInstanceID: t.req.SourceInstanceID, Error: replaced, ExitCode: 1}
+	return ErrorFrame(res, t.legacy, d.now()), OutcomeError
+}
+
+// auditLine logs what a task did, without secrets.
+func (d *Dispatcher) auditLine(t *task, res protocol.TaskResult, err error, outcome string, dur time.Duration) {
+	target := t.audit.Target
 	if d.redact != nil {
 		target, _ = d.redact(target) // the audit line never holds a secret
 	}
 	kv := []any{
-		"task_id", req.TaskID, "trace_id", req.TraceID, "operation", req.Operation,
-		"target", clip(target, 256), "outcome", outcome, "exit_code", exitCode(res, audit),
-		"duration_ms", dur.Milliseconds(), "bytes", audit.Bytes,
+		"task_id", t.req.TaskID, "trace_id", t.req.TraceID, "operation", t.req.Operation,
+		"target", clip(target, 256), "outcome", outcome, "exit_code", exitCode(res, &t.audit),
+		"duration_ms", dur.Milliseconds(), "bytes", t.audit.Bytes,
 	}
-	if audit.Decision != "" {
-		kv = append(kv, "decision", audit.Decision, "rule", audit.Rule)
+	if t.audit.Decision != "" {
+		kv = append(kv, "decision", t.audit.Decision, "rule", t.audit.Rule)
 	}
-	if err != nil {
+	if err != nil || !res.Success {
 		kv = append(kv, "error", clip(res.Error, 512))
 	}
-	if len(audit.Redactions) > 0 {
-		kv = append(kv, "redacted", redactionSummary(audit.Redactions))
+	if len(t.audit.Redactions) > 0 {
+		kv = append(kv, "redacted", redactionSummary(t.audit.Redactions))
 	}
 	d.log.Info("task finished", kv...)
-	// Last, so that metrics and the audit line never lag the platform.
-	d.outbox.Push(frame)
 }
 
 // ErrorFrame encodes a failed result as task.result (or mcp.result for

@@ -4,10 +4,10 @@
 package metrics
 
 import (
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -115,13 +115,13 @@ func (m *Metrics) TaskStarted(op string) { m.inflight.WithLabelValues(op).Inc() 
 
 // TaskFinished implements dispatch.Observer. Tasks that never started
 // (unknown operation, bad request) are counted but not in flight.
-func (m *Metrics) TaskFinished(op, outcome string, decision permission.Action, d time.Duration, started bool) {
-	if started {
-		m.inflight.WithLabelValues(op).Dec()
+func (m *Metrics) TaskFinished(e dispatch.TaskEnd) {
+	if e.Started {
+		m.inflight.WithLabelValues(e.Operation).Dec()
 	}
-	m.tasks.WithLabelValues(op, outcome).Inc()
-	m.duration.WithLabelValues(op).Observe(d.Seconds())
-	if decision == permission.Deny {
-		m.denied.WithLabelValues(op).Inc()
+	m.tasks.WithLabelValues(e.Operation, e.Outcome).Inc()
+	m.duration.WithLabelValues(e.Operation).Observe(e.Duration.Seconds())
+	if e.Decision == permission.Deny {
+		m.denied.WithLabelValues(e.Operation).Inc()
 	}
 }

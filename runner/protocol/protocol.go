@@ -18,7 +18,6 @@ const (
 	TypeTaskRequest = "task.request"
 	TypeTaskResult  = "task.result"
 	TypeTaskCancel  = "task.cancel"
-	TypeTaskOutput  = "task.output"
 	TypeMCPCall     = "mcp.call"
 	TypeMCPResult   = "mcp.result"
 	TypeUpgrade     = "upgrade"
@@ -101,34 +100,13 @@ type TaskCancel struct {
 	TaskID string `json:"task_id"`
 }
 
-// TaskOutput streams part of a task's output (optional for the platform).
-type TaskOutput struct {
-	TaskID string `json:"task_id"`
-	Stream string `json:"stream"`
-	Data   string `json:"data"`
-}
-
-// MCPCall is the legacy direct MCP tool call.
-type MCPCall struct {
-	CallID    string          `json:"call_id"`
-	Server    json.RawMessage `json:"server"`
-	ToolName  string          `json:"tool_name"`
-	Arguments json.RawMessage `json:"arguments,omitempty"`
-}
-
-// MCPResult answers an MCPCall.
+// MCPResult answers the legacy mcp.call (whose payload, call_id plus the
+// mcp_call arguments, the mcp package decodes).
 type MCPResult struct {
 	CallID  string `json:"call_id"`
 	Success bool   `json:"success"`
 	Result  any    `json:"result,omitempty"`
 	Error   string `json:"error,omitempty"`
-}
-
-// Upgrade asks a self-managed runner to replace its binary.
-type Upgrade struct {
-	TargetVersion string `json:"target_version"`
-	DownloadURL   string `json:"download_url"`
-	SHA256        string `json:"sha256"`
 }
 
 // NewID returns a unique message id in the platform's `msg_…` style.
