@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"path"
 	"regexp"
 	"regexp/syntax"
@@ -93,127 +95,169 @@ func (w *Workspace) grep(ctx context.Context, a grepArgs, audit *dispatch.Audit)
 	if a.Pattern == "" {
 		return nil, errors.New("invalid grep args: pattern is required")
 	}
-	re, insts, err := compilePattern("grep", a.Pattern)
+	sr, err := newSearch(a)
 	if err != nil {
 		return nil, err
-	}
-	lineCap := min(maxMatchBytes, max(maxLineBytes, maxLineWork/insts))
-	for _, p := range a.Include {
-		if _, err := path.Match(p, ""); err != nil {
-			return nil, fmt.Errorf("invalid grep args: bad include pattern %q", p)
-		}
-	}
-	included := func(p string) bool {
-		if len(a.Include) == 0 {
-			return true
-		}
-		for _, g := range a.Include {
-			if ok, _ := path.Match(g, path.Base(p)); ok {
-				return true
-			}
-			if ok, _ := path.Match(g, p); ok {
-				return true
-			}
-		}
-		return false
 	}
 	r, err := w.root()
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	res := &GrepResult{Matches: []Match{}}
-	var content strings.Builder
-	var scanned int64
-	var buf bytes.Buffer
-	br := bufio.NewReaderSize(nil, 64<<10)
 	err = walk(ctx, r, ".", true, func(p string, d fs.DirEntry) (bool, error) {
 		if d.IsDir() {
 			return p != spill.WorkDir, nil
 		}
-		if !d.Type().IsRegular() || !included(p) {
+		if !d.Type().IsRegular() || !sr.included(p) {
 			return false, nil
 		}
-		f, info, err := openRegular(r, p, p)
-		if err != nil {
-			return false, nil // vanished or changed kind while walking
-		}
-		defer f.Close()
-		hit := func(n int, line []byte) error {
-			if len(res.Matches) >= maxGrepMatches {
-				res.Truncated = true
-				return errStop
-			}
-			text := clipLine(line)
-			res.Matches = append(res.Matches, Match{Path: p, LineNumber: n, Content: text})
-			fmt.Fprintf(&content, "%s:%d:%s\n", p, n, text)
-			return nil
-		}
-		if info.Size() <= wholeFileBytes {
-			// Small files: one read, and one regexp pass over the whole
-			// file rules out most of them without splitting lines.
-			buf.Reset()
-			if _, err := buf.ReadFrom(f); err != nil {
-				return false, nil
-			}
-			data := buf.Bytes()
-			scanned += int64(len(data))
-			if bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 {
-				return false, nil
-			}
-			if len(data)*insts <= wholeFileWork && !re.Match(data) {
-				return false, nil
-			}
-			work := 0
-			for n := 1; len(data) > 0; n++ {
-				line, rest, _ := bytes.Cut(data, []byte{'\n'})
-				data = rest
-				if work += min(len(line), lineCap) * insts; work >= maxLineWork {
-					work = 0
-					if err := canceled(ctx); err != nil {
-						return false, err
-					}
-				}
-				if re.Match(line[:min(len(line), lineCap)]) {
-					if err := hit(n, line); err != nil {
-						return false, err
-					}
-				}
-			}
-			return false, nil
-		}
-		br.Reset(f)
-		if head, _ := br.Peek(binarySniff); bytes.IndexByte(head, 0) >= 0 {
-			return false, nil
-		}
-		work := 0
-		for n := 1; ; n++ {
-			line, read, err := readLine(ctx, br, lineCap)
-			scanned += read
-			if (len(line) > 0 || err == nil) && re.Match(line) {
-				if err := hit(n, line); err != nil {
-					return false, err
-				}
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return false, err // cancelled inside a long line
-				}
-				break
-			}
-			if work += len(line) * insts; work >= maxLineWork {
-				work = 0
-				if err := canceled(ctx); err != nil {
-					return false, err
-				}
-			}
-		}
-		return false, nil
+		return false, sr.file(ctx, r, p)
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := w.o.Spill.Apply("grep", dispatch.TaskID(ctx), content.String(), 0)
+	return w.grepResult(ctx, sr, audit), nil
+}
+
+// search is one grep: the compiled pattern, its bounds, and what it found.
+type search struct {
+	re      *regexp.Regexp
+	insts   int // compiled size: the cost per byte searched
+	lineCap int // bytes of a line searched
+	include []string
+	res     *GrepResult
+	content strings.Builder
+	scanned int64
+	buf     bytes.Buffer  // reused for small files
+	br      *bufio.Reader // reused for large ones
+}
+
+func newSearch(a grepArgs) (*search, error) {
+	re, insts, err := compilePattern("grep", a.Pattern)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range a.Include {
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, fmt.Errorf("invalid grep args: bad include pattern %q", p)
+		}
+	}
+	return &search{
+		re: re, insts: insts, lineCap: min(maxMatchBytes, max(maxLineBytes, maxLineWork/insts)),
+		include: a.Include, res: &GrepResult{Matches: []Match{}}, br: bufio.NewReaderSize(nil, 64<<10),
+	}, nil
+}
+
+// included reports a path an include glob matches (by base name or path).
+func (sr *search) included(p string) bool {
+	if len(sr.include) == 0 {
+		return true
+	}
+	for _, g := range sr.include {
+		if ok, _ := path.Match(g, path.Base(p)); ok {
+			return true
+		}
+		if ok, _ := path.Match(g, p); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// file searches one file; errStop ends the walk at the match limit.
+func (sr *search) file(ctx context.Context, r *os.Root, p string) error {
+	f, info, err := openRegular(r, p, p)
+	if err != nil {
+		return nil // vanished or changed kind while walking
+	}
+	defer f.Close()
+	if info.Size() <= wholeFileBytes {
+		return sr.small(ctx, f, p)
+	}
+	return sr.stream(ctx, f, p)
+}
+
+// small reads a file in one go: one regexp pass over the whole file rules
+// most files out without splitting lines.
+func (sr *search) small(ctx context.Context, f io.Reader, p string) error {
+	sr.buf.Reset()
+	if _, err := sr.buf.ReadFrom(f); err != nil {
+		return nil //nolint:nilerr // unreadable: skipped like a vanished file
+	}
+	data := sr.buf.Bytes()
+	sr.scanned += int64(len(data))
+	if bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 {
+		return nil
+	}
+	if len(data)*sr.insts <= wholeFileWork && !sr.re.Match(data) {
+		return nil
+	}
+	work := 0
+	for n := 1; len(data) > 0; n++ {
+		line, rest, _ := bytes.Cut(data, []byte{'\n'})
+		data = rest
+		if work += min(len(line), sr.lineCap) * sr.insts; work >= maxLineWork {
+			work = 0
+			if err := canceled(ctx); err != nil {
+				return err
+			}
+		}
+		if sr.re.Match(line[:min(len(line), sr.lineCap)]) {
+			if err := sr.hit(p, n, line); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// stream reads a large file line by line, memory bounded by the reader.
+func (sr *search) stream(ctx context.Context, f io.Reader, p string) error {
+	sr.br.Reset(f)
+	if head, _ := sr.br.Peek(binarySniff); bytes.IndexByte(head, 0) >= 0 {
+		return nil
+	}
+	work := 0
+	for n := 1; ; n++ {
+		line, read, err := readLine(ctx, sr.br, sr.lineCap)
+		sr.scanned += read
+		if (len(line) > 0 || err == nil) && sr.re.Match(line) {
+			if err := sr.hit(p, n, line); err != nil {
+				return err
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return err // cancelled inside a long line
+			}
+			return nil
+		}
+		if work += len(line) * sr.insts; work >= maxLineWork {
+			work = 0
+			if err := canceled(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// hit records one matching line.
+func (sr *search) hit(p string, n int, line []byte) error {
+	if len(sr.res.Matches) >= maxGrepMatches {
+		sr.res.Truncated = true
+		return errStop
+	}
+	text := clipLine(line)
+	sr.res.Matches = append(sr.res.Matches, Match{Path: p, LineNumber: n, Content: text})
+	fmt.Fprintf(&sr.content, "%s:%d:%s\n", p, n, text)
+	return nil
+}
+
+// grepResult applies the large-output rule and redaction to what was
+// found.
+func (w *Workspace) grepResult(ctx context.Context, sr *search, audit *dispatch.Audit) *GrepResult {
+	res := sr.res
+	out := w.o.Spill.Apply("grep", dispatch.TaskID(ctx), sr.content.String(), 0)
 	res.Content, res.FilePath, res.TotalSize = out.Content, out.FilePath, out.TotalSize
 	audit.Redacted(out.Redactions)
 	if r := w.o.Spill.Redactor; r != nil {
@@ -223,8 +267,8 @@ func (w *Workspace) grep(ctx context.Context, a grepArgs, audit *dispatch.Audit)
 		}
 	}
 	res.Truncated = res.Truncated || out.Truncated
-	audit.Bytes = scanned
-	return res, nil
+	audit.Bytes = sr.scanned
+	return res
 }
 
 // readLine reads one line without its newline; a very long line is read
