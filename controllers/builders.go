@@ -233,6 +233,50 @@ func deployment(in Inputs) (*appsv1.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
+	volumes, mounts := runnerVolumes(fdr)
+	annotations := map[string]string{}
+	maps.Copy(annotations, s.PodAnnotations)
+	annotations[AnnotationInputsHash] = inputsHash(in)
+	podLabels := map[string]string{}
+	maps.Copy(podLabels, s.PodLabels)
+	maps.Copy(podLabels, commonLabels(fdr))
+	sa := s.ServiceAccountName
+	if sa == "" {
+		sa = serviceAccountName(fdr)
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: objectMeta(fdr, deploymentName(fdr)),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(replicas(fdr)),
+			Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(fdr)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: annotations},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:            sa,
+					AutomountServiceAccountToken:  ptr.To(needsToken(fdr)),
+					TerminationGracePeriodSeconds: ptr.To(int64(shutdownGrace.Seconds()) + 10),
+					ImagePullSecrets:              s.ImagePullSecrets,
+					NodeSelector:                  s.NodeSelector,
+					Tolerations:                   s.Tolerations,
+					Affinity:                      s.Affinity,
+					TopologySpreadConstraints:     s.TopologySpreadConstraints,
+					PriorityClassName:             s.PriorityClassName,
+					SecurityContext:               podSecurity(s.PodSecurityContext),
+					DNSPolicy:                     s.DNSPolicy,
+					DNSConfig:                     s.DNSConfig,
+					HostAliases:                   s.HostAliases,
+					InitContainers:                extraContainers(extras.initContainers),
+					Containers:                    append([]corev1.Container{runnerContainer(in, mounts)}, extraContainers(extras.sidecars)...),
+					Volumes:                       append(volumes, extras.volumes...),
+				},
+			},
+		},
+	}, nil
+}
+
+// runnerContainer is the runner itself.
+func runnerContainer(in Inputs, mounts []corev1.VolumeMount) corev1.Container {
+	s := in.Runner.Spec
 	image := s.Image
 	if image == "" {
 		image = in.Image
@@ -241,6 +285,40 @@ func deployment(in Inputs) (*appsv1.Deployment, error) {
 	if pull == "" {
 		pull = corev1.PullIfNotPresent
 	}
+	resources := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+	}
+	if s.Resources != nil {
+		resources = *s.Resources
+	}
+	probe := func(path string, period int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("probes")}},
+			PeriodSeconds:    period,
+			TimeoutSeconds:   3,
+			FailureThreshold: 3,
+		}
+	}
+	return corev1.Container{
+		Name:            "runner",
+		Image:           image,
+		ImagePullPolicy: pull,
+		Args:            []string{"run", "--config", configDir + "/" + configFile},
+		Env:             runnerEnv(s),
+		EnvFrom:         s.EnvFrom,
+		Ports:           []corev1.ContainerPort{{Name: "probes", ContainerPort: probePort, Protocol: corev1.ProtocolTCP}},
+		ReadinessProbe:  probe("/readyz", 5),
+		LivenessProbe:   probe("/healthz", 20),
+		Resources:       resources,
+		VolumeMounts:    mounts,
+		SecurityContext: runnerSecurity(s.ContainerSecurityContext),
+	}
+}
+
+// runnerEnv is the runner's environment: the key from its Secret, HOME,
+// proxies, then the spec's own variables.
+func runnerEnv(s fdv1.FlashdutyRunnerSpec) []corev1.EnvVar {
 	key := s.APIKeySecretRef.Key
 	if key == "" {
 		key = defaultKeyName
@@ -262,14 +340,13 @@ func deployment(in Inputs) (*appsv1.Deployment, error) {
 			}
 		}
 	}
-	env = append(env, s.Env...)
-	resources := corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
-		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
-	}
-	if s.Resources != nil {
-		resources = *s.Resources
-	}
+	return append(env, s.Env...)
+}
+
+// runnerVolumes are the operator's own volumes and the runner's mounts of
+// them (config, workspace, /tmp, the CA bundle), then the spec's mounts.
+func runnerVolumes(fdr *fdv1.FlashdutyRunner) ([]corev1.Volume, []corev1.VolumeMount) {
+	s := fdr.Spec
 	mounts := []corev1.VolumeMount{
 		{Name: "config", MountPath: configDir, ReadOnly: true},
 		{Name: "workspace", MountPath: workspaceDir},
@@ -296,65 +373,7 @@ func deployment(in Inputs) (*appsv1.Deployment, error) {
 		}
 		volumes = append(volumes, v)
 	}
-	annotations := map[string]string{}
-	maps.Copy(annotations, s.PodAnnotations)
-	annotations[AnnotationInputsHash] = inputsHash(in)
-	podLabels := map[string]string{}
-	maps.Copy(podLabels, s.PodLabels)
-	maps.Copy(podLabels, commonLabels(fdr))
-	sa := s.ServiceAccountName
-	if sa == "" {
-		sa = serviceAccountName(fdr)
-	}
-	probe := func(path string, period int32) *corev1.Probe {
-		return &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("probes")}},
-			PeriodSeconds:    period,
-			TimeoutSeconds:   3,
-			FailureThreshold: 3,
-		}
-	}
-	return &appsv1.Deployment{
-		ObjectMeta: objectMeta(fdr, deploymentName(fdr)),
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(replicas(fdr)),
-			Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(fdr)},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: annotations},
-				Spec: corev1.PodSpec{
-					ServiceAccountName:            sa,
-					AutomountServiceAccountToken:  ptr.To(needsToken(fdr)),
-					TerminationGracePeriodSeconds: ptr.To(int64(shutdownGrace.Seconds()) + 10),
-					ImagePullSecrets:              s.ImagePullSecrets,
-					NodeSelector:                  s.NodeSelector,
-					Tolerations:                   s.Tolerations,
-					Affinity:                      s.Affinity,
-					TopologySpreadConstraints:     s.TopologySpreadConstraints,
-					PriorityClassName:             s.PriorityClassName,
-					SecurityContext:               podSecurity(s.PodSecurityContext),
-					DNSPolicy:                     s.DNSPolicy,
-					DNSConfig:                     s.DNSConfig,
-					HostAliases:                   s.HostAliases,
-					InitContainers:                extraContainers(extras.initContainers),
-					Containers: append([]corev1.Container{{
-						Name:            "runner",
-						Image:           image,
-						ImagePullPolicy: pull,
-						Args:            []string{"run", "--config", configDir + "/" + configFile},
-						Env:             env,
-						EnvFrom:         s.EnvFrom,
-						Ports:           []corev1.ContainerPort{{Name: "probes", ContainerPort: probePort, Protocol: corev1.ProtocolTCP}},
-						ReadinessProbe:  probe("/readyz", 5),
-						LivenessProbe:   probe("/healthz", 20),
-						Resources:       resources,
-						VolumeMounts:    mounts,
-						SecurityContext: runnerSecurity(s.ContainerSecurityContext),
-					}}, extraContainers(extras.sidecars)...),
-					Volumes: append(volumes, extras.volumes...),
-				},
-			},
-		},
-	}, nil
+	return volumes, mounts
 }
 
 // noProxy keeps in-cluster traffic off the proxy: the API server (its
