@@ -22,22 +22,22 @@ func BenchmarkSteadyState200(b *testing.B) {
 	const n = 200
 	for b.Loop() {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-"}}
-		if err := k8s.Create(bg, ns); err != nil {
+		if err := k8s.Create(b.Context(), ns); err != nil {
 			b.Fatal(err)
 		}
-		if err := k8s.Create(bg, secret(ns.Name, "fd-key", "api_key", "fk")); err != nil {
+		if err := k8s.Create(b.Context(), secret(ns.Name, "fd-key", "api_key", "fk")); err != nil {
 			b.Fatal(err)
 		}
 		start := time.Now()
 		for i := range n {
-			if err := k8s.Create(bg, runner(ns.Name, fmt.Sprintf("r%03d", i))); err != nil {
+			if err := k8s.Create(b.Context(), runner(ns.Name, fmt.Sprintf("r%03d", i))); err != nil {
 				b.Fatal(err)
 			}
 		}
 		deadline := time.Now().Add(5 * time.Minute)
 		for {
 			list := &fdv1.FlashdutyRunnerList{}
-			if err := k8s.List(bg, list, client.InNamespace(ns.Name)); err != nil {
+			if err := k8s.List(b.Context(), list, client.InNamespace(ns.Name)); err != nil {
 				b.Fatal(err)
 			}
 			settled := 0

@@ -44,7 +44,7 @@ func TestChildConflictLeavesOthersAlone(t *testing.T) {
 		t.Fatalf("the user's ServiceAccount was touched: %+v", gotSA)
 	}
 	// Removing the object in the way lets the runner proceed.
-	if err := k8s.Delete(bg, got); err != nil {
+	if err := k8s.Delete(t.Context(), got); err != nil {
 		t.Fatal(err)
 	}
 	wantCondition(t, ns, "app", fdv1.ConditionDegraded, metav1.ConditionFalse, fdv1.ReasonAsExpected)
@@ -71,7 +71,7 @@ func TestClusterBindingNamesAreDistinct(t *testing.T) {
 			return get(t, "", clusterRoleBindingName(f), &rbacv1.ClusterRoleBinding{})
 		})
 	}
-	if err := k8s.Delete(bg, one); err != nil {
+	if err := k8s.Delete(t.Context(), one); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the deleted runner's binding goes", func() error {
@@ -141,7 +141,7 @@ func TestDriftIsReverted(t *testing.T) {
 	// the rollout (a field of their own).
 	cm.Data[configFile] = strings.Replace(policy, "kubernetes-readonly", "trust", 1)
 	cm.Annotations["example.com/note"] = "mine"
-	if err := k8s.Update(bg, cm); err != nil {
+	if err := k8s.Update(t.Context(), cm); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "edit the deployment", func() error {
@@ -152,7 +152,7 @@ func TestDriftIsReverted(t *testing.T) {
 			d.Spec.Template.Annotations = map[string]string{}
 		}
 		d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] = "2026-11-29T00:00:00Z"
-		return k8s.Update(bg, d)
+		return k8s.Update(t.Context(), d)
 	})
 	eventually(t, "reverted", func() error {
 		got := &corev1.ConfigMap{}
@@ -174,7 +174,7 @@ func TestDriftIsReverted(t *testing.T) {
 		}
 		return nil
 	})
-	if err := hasEvent(ns, "r", "Reverted"); err != nil {
+	if err := hasEvent(t, ns, "r", "Reverted"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -22,8 +21,6 @@ import (
 	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
 )
-
-var bg = context.Background()
 
 func secret(ns, name, key, value string) *corev1.Secret {
 	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{key: []byte(value)}}
@@ -50,7 +47,7 @@ func runner(ns, name string, mutate ...func(*fdv1.FlashdutyRunner)) *fdv1.Flashd
 func create(t *testing.T, objs ...client.Object) {
 	t.Helper()
 	for _, o := range objs {
-		if err := k8s.Create(bg, o); err != nil {
+		if err := k8s.Create(t.Context(), o); err != nil {
 			t.Fatalf("create %s: %v", o.GetName(), err)
 		}
 	}
@@ -58,7 +55,7 @@ func create(t *testing.T, objs ...client.Object) {
 
 func get[T client.Object](t *testing.T, ns, name string, obj T) error {
 	t.Helper()
-	return k8s.Get(bg, types.NamespacedName{Namespace: ns, Name: name}, obj)
+	return k8s.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: name}, obj)
 }
 
 func condition(fdr *fdv1.FlashdutyRunner, typ string) *metav1.Condition {
@@ -160,7 +157,7 @@ func TestSecretRotationRollsPods(t *testing.T) {
 	create(t, s, runner(ns, "r"))
 	first := getDeployment(t, ns, "r").Spec.Template.Annotations[AnnotationInputsHash]
 	s.Data["api_key"] = []byte("fk_new")
-	if err := k8s.Update(bg, s); err != nil {
+	if err := k8s.Update(t.Context(), s); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "template hash changes", func() error {
@@ -186,7 +183,7 @@ func TestMissingSecretDegradesAndRecovers(t *testing.T) {
 	s := &corev1.Secret{}
 	_ = get(t, ns, "fd-key", s)
 	s.Data["api_key"] = []byte("fk")
-	if err := k8s.Update(bg, s); err != nil {
+	if err := k8s.Update(t.Context(), s); err != nil {
 		t.Fatal(err)
 	}
 	wantCondition(t, ns, "r", fdv1.ConditionDegraded, metav1.ConditionFalse, fdv1.ReasonAsExpected)
@@ -225,7 +222,7 @@ func TestInvalidSpecsRejectedByAPIServer(t *testing.T) {
 		}, "set exactly one of configMapKeyRef and secretKeyRef"},
 	}
 	for i, c := range cases {
-		err := k8s.Create(bg, runner(ns, fmt.Sprintf("bad-%d", i), c.mutate))
+		err := k8s.Create(t.Context(), runner(ns, fmt.Sprintf("bad-%d", i), c.mutate))
 		if err == nil || !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v", c.name, err)
 		}
@@ -241,7 +238,7 @@ func setDeploymentReady(t *testing.T, ns, name string, ready int32) {
 		}
 		want := *dep.Spec.Replicas
 		dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: want, UpdatedReplicas: want, ReadyReplicas: ready, AvailableReplicas: ready}
-		return k8s.Status().Update(bg, dep)
+		return k8s.Status().Update(t.Context(), dep)
 	})
 }
 
@@ -260,7 +257,7 @@ func TestStatusFollowsDeploymentAndNoOpWritesNothing(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	before := writes.Load()
 	fdr.Annotations = map[string]string{"poke": "1"} // triggers a reconcile, changes nothing it renders
-	if err := k8s.Update(bg, fdr); err != nil {
+	if err := k8s.Update(t.Context(), fdr); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)
@@ -352,7 +349,7 @@ func TestRBACPresets(t *testing.T) {
 	eventually(t, "drop the preset", func() error { // the operator writes the object too: retry on conflict
 		nsview := mustRunner(t, ns, "nsview")
 		nsview.Spec.RBAC = nil
-		return k8s.Update(bg, nsview)
+		return k8s.Update(t.Context(), nsview)
 	})
 	eventually(t, "view bindings pruned", func() error {
 		for _, name := range []string{"nsview-runner-view", bound.Name} {
@@ -362,7 +359,7 @@ func TestRBACPresets(t *testing.T) {
 		}
 		return nil
 	})
-	if err := k8s.Delete(bg, fdr); err != nil {
+	if err := k8s.Delete(t.Context(), fdr); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "cluster binding cleaned", func() error {
@@ -395,7 +392,7 @@ func TestRedactionSpec(t *testing.T) {
 		f.Spec.Redaction = &fdv1.Redaction{Patterns: []fdv1.RedactionPattern{{Name: "x", Regex: "(unclosed"}}}
 	}))
 	wantCondition(t, ns, "bad", fdv1.ConditionDegraded, metav1.ConditionTrue, fdv1.ReasonInvalidRedaction)
-	if err := k8s.Create(bg, runner(ns, "bad2", func(f *fdv1.FlashdutyRunner) {
+	if err := k8s.Create(t.Context(), runner(ns, "bad2", func(f *fdv1.FlashdutyRunner) {
 		f.Spec.Redaction = &fdv1.Redaction{Disable: []string{"everything"}}
 	})); err == nil || !apierrors.IsInvalid(err) {
 		t.Fatalf("unknown detector accepted: %v", err)
@@ -417,7 +414,7 @@ func TestSandboxSpec(t *testing.T) {
 		t.Fatalf("%+v", cfg.Sandbox)
 	}
 	for _, bad := range []fdv1.Sandbox{{Mode: "strict"}, {AllowExec: []string{"relative/bin"}}} {
-		if err := k8s.Create(bg, runner(ns, "bad", func(f *fdv1.FlashdutyRunner) { f.Spec.Sandbox = &bad })); err == nil || !apierrors.IsInvalid(err) {
+		if err := k8s.Create(t.Context(), runner(ns, "bad", func(f *fdv1.FlashdutyRunner) { f.Spec.Sandbox = &bad })); err == nil || !apierrors.IsInvalid(err) {
 			t.Fatalf("%+v accepted: %v", bad, err)
 		}
 	}

@@ -27,7 +27,7 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the runner binary")
 	}
-	if err := kubeletsim.AggregateViewRole(bg, k8s); err != nil {
+	if err := kubeletsim.AggregateViewRole(t.Context(), k8s); err != nil {
 		t.Fatal(err)
 	}
 	ns := namespace(t)
@@ -50,7 +50,7 @@ func TestEndToEnd(t *testing.T) {
 	// Readonly rules: reads pass the rules and RBAC; a delete is denied
 	// by the rules before it runs.
 	conn, stop := startPod(t, ns, "e2e", bin, sim, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	// The operator asks the ready pod whether it is sandboxed.
 	if _, err := sandbox.Supported(); err == nil {
@@ -75,7 +75,7 @@ func TestEndToEnd(t *testing.T) {
 	// Trust rules: the delete passes the rules and RBAC refuses it.
 	cur := mustRunner(t, ns, "e2e")
 	cur.Spec.Permission = fdv1.Permission{Preset: "trust"}
-	if err := k8s.Update(bg, cur); err != nil {
+	if err := k8s.Update(t.Context(), cur); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "config re-rendered", func() error {
@@ -125,11 +125,11 @@ func runBash(ctx context.Context, t *testing.T, c *platformsim.Conn, cmd string)
 func startPod(t *testing.T, ns, name, bin string, sim *platformsim.Server, connN int) (*platformsim.Conn, func()) {
 	t.Helper()
 	dep := getDeployment(t, ns, name)
-	pod, err := kubeletsim.StartPod(bg, k8s, dep, kubeletsim.Options{Binary: bin, PathPrefix: assetsDir(), Rest: restCfg, Dir: t.TempDir()})
+	pod, err := kubeletsim.StartPod(t.Context(), k8s, dep, kubeletsim.Options{Binary: bin, PathPrefix: assetsDir(), Rest: restCfg, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	conn, err := sim.WaitConn(ctx, connN)
 	if err != nil {
@@ -144,14 +144,14 @@ func startPod(t *testing.T, ns, name, bin string, sim *platformsim.Server, connN
 		}
 		return nil
 	})
-	if err := pod.Publish(bg, k8s, dep); err != nil {
+	if err := pod.Publish(t.Context(), k8s, dep); err != nil {
 		t.Fatal(err)
 	}
-	if err := kubeletsim.SyncDeploymentStatus(bg, k8s, client.ObjectKeyFromObject(dep), 1); err != nil {
+	if err := kubeletsim.SyncDeploymentStatus(t.Context(), k8s, client.ObjectKeyFromObject(dep), 1); err != nil {
 		t.Fatal(err)
 	}
 	return conn, func() {
-		if err := pod.Unpublish(bg, k8s); err != nil {
+		if err := pod.Unpublish(t.Context(), k8s); err != nil {
 			t.Error(err)
 		}
 		if err := pod.Stop(); err != nil {

@@ -149,7 +149,7 @@ func TestPodSpecOnAPIServer(t *testing.T) {
 			f.Spec.ContainerSecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN"}}}
 		},
 	} {
-		if err := k8s.Create(bg, runner(ns, "bad", bad)); !apierrors.IsInvalid(err) {
+		if err := k8s.Create(t.Context(), runner(ns, "bad", bad)); !apierrors.IsInvalid(err) {
 			t.Fatalf("accepted: %v", err)
 		}
 	}

@@ -45,7 +45,7 @@ func TestRunnerSet(t *testing.T) {
     permission: {preset: readonly}
     labels: [updated]
 `
-	if err := k8s.Update(bg, cm); err != nil {
+	if err := k8s.Update(t.Context(), cm); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "runner updated", func() error {
@@ -66,7 +66,7 @@ func TestRunnerSet(t *testing.T) {
 	// A runner nobody else manages is not taken over.
 	create(t, runner(ns, "mine"))
 	cm.Data[runnerSetKey] = "- name: mine\n  spec: {apiKeySecretRef: {name: x}}\n- name: prod\n  spec: {apiKeySecretRef: {name: prod-api-key}}\n"
-	if err := k8s.Update(bg, cm); err != nil {
+	if err := k8s.Update(t.Context(), cm); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "prod reverted", func() error {
@@ -86,11 +86,11 @@ func TestRunnerSet(t *testing.T) {
 func acceptRunnerSets(t *testing.T, ns string) {
 	t.Helper()
 	n := &corev1.Namespace{}
-	if err := k8s.Get(bg, client.ObjectKey{Name: ns}, n); err != nil {
+	if err := k8s.Get(t.Context(), client.ObjectKey{Name: ns}, n); err != nil {
 		t.Fatal(err)
 	}
 	n.Labels[LabelAcceptRunnerSets] = "true"
-	if err := k8s.Update(bg, n); err != nil {
+	if err := k8s.Update(t.Context(), n); err != nil {
 		t.Fatal(err)
 	}
 }

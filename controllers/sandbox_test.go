@@ -46,10 +46,10 @@ func readyPod(t *testing.T, ns, runnerName, podName, addr string) {
 	create(t, pod)
 	pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "127.0.0.1",
 		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}}}
-	if err := k8s.Status().Update(bg, pod); err != nil {
+	if err := k8s.Status().Update(t.Context(), pod); err != nil {
 		t.Fatal(err)
 	}
-	if err := kubeletsim.SyncDeploymentStatus(bg, k8s, client.ObjectKeyFromObject(dep), 1); err != nil {
+	if err := kubeletsim.SyncDeploymentStatus(t.Context(), k8s, client.ObjectKeyFromObject(dep), 1); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -90,7 +90,7 @@ func wantEvent(t *testing.T, ns, name, typ, reason string) {
 	t.Helper()
 	eventually(t, "event "+reason+" for "+name, func() error {
 		list := &eventsv1.EventList{}
-		if err := k8s.List(bg, list, client.InNamespace(ns)); err != nil {
+		if err := k8s.List(t.Context(), list, client.InNamespace(ns)); err != nil {
 			return err
 		}
 		for _, e := range list.Items {

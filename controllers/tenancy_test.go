@@ -69,7 +69,7 @@ func tenant(t *testing.T, ns string) client.Client {
 		{APIGroups: []string{""}, Resources: []string{"pods", "configmaps", "secrets", "services", "serviceaccounts"}, Verbs: []string{"*"}},
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"*"}},
 	}}
-	if err := k8s.Create(bg, edit); client.IgnoreAlreadyExists(err) != nil {
+	if err := k8s.Create(t.Context(), edit); client.IgnoreAlreadyExists(err) != nil {
 		t.Fatal(err)
 	}
 	for _, role := range []string{"tenant-edit", "flashdutyrunner-editor"} {
@@ -98,21 +98,21 @@ func TestTenantCannotEscalate(t *testing.T) {
 	// the API server's RBAC has seen their bindings); cluster-wide view
 	// and bindable roles need rights they do not have.
 	eventually(t, "the tenant may ask for namespace view", func() error {
-		return as.Create(bg, runner(ns, "nsview", func(f *fdv1.FlashdutyRunner) { f.Spec.RBAC = &fdv1.RBAC{Preset: fdv1.RBACNamespaceView} }))
+		return as.Create(t.Context(), runner(ns, "nsview", func(f *fdv1.FlashdutyRunner) { f.Spec.RBAC = &fdv1.RBAC{Preset: fdv1.RBACNamespaceView} }))
 	})
 	getDeployment(t, ns, "nsview")
 	for name, rbac := range map[string]*fdv1.RBAC{
 		"clview": {Preset: fdv1.RBACClusterView},
 		"bound":  {ClusterRoles: []string{"view"}},
 	} {
-		err := as.Create(bg, runner(ns, name, func(f *fdv1.FlashdutyRunner) { f.Spec.RBAC = rbac }))
+		err := as.Create(t.Context(), runner(ns, name, func(f *fdv1.FlashdutyRunner) { f.Spec.RBAC = rbac }))
 		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "flashdutyrunner-grants") {
 			t.Fatalf("%s: the tenant was allowed to ask for %+v: %v", name, rbac, err)
 		}
 	}
 
 	// The key is sent only to hosts the admin allows.
-	if err := as.Create(bg, runner(ns, "exfil", func(f *fdv1.FlashdutyRunner) { f.Spec.APIURL = "wss://attacker.example/ws" })); err != nil {
+	if err := as.Create(t.Context(), runner(ns, "exfil", func(f *fdv1.FlashdutyRunner) { f.Spec.APIURL = "wss://attacker.example/ws" })); err != nil {
 		t.Fatal(err)
 	}
 	fdr := wantCondition(t, ns, "exfil", fdv1.ConditionReady, metav1.ConditionFalse, fdv1.ReasonNotAllowed)
@@ -144,14 +144,14 @@ func TestTenantCannotEscalate(t *testing.T) {
 		{ObjectMeta: metav1.ObjectMeta{Name: "keep-set", Namespace: ns, Labels: map[string]string{LabelRunnerSet: "true"}},
 			Data: map[string]string{runnerSetKey: "[]\n"}},
 	} {
-		if err := as.Create(bg, cm); err != nil {
+		if err := as.Create(t.Context(), cm); err != nil {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "a warning on the ignored set", func() error { return hasEvent(ns, "pwn", "RunnerSetIgnored") })
+	eventually(t, "a warning on the ignored set", func() error { return hasEvent(t, ns, "pwn", "RunnerSetIgnored") })
 	time.Sleep(500 * time.Millisecond) // room for a wrong reconcile to act
 	for _, key := range []client.ObjectKey{{Namespace: "kube-system", Name: "pwn"}, {Namespace: ns, Name: "local"}} {
-		if err := k8s.Get(bg, key, &fdv1.FlashdutyRunner{}); !apierrors.IsNotFound(err) {
+		if err := k8s.Get(t.Context(), key, &fdv1.FlashdutyRunner{}); !apierrors.IsNotFound(err) {
 			t.Fatalf("a tenant's runner set created %s: %v", key, err)
 		}
 	}
@@ -171,7 +171,7 @@ func TestRunnerSetTargetsAndOwnership(t *testing.T) {
 	}
 	create(t, set)
 	eventually(t, "the opted-in namespace gets its runner", func() error { return get(t, open, "b", &fdv1.FlashdutyRunner{}) })
-	eventually(t, "a rejection event", func() error { return hasEvent(setNamespace, "targets", "RunnerRejected") })
+	eventually(t, "a rejection event", func() error { return hasEvent(t, setNamespace, "targets", "RunnerRejected") })
 	if err := get(t, closed, "a", &fdv1.FlashdutyRunner{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("a namespace that did not opt in got a runner: %v", err)
 	}
@@ -182,7 +182,7 @@ func TestRunnerSetTargetsAndOwnership(t *testing.T) {
 	// Another set of the same name elsewhere (recreated with a new UID)
 	// does not own b: recreating the set in place keeps b untouched until
 	// the new set lists it, and the old UID's runner is not deleted by it.
-	if err := k8s.Delete(bg, set); err != nil {
+	if err := k8s.Delete(t.Context(), set); err != nil {
 		t.Fatal(err)
 	}
 	again := &corev1.ConfigMap{
@@ -197,9 +197,9 @@ func TestRunnerSetTargetsAndOwnership(t *testing.T) {
 }
 
 // hasEvent finds an event with reason about the named object.
-func hasEvent(ns, name, reason string) error {
+func hasEvent(t *testing.T, ns, name, reason string) error {
 	list := &eventsv1.EventList{}
-	if err := k8s.List(bg, list, client.InNamespace(ns)); err != nil {
+	if err := k8s.List(t.Context(), list, client.InNamespace(ns)); err != nil {
 		return err
 	}
 	for _, e := range list.Items {

@@ -278,7 +278,7 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	// The operator's pod starts after the release (and its CRD) is applied
 	// and served.
 	waitFor(t, "the CRD is served", func() bool {
-		return newClient(t, cfg).List(context.Background(), &fdv1.FlashdutyRunnerList{}) == nil
+		return newClient(t, cfg).List(t.Context(), &fdv1.FlashdutyRunnerList{}) == nil
 	})
 	ctx := startOperator(t, cfg, "default")
 	c := newClient(t, cfg)
@@ -332,7 +332,7 @@ func startOperator(t *testing.T, cfg *rest.Config, releaseNamespace string) cont
 	if err := controllers.Setup(mgr, controllers.Options{RunnerImage: "runner:test", Tenancy: tenancy}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { _ = mgr.Start(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
@@ -441,7 +441,7 @@ func TestRunnersChart(t *testing.T) {
 		t.Fatalf("install: %v\n%s", err, out)
 	}
 	fdr := &fdv1.FlashdutyRunner{}
-	if err := newClient(t, cfg).Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "prod"}, fdr); err != nil || fdr.Spec.APIKeySecretRef.Name != "prod-api-key" {
+	if err := newClient(t, cfg).Get(t.Context(), client.ObjectKey{Namespace: "default", Name: "prod"}, fdr); err != nil || fdr.Spec.APIKeySecretRef.Name != "prod-api-key" {
 		t.Fatalf("%+v %v", fdr.Spec, err)
 	}
 }

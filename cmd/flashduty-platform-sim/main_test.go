@@ -44,7 +44,7 @@ func TestScriptAgainstRunner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { _ = a.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()

@@ -143,7 +143,7 @@ func startWith(t *testing.T, sim *platformsim.Server, tweaks ...tweak) *harness 
 		t.Fatal(err)
 	}
 	h.agent = a
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	h.cancel = cancel
 	go func() { h.done <- a.Run(ctx) }()
 	t.Cleanup(func() {
@@ -170,7 +170,7 @@ func (h *harness) stop() {
 }
 
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -37,11 +37,11 @@ func BenchmarkRoundTrip(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
+			ctx, cancel := context.WithCancel(b.Context())
 			done := make(chan struct{})
 			go func() { _ = a.Run(ctx); close(done) }()
 			defer func() { cancel(); <-done }()
-			wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+			wctx, wcancel := context.WithTimeout(b.Context(), 10*time.Second)
 			defer wcancel()
 			c, err := sim.WaitConn(wctx, 1)
 			if err != nil {

@@ -88,7 +88,7 @@ func TestOversizeResultsReplaced(t *testing.T) {
 		Operations: map[string]Operation{"big": func(context.Context, json.RawMessage, *Audit) (any, error) { return big, nil }},
 		Outbox:     o, Logger: logr.Discard(), Limits: Limits{MaxResultBytes: 1024, MaxOutboxBytes: 8192},
 	})
-	d.HandleFrame(context.Background(), request(t, "t1", "big"))
+	d.HandleFrame(t.Context(), request(t, "t1", "big"))
 	if r := next(t, o); r.TaskID != "t1" || r.Success || !strings.Contains(r.Error, "byte limit of one frame") {
 		t.Fatalf("%+v", r)
 	}
@@ -98,11 +98,11 @@ func TestOversizeResultsReplaced(t *testing.T) {
 		Operations: map[string]Operation{"big": func(context.Context, json.RawMessage, *Audit) (any, error) { return big, nil }},
 		Outbox:     o, Logger: logr.Discard(), Limits: Limits{MaxResultBytes: 1 << 20, MaxOutboxBytes: 6000},
 	})
-	d2.HandleFrame(context.Background(), request(t, "t2", "big"))
+	d2.HandleFrame(t.Context(), request(t, "t2", "big"))
 	if r := next(t, o); r.TaskID != "t2" || !r.Success {
 		t.Fatalf("%+v", r)
 	}
-	d2.HandleFrame(context.Background(), request(t, "t3", "big"))
+	d2.HandleFrame(t.Context(), request(t, "t3", "big"))
 	if r := next(t, o); r.TaskID != "t3" || r.Success || !strings.Contains(r.Error, "waiting for the platform") {
 		t.Fatalf("%+v", r)
 	}
@@ -150,7 +150,7 @@ func BenchmarkFlood(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		payload, _ := json.Marshal(protocol.TaskRequest{TaskID: fmt.Sprint("f", i), Operation: "hold", Args: args})
-		d.HandleFrame(context.Background(), protocol.Envelope{Type: protocol.TypeTaskRequest, Payload: payload})
+		d.HandleFrame(b.Context(), protocol.Envelope{Type: protocol.TypeTaskRequest, Payload: payload})
 		for {
 			if _, _, ok := o.Take(); !ok {
 				break
@@ -162,7 +162,7 @@ func BenchmarkFlood(b *testing.B) {
 		b.Fatalf("%d queued, %d bytes held", n, held)
 	}
 	close(release)
-	d.Drain(context.Background())
+	d.Drain(b.Context())
 }
 
 // A flood of 4 MiB requests against one busy slot: tasks past the bounds
@@ -188,7 +188,7 @@ func TestFloodStaysBounded(t *testing.T) {
 	busy := 0
 	for i := range 40 {
 		payload := []byte(fmt.Sprintf(`{"task_id":"f%d","operation":"hold","args":%s}`, i, args))
-		d.HandleFrame(context.Background(), protocol.Envelope{Type: protocol.TypeTaskRequest, Payload: payload})
+		d.HandleFrame(t.Context(), protocol.Envelope{Type: protocol.TypeTaskRequest, Payload: payload})
 		for {
 			_, frame, ok := o.Take()
 			if !ok {
@@ -206,7 +206,7 @@ func TestFloodStaysBounded(t *testing.T) {
 		t.Fatalf("%d answered busy, heap grew %d MiB", busy, grown>>20)
 	}
 	close(release)
-	d.Drain(context.Background())
+	d.Drain(t.Context())
 }
 
 // The dispatcher on its own: a task cancelled while it waits never runs
@@ -231,10 +231,10 @@ func TestDispatcherUnits(t *testing.T) {
 		},
 		MaxConcurrent: 1, Outbox: o, Logger: logr.Discard(),
 	})
-	d.HandleFrame(context.Background(), request(t, "busy", "hold"))
+	d.HandleFrame(t.Context(), request(t, "busy", "hold"))
 	<-ran
-	d.HandleFrame(context.Background(), request(t, "waiting", "hold"))
-	d.HandleFrame(context.Background(), request(t, "busy", "hold")) // a repeat of a running task
+	d.HandleFrame(t.Context(), request(t, "waiting", "hold"))
+	d.HandleFrame(t.Context(), request(t, "busy", "hold")) // a repeat of a running task
 	d.Cancel("waiting", ErrCancelled)
 	if r := next(t, o); r.TaskID != "waiting" || r.Success || r.Error != ErrCancelled.Error() {
 		t.Fatalf("cancelled while waiting: %+v", r)
@@ -248,16 +248,16 @@ func TestDispatcherUnits(t *testing.T) {
 		t.Fatalf("%s ran", id)
 	default:
 	}
-	d.HandleFrame(context.Background(), request(t, "p", "panic"))
+	d.HandleFrame(t.Context(), request(t, "p", "panic"))
 	if r := next(t, o); r.TaskID != "p" || r.Success || !strings.Contains(r.Error, "internal error") {
 		t.Fatalf("panic: %+v", r)
 	}
-	d.HandleFrame(context.Background(), request(t, "e", "encode"))
+	d.HandleFrame(t.Context(), request(t, "e", "encode"))
 	if r := next(t, o); r.TaskID != "e" || r.Success || !strings.Contains(r.Error, "encode result") {
 		t.Fatalf("encode: %+v", r)
 	}
-	d.HandleFrame(context.Background(), request(t, "busy", "hold")) // finished: still one answer
-	d.Drain(context.Background())
+	d.HandleFrame(t.Context(), request(t, "busy", "hold")) // finished: still one answer
+	d.Drain(t.Context())
 	if _, _, ok := o.Take(); ok {
 		t.Fatal("a repeated task id was answered twice")
 	}

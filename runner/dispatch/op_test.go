@@ -17,7 +17,7 @@ func TestOp(t *testing.T) {
 		return nil, nil
 	})
 	for _, raw := range []string{``, `null`, ` {} `, `{"path":"x"}`} {
-		if _, err := op(context.Background(), json.RawMessage(raw), &Audit{}); err != nil {
+		if _, err := op(t.Context(), json.RawMessage(raw), &Audit{}); err != nil {
 			t.Fatalf("%q: %v", raw, err)
 		}
 	}
@@ -25,7 +25,7 @@ func TestOp(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 	for _, raw := range []string{`[]`, `{"path":7}`, `{`} {
-		if _, err := op(context.Background(), json.RawMessage(raw), &Audit{}); err == nil || !strings.HasPrefix(err.Error(), "invalid read args: ") {
+		if _, err := op(t.Context(), json.RawMessage(raw), &Audit{}); err == nil || !strings.HasPrefix(err.Error(), "invalid read args: ") {
 			t.Fatalf("%q: %v", raw, err)
 		}
 	}

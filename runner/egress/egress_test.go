@@ -33,7 +33,7 @@ func check(t *testing.T, tr *Transport, raw string) (bool, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tr.Check(context.Background(), u)
+	return tr.Check(t.Context(), u)
 }
 
 func TestCheckRefusesProtectedSpellings(t *testing.T) {

@@ -131,9 +131,11 @@ func newOps(t testing.TB, tools *permission.Policy) *Ops {
 	return &Ops{M: m, Spill: &spill.Spiller{Root: t.TempDir()}}
 }
 
+// call runs mcp_call; the tool's own arguments are free-form JSON.
 func call(t testing.TB, ctx context.Context, o *Ops, server ServerConfig, tool string, args map[string]any) (*CallResult, error) {
 	t.Helper()
-	raw, _ := json.Marshal(map[string]any{"server": server, "tool_name": tool, "args": args})
+	toolArgs, _ := json.Marshal(args)
+	raw, _ := json.Marshal(callArgs{Server: server, ToolName: tool, Args: toolArgs})
 	res, err := o.Call(ctx, raw, &dispatch.Audit{})
 	if err != nil {
 		return nil, err
@@ -142,7 +144,7 @@ func call(t testing.TB, ctx context.Context, o *Ops, server ServerConfig, tool s
 }
 
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -150,7 +152,7 @@ func ctxT(t *testing.T) context.Context {
 func TestStdioListCallAndReuse(t *testing.T) {
 	o := newOps(t, nil)
 	srv := stdioServer("local", map[string]string{"CUSTOM": "yes", "FLASHDUTY_X": "dropped"})
-	raw, _ := json.Marshal(map[string]any{"server": srv})
+	raw, _ := json.Marshal(listArgs{Server: srv})
 	res, err := o.ListTools(ctxT(t), raw, &dispatch.Audit{})
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +205,7 @@ func TestCrashedServerRestarts(t *testing.T) {
 func TestHangThenCancelBlocksNobody(t *testing.T) {
 	o := newOps(t, nil)
 	slow, fast := stdioServer("slow", nil), stdioServer("fast", nil)
-	ctx, cancel := context.WithCancelCause(context.Background())
+	ctx, cancel := context.WithCancelCause(t.Context())
 	done := make(chan error, 1)
 	go func() { _, err := call(t, ctx, o, slow, "hang", nil); done <- err }()
 	time.Sleep(300 * time.Millisecond)
@@ -302,7 +304,7 @@ func TestIdleSessionsClose(t *testing.T) {
 	if o.M.Sessions() != 0 {
 		t.Fatal("idle session kept")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { o.M.Run(ctx); close(done) }()
 	cancel()
@@ -345,7 +347,7 @@ func TestServerOutputIsRedacted(t *testing.T) {
 	m := NewManager(Options{Bash: policy(t, "*", "allow"), Env: shell.CleanEnv(os.Environ()), Logger: log, Redactor: r})
 	t.Cleanup(m.Close)
 	o := &Ops{M: m, Spill: &spill.Spiller{Root: t.TempDir(), Redactor: r}}
-	raw, _ := json.Marshal(map[string]any{"server": stdioServer("local", nil)})
+	raw, _ := json.Marshal(listArgs{Server: stdioServer("local", nil)})
 	res, err := o.ListTools(ctxT(t), raw, &dispatch.Audit{})
 	if err != nil {
 		t.Fatal(err)

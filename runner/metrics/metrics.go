@@ -4,7 +4,6 @@
 package metrics
 
 import (
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"

@@ -29,13 +29,13 @@ func TestOutboxAckAndRequeue(t *testing.T) {
 	if o.Len() != 2 {
 		t.Fatalf("len %d", o.Len())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	if o.WaitEmpty(ctx) == nil {
 		t.Fatal("not empty yet")
 	}
 	o.Ack(3)
-	if o.Len() != 0 || o.WaitEmpty(context.Background()) != nil {
+	if o.Len() != 0 || o.WaitEmpty(t.Context()) != nil {
 		t.Fatal("should be empty")
 	}
 	o.Ack(99) // stale acks are harmless

@@ -103,7 +103,7 @@ func TestFlappingLinkBacksOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
 	defer cancel()
 	_ = s.Run(ctx)
 	// Doubling from 10 ms, 1.5 s hold about 8 dials; without backing off

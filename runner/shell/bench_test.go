@@ -1,7 +1,6 @@
 package shell
 
 import (
-	"context"
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
@@ -18,9 +17,9 @@ const pipeline = "echo hello | tr a-z A-Z | wc -c"
 func BenchmarkPipeline(b *testing.B) {
 	b.Run("runner", func(b *testing.B) {
 		s, _ := newShell(b, "*", "allow")
-		raw, _ := json.Marshal(map[string]any{"command": pipeline})
+		raw, _ := json.Marshal(args{Command: pipeline})
 		for b.Loop() {
-			res, err := s.Run(context.Background(), raw, &dispatch.Audit{})
+			res, err := s.Run(b.Context(), raw, &dispatch.Audit{})
 			if err != nil || res.(*Result).Stdout != "6\n" {
 				b.Fatalf("%v %v", res, err)
 			}
@@ -28,9 +27,9 @@ func BenchmarkPipeline(b *testing.B) {
 	})
 	b.Run("runner-sandboxed", func(b *testing.B) {
 		s := sandboxedShell(b, "*", "allow")
-		raw, _ := json.Marshal(map[string]any{"command": pipeline})
+		raw, _ := json.Marshal(args{Command: pipeline})
 		for b.Loop() {
-			res, err := s.Run(context.Background(), raw, &dispatch.Audit{})
+			res, err := s.Run(b.Context(), raw, &dispatch.Audit{})
 			if err != nil || res.(*Result).Stdout != "6\n" {
 				b.Fatalf("%v %v", res, err)
 			}
@@ -49,7 +48,7 @@ func BenchmarkPipeline(b *testing.B) {
 // BenchmarkTrue is a bash task running `true` (one external process),
 // without and with the sandbox: the sandbox's cost per command.
 func BenchmarkTrue(b *testing.B) {
-	raw, _ := json.Marshal(map[string]any{"command": "/bin/true"})
+	raw, _ := json.Marshal(args{Command: "/bin/true"})
 	for _, c := range []struct {
 		name  string
 		shell func(testing.TB, ...string) *Shell
@@ -60,7 +59,7 @@ func BenchmarkTrue(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			s := c.shell(b, "*", "deny", "/bin/true", "allow", "true", "allow")
 			for b.Loop() {
-				if res, err := s.Run(context.Background(), raw, &dispatch.Audit{}); err != nil || res.(*Result).ExitCode != 0 {
+				if res, err := s.Run(b.Context(), raw, &dispatch.Audit{}); err != nil || res.(*Result).ExitCode != 0 {
 					b.Fatalf("%v %v", res, err)
 				}
 			}

@@ -43,7 +43,7 @@ func FuzzNothingDeniedReachesExec(f *testing.F) {
 		var mu sync.Mutex
 		var reached [][]string
 		s := New(Options{Policy: policy})
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 		defer cancel()
 		r, err := interp.New(
 			interp.Env(expand.ListEnviron()),

@@ -34,11 +34,13 @@ func newShell(t testing.TB, rules ...string) (*Shell, string) {
 	return New(Options{Policy: p, Root: root, Env: env, Spill: &spill.Spiller{Root: root}, Logger: logr.Discard()}), root
 }
 
-func run(t *testing.T, s *Shell, args map[string]any) (*Result, *dispatch.Audit, error) {
+// run passes a typed args value, or a map where a test needs malformed
+// JSON.
+func run(t *testing.T, s *Shell, a any) (*Result, *dispatch.Audit, error) {
 	t.Helper()
-	raw, _ := json.Marshal(args)
+	raw, _ := json.Marshal(a)
 	audit := &dispatch.Audit{}
-	res, err := s.Run(context.Background(), raw, audit)
+	res, err := s.Run(t.Context(), raw, audit)
 	if err != nil {
 		return nil, audit, err
 	}
@@ -47,7 +49,7 @@ func run(t *testing.T, s *Shell, args map[string]any) (*Result, *dispatch.Audit,
 
 func TestRunsCommands(t *testing.T) {
 	s, _ := newShell(t, "*", "allow")
-	r, audit, err := run(t, s, map[string]any{"command": "echo hello; echo oops >&2; exit 3"})
+	r, audit, err := run(t, s, args{Command: "echo hello; echo oops >&2; exit 3"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +59,7 @@ func TestRunsCommands(t *testing.T) {
 	if audit.Decision != "allow" || audit.ExitCode != 3 || audit.Target == "" {
 		t.Fatalf("audit %+v", audit)
 	}
-	r, _, _ = run(t, s, map[string]any{"command": "cat; echo done"}) // stdin is empty, not the runner's
+	r, _, _ = run(t, s, args{Command: "cat; echo done"}) // stdin is empty, not the runner's
 	if r.Stdout != "done\n" {
 		t.Fatalf("stdin: %+v", r)
 	}
@@ -65,7 +67,7 @@ func TestRunsCommands(t *testing.T) {
 
 func TestStaticDenial(t *testing.T) {
 	s, _ := newShell(t, "*", "allow", "rm -rf /", "deny")
-	_, audit, err := run(t, s, map[string]any{"command": "ls; rm -rf /"})
+	_, audit, err := run(t, s, args{Command: "ls; rm -rf /"})
 	if err == nil || err.Error() != "command denied by rule 'rm -rf /': rm -rf /" {
 		t.Fatalf("got %v", err)
 	}
@@ -73,19 +75,19 @@ func TestStaticDenial(t *testing.T) {
 		t.Fatalf("audit %+v", audit)
 	}
 	s, _ = newShell(t)
-	if _, _, err := run(t, s, map[string]any{"command": "ls"}); err == nil || err.Error() != "command denied (no matching allow rule): ls" {
+	if _, _, err := run(t, s, args{Command: "ls"}); err == nil || err.Error() != "command denied (no matching allow rule): ls" {
 		t.Fatalf("empty rules: %v", err)
 	}
 }
 
 func TestBadInput(t *testing.T) {
 	s, _ := newShell(t, "*", "allow")
-	for _, args := range []map[string]any{
+	for _, bad := range []map[string]any{
 		{"command": ""}, {"command": 5}, {"command": "ls\x00"}, {"command": "echo 'open"},
 		{"command": strings.Repeat("x", permission.MaxCommandBytes+1)}, {"command": "ls", "timeout": "soon"},
 	} {
-		if _, _, err := run(t, s, args); err == nil {
-			t.Errorf("%v ran", args)
+		if _, _, err := run(t, s, bad); err == nil {
+			t.Errorf("%v ran", bad)
 		}
 	}
 }
@@ -121,7 +123,7 @@ func TestRunTimeChecks(t *testing.T) {
 			if c.setup != nil {
 				c.setup(root)
 			}
-			r, _, err := run(t, s, map[string]any{"command": c.cmd})
+			r, _, err := run(t, s, args{Command: c.cmd})
 			if _, statErr := os.Stat(filepath.Join(root, "pwned")); statErr == nil {
 				t.Fatalf("the denied command ran (err %v, result %+v)", err, r)
 			}
@@ -142,7 +144,7 @@ func TestRunTimeChecks(t *testing.T) {
 func TestTimeoutKillsProcessGroup(t *testing.T) {
 	s, root := newShell(t, "*", "allow")
 	start := time.Now()
-	r, _, err := run(t, s, map[string]any{"command": "env sh -c 'sleep 60 & echo $! > bg.pid; sleep 60'", "timeout": 0.5})
+	r, _, err := run(t, s, args{Command: "env sh -c 'sleep 60 & echo $! > bg.pid; sleep 60'", Timeout: new(0.5)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +170,7 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	s, _ := newShell(t, "*", "allow")
-	ctx, cancel := context.WithCancelCause(context.Background())
+	ctx, cancel := context.WithCancelCause(t.Context())
 	go func() { time.Sleep(200 * time.Millisecond); cancel(dispatch.ErrCancelled) }()
 	start := time.Now()
 	_, err := s.Run(ctx, json.RawMessage(`{"command":"sleep 30"}`), &dispatch.Audit{})
@@ -179,7 +181,7 @@ func TestCancel(t *testing.T) {
 
 func TestEnvironmentHasNoRunnerSecrets(t *testing.T) {
 	s, _ := newShell(t, "*", "allow")
-	r, _, err := run(t, s, map[string]any{"command": "env; echo \"[$FLASHDUTY_RUNNER_API_KEY]\""})
+	r, _, err := run(t, s, args{Command: "env; echo \"[$FLASHDUTY_RUNNER_API_KEY]\""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +197,7 @@ func TestWorkdir(t *testing.T) {
 	}
 	_ = os.Symlink("/tmp", filepath.Join(root, "out"))
 	_ = os.Symlink("sub", filepath.Join(root, "in"))
-	r, _, err := run(t, s, map[string]any{"command": "pwd", "workdir": "in/dir"})
+	r, _, err := run(t, s, args{Command: "pwd", Workdir: "in/dir"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +206,7 @@ func TestWorkdir(t *testing.T) {
 		t.Fatalf("pwd %q want %q", r.Stdout, real)
 	}
 	for _, wd := range []string{"../", "out", "/etc", "sub/../../x", "missing"} {
-		if _, _, err := run(t, s, map[string]any{"command": "pwd", "workdir": wd}); err == nil {
+		if _, _, err := run(t, s, args{Command: "pwd", Workdir: wd}); err == nil {
 			t.Errorf("workdir %q accepted", wd)
 		} else if wd != "missing" && !strings.HasPrefix(err.Error(), "path is outside workspace root: ") {
 			t.Errorf("workdir %q: %v", wd, err)
@@ -214,7 +216,7 @@ func TestWorkdir(t *testing.T) {
 
 func TestLargeOutputSpills(t *testing.T) {
 	s, root := newShell(t, "*", "allow")
-	r, _, err := run(t, s, map[string]any{"command": "seq 1 20000"})
+	r, _, err := run(t, s, args{Command: "seq 1 20000"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +235,7 @@ func TestLargeOutputSpills(t *testing.T) {
 func TestOutputCap(t *testing.T) {
 	s, _ := newShell(t, "*", "allow")
 	s.o.MaxOutput = 1000
-	r, _, err := run(t, s, map[string]any{"command": "seq 1 100000"})
+	r, _, err := run(t, s, args{Command: "seq 1 100000"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +253,7 @@ func TestBashCRunsEmbedded(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, cmd := range []string{`bash -c '. ./s.sh'`, `. ./s.sh`, `sh -ec 'cd /; . "$OLDPWD/s.sh"'`} {
-		_, _, err := run(t, s, map[string]any{"command": cmd})
+		_, _, err := run(t, s, args{Command: cmd})
 		var denied *permission.DeniedError
 		if !errors.As(err, &denied) && (err == nil || !strings.Contains(err.Error(), "denied")) {
 			t.Errorf("%s: want a denial, got %v", cmd, err)
@@ -260,11 +262,11 @@ func TestBashCRunsEmbedded(t *testing.T) {
 			t.Fatalf("%s: the sourced touch ran", cmd)
 		}
 	}
-	r, _, err := run(t, s, map[string]any{"command": `bash -euc 'echo "$1-$2"; x=1; echo $((x+1))' zero one two`})
+	r, _, err := run(t, s, args{Command: `bash -euc 'echo "$1-$2"; x=1; echo $((x+1))' zero one two`})
 	if err != nil || r.Stdout != "one-two\n2\n" {
 		t.Fatalf("embedded script: %v %+v", err, r)
 	}
-	r, _, err = run(t, s, map[string]any{"command": `bash -c 'exit 7'`})
+	r, _, err = run(t, s, args{Command: `bash -c 'exit 7'`})
 	if err != nil || r.ExitCode != 7 {
 		t.Fatalf("exit status: %v %+v", err, r)
 	}

@@ -1,7 +1,6 @@
 package webfetch
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -31,10 +30,12 @@ func fetcher(t *testing.T, rules ...permission.Rule) *Fetcher {
 	return New(Options{Egress: tr, Spill: &spill.Spiller{Root: t.TempDir()}})
 }
 
-func fetch(t *testing.T, f *Fetcher, args map[string]any) (*Result, error) {
+// fetch passes a typed args value, or a map where a test needs malformed
+// JSON.
+func fetch(t *testing.T, f *Fetcher, a any) (*Result, error) {
 	t.Helper()
-	raw, _ := json.Marshal(args)
-	res, err := f.Run(context.Background(), raw, &dispatch.Audit{})
+	raw, _ := json.Marshal(a)
+	res, err := f.Run(t.Context(), raw, &dispatch.Audit{})
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +64,7 @@ func TestFetchFormats(t *testing.T) {
 	}))
 	defer srv.Close()
 	f := fetcher(t)
-	r, err := fetch(t, f, map[string]any{"url": srv.URL + "/redirect"})
+	r, err := fetch(t, f, args{URL: srv.URL + "/redirect"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,19 +72,19 @@ func TestFetchFormats(t *testing.T) {
 	if r.Content != want || r.URL != srv.URL+"/page" {
 		t.Fatalf("markdown:\n%q\nwant\n%q\nurl %s", r.Content, want, r.URL)
 	}
-	r, _ = fetch(t, f, map[string]any{"url": srv.URL, "format": "text"})
+	r, _ = fetch(t, f, args{URL: srv.URL, Format: "text"})
 	if strings.Contains(r.Content, "alert") || strings.Contains(r.Content, "**") || !strings.Contains(r.Content, "Restart the api with kubectl rollout restart.") {
 		t.Fatalf("text: %q", r.Content)
 	}
-	r, _ = fetch(t, f, map[string]any{"url": srv.URL, "format": "html"})
+	r, _ = fetch(t, f, args{URL: srv.URL, Format: "html"})
 	if r.Content != page {
 		t.Fatal("html must be returned as is")
 	}
-	r, err = fetch(t, f, map[string]any{"url": srv.URL + "/big"})
+	r, err = fetch(t, f, args{URL: srv.URL + "/big"})
 	if err != nil || !r.Truncated || r.TotalSize < MaxBodyBytes || r.FilePath == "" {
 		t.Fatalf("big: %v %+v", err, r)
 	}
-	if _, err := fetch(t, f, map[string]any{"url": srv.URL + "/missing"}); err == nil || !strings.Contains(err.Error(), "404") {
+	if _, err := fetch(t, f, args{URL: srv.URL + "/missing"}); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatal(err)
 	}
 }
@@ -106,7 +107,7 @@ func TestMetadataAddressesRefused(t *testing.T) {
 		"http://169.254.169.254/latest/meta-data/", "http://169.254.1.1:8080/", "http://[fd00:ec2::254]/",
 		"http://[fe80::1]/", "http://[::ffff:169.254.169.254]/", "http://metadata.google.internal/computeMetadata/v1/",
 	} {
-		_, err := fetch(t, f, map[string]any{"url": u})
+		_, err := fetch(t, f, args{URL: u})
 		if !errors.Is(err, egress.ErrBlocked) {
 			t.Errorf("%s: %v", u, err)
 		}
@@ -114,7 +115,7 @@ func TestMetadataAddressesRefused(t *testing.T) {
 	// A redirect to a protected address is refused too, without dialling it.
 	srv := httptest.NewServer(http.RedirectHandler("http://169.254.169.254/latest/", http.StatusFound))
 	defer srv.Close()
-	if _, err := fetch(t, f, map[string]any{"url": srv.URL}); !errors.Is(err, egress.ErrBlocked) {
+	if _, err := fetch(t, f, args{URL: srv.URL}); !errors.Is(err, egress.ErrBlocked) {
 		t.Fatalf("redirect: %v", err)
 	}
 }
@@ -129,7 +130,7 @@ func TestRuleAllowsProtectedURL(t *testing.T) {
 		"http://169.254.169.254:80/latest/meta-data":       true,
 	} {
 		parsed, _ := url.Parse(u)
-		allowed, err := f.egress.Check(context.Background(), parsed)
+		allowed, err := f.egress.Check(t.Context(), parsed)
 		if got := allowed && err == nil; got != want {
 			t.Errorf("%s: allowed %v want %v (%v)", u, got, want, err)
 		}
@@ -152,7 +153,7 @@ func TestFinalURLRedacted(t *testing.T) {
 	}
 	tr := egress.New(egress.Options{Proxy: func(*http.Request) (*url.URL, error) { return nil, nil }})
 	f := New(Options{Egress: tr, Spill: &spill.Spiller{Root: t.TempDir(), Redactor: r}})
-	res, err := fetch(t, f, map[string]any{"url": srv.URL + "/start"})
+	res, err := fetch(t, f, args{URL: srv.URL + "/start"})
 	if err != nil || strings.Contains(res.URL, token) || !strings.Contains(res.URL, "/done") {
 		t.Fatalf("%+v %v", res, err)
 	}

@@ -1,7 +1,6 @@
 package workspace
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -33,8 +32,8 @@ func BenchmarkRead1GiBInPages(b *testing.B) {
 	b.SetBytes(size)
 	for b.Loop() {
 		for off := int64(0); off < size; off += page {
-			raw, _ := json.Marshal(map[string]any{"path": "big", "offset": off, "limit": page})
-			if _, err := ws.Read(context.Background(), raw, &dispatch.Audit{}); err != nil {
+			raw, _ := json.Marshal(readArgs{Path: "big", Offset: off, Limit: page})
+			if _, err := ws.Read(b.Context(), raw, &dispatch.Audit{}); err != nil {
 				b.Fatal(err)
 			}
 			var ms runtime.MemStats
@@ -62,10 +61,10 @@ func BenchmarkGrep10kFiles(b *testing.B) {
 		}
 	}
 	ws, _ := New(Options{Root: root})
-	raw, _ := json.Marshal(map[string]any{"pattern": "ERROR .* refused"})
+	raw, _ := json.Marshal(grepArgs{Pattern: "ERROR .* refused"})
 	b.Run("runner", func(b *testing.B) {
 		for b.Loop() {
-			res, err := ws.Grep(context.Background(), raw, &dispatch.Audit{})
+			res, err := ws.Grep(b.Context(), raw, &dispatch.Audit{})
 			if err != nil || len(res.(*GrepResult).Matches) != 10 {
 				b.Fatalf("%v", err)
 			}

@@ -65,14 +65,14 @@ func (f *fixture) link(target, name string) {
 
 func (f *fixture) call(op string, args any) (any, error) {
 	raw, _ := json.Marshal(args)
-	return f.ws.Operations()[op](context.Background(), raw, &dispatch.Audit{})
+	return f.ws.Operations()[op](f.t.Context(), raw, &dispatch.Audit{})
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 func TestReadWriteRoundTrip(t *testing.T) {
 	f := newFixture(t)
-	if _, err := f.call("write", map[string]any{"path": "new/deep/file.txt", "content": b64("0123456789")}); err != nil {
+	if _, err := f.call("write", writeArgs{Path: "new/deep/file.txt", Content: b64("0123456789")}); err != nil {
 		t.Fatal(err)
 	}
 	info, _ := os.Stat(filepath.Join(f.root, "new/deep/file.txt"))
@@ -84,7 +84,7 @@ func TestReadWriteRoundTrip(t *testing.T) {
 		offset, limit int64
 		want          string
 	}{{0, 0, "0123456789"}, {3, 4, "3456"}, {8, 100, "89"}, {20, 0, ""}, {0, -1, "0123456789"}} {
-		res, err := f.call("read", map[string]any{"path": f.root + "/new/deep/file.txt", "offset": c.offset, "limit": c.limit})
+		res, err := f.call("read", readArgs{Path: f.root + "/new/deep/file.txt", Offset: c.offset, Limit: c.limit})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,19 +116,19 @@ func TestEscapesAreRefused(t *testing.T) {
 		"to_outside_dir/secret", "chain/secret", "dangling", "proc_root/etc/passwd", "dir_link/../../ws2/secret",
 	}
 	for _, p := range paths {
-		if _, err := f.call("read", map[string]any{"path": p}); err == nil || !strings.Contains(err.Error(), "outside workspace root") {
+		if _, err := f.call("read", readArgs{Path: p}); err == nil || !strings.Contains(err.Error(), "outside workspace root") {
 			t.Errorf("read %q: %v", p, err)
 		}
-		if _, err := f.call("write", map[string]any{"path": p, "content": b64("pwned")}); err == nil {
+		if _, err := f.call("write", writeArgs{Path: p, Content: b64("pwned")}); err == nil {
 			t.Errorf("write %q succeeded", p)
 		}
 	}
 	for _, p := range []string{"../ws2", "to_outside_dir", "chain", "/"} {
-		if _, err := f.call("list", map[string]any{"path": p}); err == nil || !strings.Contains(err.Error(), "outside workspace root") {
+		if _, err := f.call("list", listArgs{Path: p}); err == nil || !strings.Contains(err.Error(), "outside workspace root") {
 			t.Errorf("list %q: %v", p, err)
 		}
 	}
-	if _, err := f.call("read", map[string]any{"path": "loop_a"}); err == nil {
+	if _, err := f.call("read", readArgs{Path: "loop_a"}); err == nil {
 		t.Error("symlink loop read")
 	}
 	// The outside was never touched.
@@ -140,15 +140,15 @@ func TestEscapesAreRefused(t *testing.T) {
 		t.Fatal("write through a dangling symlink landed outside")
 	}
 	// A symlink that stays inside is followed.
-	res, err := f.call("read", map[string]any{"path": "dir_link/a.txt"})
+	res, err := f.call("read", readArgs{Path: "dir_link/a.txt"})
 	if err != nil || res.(*ReadResult).TotalSize != 12 {
 		t.Fatalf("inside symlink: %v", err)
 	}
 	// Walks never leave either.
 	for _, op := range []struct {
 		name string
-		args map[string]any
-	}{{"list", map[string]any{"path": ".", "recursive": true}}, {"glob", map[string]any{"pattern": "**/*"}}, {"grep", map[string]any{"pattern": "SECRET"}}} {
+		args any
+	}{{"list", listArgs{Path: ".", Recursive: true}}, {"glob", globArgs{Pattern: "**/*"}}, {"grep", grepArgs{Pattern: "SECRET"}}} {
 		res, err := f.call(op.name, op.args)
 		if err != nil {
 			t.Fatal(err)
@@ -163,7 +163,7 @@ func TestRefusesSpecialFiles(t *testing.T) {
 	f := newFixture(t)
 	must(t, syscall.Mkfifo(filepath.Join(f.root, "fifo"), 0o644))
 	done := make(chan error, 1)
-	go func() { _, err := f.call("read", map[string]any{"path": "fifo"}); done <- err }()
+	go func() { _, err := f.call("read", readArgs{Path: "fifo"}); done <- err }()
 	select {
 	case err := <-done:
 		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
@@ -172,19 +172,19 @@ func TestRefusesSpecialFiles(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("reading a FIFO hung")
 	}
-	if _, err := f.call("write", map[string]any{"path": "fifo", "content": b64("x")}); err == nil {
+	if _, err := f.call("write", writeArgs{Path: "fifo", Content: b64("x")}); err == nil {
 		t.Fatal("wrote a fifo")
 	}
-	if _, err := f.call("read", map[string]any{"path": "dir"}); err == nil || !strings.Contains(err.Error(), "is a directory") {
+	if _, err := f.call("read", readArgs{Path: "dir"}); err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Fatal(err)
 	}
 	must(t, os.Link(filepath.Join(f.root, "dir", "a.txt"), filepath.Join(f.root, "hard")))
-	if _, err := f.call("write", map[string]any{"path": "hard", "content": b64("x")}); err == nil || !strings.Contains(err.Error(), "hard links") {
+	if _, err := f.call("write", writeArgs{Path: "hard", Content: b64("x")}); err == nil || !strings.Contains(err.Error(), "hard links") {
 		t.Fatalf("hard link: %v", err)
 	}
-	for _, bad := range []map[string]any{
-		{"path": "a\x00b", "content": ""}, {"path": strings.Repeat("a/", 3000), "content": ""},
-		{"path": "x", "content": "not base64!"}, {"path": "", "content": ""}, {"path": ".", "content": b64("x")},
+	for _, bad := range []writeArgs{
+		{Path: "a\x00b"}, {Path: strings.Repeat("a/", 3000)},
+		{Path: "x", Content: "not base64!"}, {}, {Path: ".", Content: b64("x")},
 	} {
 		if _, err := f.call("write", bad); err == nil {
 			t.Errorf("write %v accepted", bad)
@@ -195,14 +195,14 @@ func TestRefusesSpecialFiles(t *testing.T) {
 func TestWriteCapAndReadCap(t *testing.T) {
 	f := newFixture(t)
 	f.ws.o.MaxWriteBytes, f.ws.o.MaxReadBytes = 100, 10
-	if _, err := f.call("write", map[string]any{"path": "big", "content": b64(strings.Repeat("x", 101))}); err == nil || !strings.Contains(err.Error(), "100 byte limit") {
+	if _, err := f.call("write", writeArgs{Path: "big", Content: b64(strings.Repeat("x", 101))}); err == nil || !strings.Contains(err.Error(), "100 byte limit") {
 		t.Fatal(err)
 	}
-	_, err := f.call("read", map[string]any{"path": "dir/a.txt"})
+	_, err := f.call("read", readArgs{Path: "dir/a.txt"})
 	if err == nil || !strings.Contains(err.Error(), "offset and limit") {
 		t.Fatalf("read cap: %v", err)
 	}
-	if _, err := f.call("read", map[string]any{"path": "dir/a.txt", "offset": 6, "limit": 6}); err != nil {
+	if _, err := f.call("read", readArgs{Path: "dir/a.txt", Offset: 6, Limit: 6}); err != nil {
 		t.Fatalf("paged read: %v", err)
 	}
 }
@@ -216,8 +216,8 @@ func TestWriteFailureKeepsOldFile(t *testing.T) {
 		lim.Cur, lim.Max = 1000, 1000
 		_ = syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim)
 		ws, _ := New(Options{Root: dir})
-		raw, _ := json.Marshal(map[string]any{"path": "f", "content": b64(strings.Repeat("n", 5000))})
-		_, err := ws.Write(context.Background(), raw, &dispatch.Audit{})
+		raw, _ := json.Marshal(writeArgs{Path: "f", Content: b64(strings.Repeat("n", 5000))})
+		_, err := ws.Write(t.Context(), raw, &dispatch.Audit{})
 		fmt.Println("child write error:", err)
 		return
 	}
@@ -243,7 +243,7 @@ func TestListGlob(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(f.root, p), []byte("package x\n"), 0o644))
 	}
 	f.link("b", "b_link")
-	res, err := f.call("list", map[string]any{"path": ".", "recursive": true, "ignore": []string{"node_modules"}})
+	res, err := f.call("list", listArgs{Path: ".", Recursive: true, Ignore: []string{"node_modules"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestListGlob(t *testing.T) {
 		f.root + "/b/*": "b/c b/x.go",
 		"missing/**":    "",
 	} {
-		res, err := f.call("glob", map[string]any{"pattern": pattern})
+		res, err := f.call("glob", globArgs{Pattern: pattern})
 		if err != nil {
 			t.Fatalf("%s: %v", pattern, err)
 		}
@@ -272,11 +272,11 @@ func TestListGlob(t *testing.T) {
 			t.Errorf("glob %s: %q want %q", pattern, got, want)
 		}
 	}
-	if _, err := f.call("glob", map[string]any{"pattern": "../ws2/*"}); err == nil {
+	if _, err := f.call("glob", globArgs{Pattern: "../ws2/*"}); err == nil {
 		t.Error("glob escaped")
 	}
 	f.ws.o.MaxEntries = 2
-	res, _ = f.call("list", map[string]any{"path": ".", "recursive": true})
+	res, _ = f.call("list", listArgs{Path: ".", Recursive: true})
 	if l := res.(*ListResult); len(l.Entries) != 2 || !l.Truncated {
 		t.Fatalf("bound: %+v", l)
 	}
@@ -287,7 +287,7 @@ func TestGrep(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(f.root, "bin.dat"), []byte("hello\x00world"), 0o644))
 	must(t, os.WriteFile(filepath.Join(f.root, "long.txt"), []byte(strings.Repeat("hello", 5000)+"\n"), 0o644))
 	must(t, os.WriteFile(filepath.Join(f.root, "x.go"), []byte("// hello\n"), 0o644))
-	res, err := f.call("grep", map[string]any{"pattern": "^hel+o", "include": []string{"*.txt"}})
+	res, err := f.call("grep", grepArgs{Pattern: "^hel+o", Include: []string{"*.txt"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,15 +298,15 @@ func TestGrep(t *testing.T) {
 	if !strings.HasPrefix(g.Content, "dir/a.txt:1:hello\n") {
 		t.Fatalf("content %q", g.Content[:40])
 	}
-	if _, err := f.call("grep", map[string]any{"pattern": "--pre=bash"}); err != nil {
+	if _, err := f.call("grep", grepArgs{Pattern: "--pre=bash"}); err != nil {
 		t.Fatalf("a pattern that looks like a flag is just a pattern: %v", err)
 	}
-	if _, err := f.call("grep", map[string]any{"pattern": "(unclosed"}); err == nil {
+	if _, err := f.call("grep", grepArgs{Pattern: "(unclosed"}); err == nil {
 		t.Fatal("bad regexp accepted")
 	}
-	ctx, cancel := context.WithCancelCause(context.Background())
+	ctx, cancel := context.WithCancelCause(t.Context())
 	cancel(dispatch.ErrCancelled)
-	raw, _ := json.Marshal(map[string]any{"pattern": "x"})
+	raw, _ := json.Marshal(grepArgs{Pattern: "x"})
 	if _, err := f.ws.Grep(ctx, raw, &dispatch.Audit{}); !errors.Is(err, dispatch.ErrCancelled) {
 		t.Fatalf("cancel: %v", err)
 	}
@@ -319,7 +319,7 @@ func TestGrepSpillsLargeContent(t *testing.T) {
 		fmt.Fprintf(&b, "match line %d\n", i)
 	}
 	must(t, os.WriteFile(filepath.Join(f.root, "many.txt"), []byte(b.String()), 0o644))
-	res, err := f.call("grep", map[string]any{"pattern": "match"})
+	res, err := f.call("grep", grepArgs{Pattern: "match"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +328,7 @@ func TestGrepSpillsLargeContent(t *testing.T) {
 		t.Fatalf("%+v", g.FilePath)
 	}
 	// The spilled file is not found by the next grep.
-	res, _ = f.call("grep", map[string]any{"pattern": "match line 2999"})
+	res, _ = f.call("grep", grepArgs{Pattern: "match line 2999"})
 	if n := len(res.(*GrepResult).Matches); n != 1 {
 		t.Fatalf("grep saw its own outputs: %d matches", n)
 	}
@@ -357,7 +357,7 @@ func zipOf(t *testing.T, entries map[string]string, symlink string) (string, str
 func TestSyncSkill(t *testing.T) {
 	f := newFixture(t)
 	data, sum := zipOf(t, map[string]string{"SKILL.md": "# skill", "scripts/run.sh": "echo hi"}, "")
-	res, err := f.call("sync_skill", map[string]any{"skill_name": "s", "skill_dir": "skills/s", "zip_data": data, "checksum": sum})
+	res, err := f.call("sync_skill", skillArgs{SkillName: "s", SkillDir: "skills/s", ZipData: data, Checksum: sum})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func TestSyncSkill(t *testing.T) {
 	}
 	must(t, os.WriteFile(filepath.Join(f.root, "skills/s/stale"), []byte("x"), 0o644))
 	data2, sum2 := zipOf(t, map[string]string{"SKILL.md": "# v2"}, "")
-	if _, err := f.call("sync_skill", map[string]any{"skill_dir": "skills/s", "zip_data": data2, "checksum": sum2}); err != nil {
+	if _, err := f.call("sync_skill", skillArgs{SkillDir: "skills/s", ZipData: data2, Checksum: sum2}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(f.root, "skills/s/SKILL.md")); string(got) != "# v2" {
@@ -377,14 +377,14 @@ func TestSyncSkill(t *testing.T) {
 	}
 	bad := []struct {
 		name string
-		args map[string]any
+		args skillArgs
 		want string
 	}{
-		{"checksum", map[string]any{"skill_dir": "skills/s", "zip_data": data, "checksum": sum2}, "checksum mismatch"},
-		{"empty dir", map[string]any{"skill_dir": "", "zip_data": data, "checksum": sum}, "must name a directory"},
-		{"root dir", map[string]any{"skill_dir": ".", "zip_data": data, "checksum": sum}, "must name a directory"},
-		{"root abs", map[string]any{"skill_dir": f.root, "zip_data": data, "checksum": sum}, "must name a directory"},
-		{"outside", map[string]any{"skill_dir": "../ws2/s", "zip_data": data, "checksum": sum}, "outside workspace root"},
+		{"checksum", skillArgs{SkillDir: "skills/s", ZipData: data, Checksum: sum2}, "checksum mismatch"},
+		{"empty dir", skillArgs{SkillDir: "", ZipData: data, Checksum: sum}, "must name a directory"},
+		{"root dir", skillArgs{SkillDir: ".", ZipData: data, Checksum: sum}, "must name a directory"},
+		{"root abs", skillArgs{SkillDir: f.root, ZipData: data, Checksum: sum}, "must name a directory"},
+		{"outside", skillArgs{SkillDir: "../ws2/s", ZipData: data, Checksum: sum}, "outside workspace root"},
 	}
 	trav, travSum := zipOf(t, map[string]string{"../../evil": "x"}, "")
 	abs, absSum := zipOf(t, map[string]string{"/etc/evil": "x"}, "")
@@ -392,19 +392,19 @@ func TestSyncSkill(t *testing.T) {
 	bad = append(bad,
 		struct {
 			name string
-			args map[string]any
+			args skillArgs
 			want string
-		}{"traversal", map[string]any{"skill_dir": "skills/s", "zip_data": trav, "checksum": travSum}, "parent-directory (..) element"},
+		}{"traversal", skillArgs{SkillDir: "skills/s", ZipData: trav, Checksum: travSum}, "parent-directory (..) element"},
 		struct {
 			name string
-			args map[string]any
+			args skillArgs
 			want string
-		}{"absolute", map[string]any{"skill_dir": "skills/s", "zip_data": abs, "checksum": absSum}, "is absolute"},
+		}{"absolute", skillArgs{SkillDir: "skills/s", ZipData: abs, Checksum: absSum}, "is absolute"},
 		struct {
 			name string
-			args map[string]any
+			args skillArgs
 			want string
-		}{"symlink", map[string]any{"skill_dir": "skills/s", "zip_data": link, "checksum": linkSum}, "is a symlink"},
+		}{"symlink", skillArgs{SkillDir: "skills/s", ZipData: link, Checksum: linkSum}, "is a symlink"},
 	)
 	for _, b := range bad {
 		if _, err := f.call("sync_skill", b.args); err == nil || !strings.Contains(err.Error(), b.want) {
@@ -427,7 +427,7 @@ func TestSyncSkillZipBomb(t *testing.T) {
 	}
 	_ = zw.Close()
 	sum := sha256.Sum256(buf.Bytes())
-	_, err := f.call("sync_skill", map[string]any{"skill_dir": "bomb", "zip_data": base64.StdEncoding.EncodeToString(buf.Bytes()), "checksum": "sha256:" + hex.EncodeToString(sum[:])})
+	_, err := f.call("sync_skill", skillArgs{SkillDir: "bomb", ZipData: base64.StdEncoding.EncodeToString(buf.Bytes()), Checksum: "sha256:" + hex.EncodeToString(sum[:])})
 	if err == nil || !strings.Contains(err.Error(), "over") {
 		t.Fatalf("zip bomb: %v", err)
 	}
@@ -446,7 +446,7 @@ func TestWalkSurvivesSwapToSymlink(t *testing.T) {
 	must(t, err)
 	defer r.Close()
 	var seen []string
-	err = walk(context.Background(), r, ".", true, func(p string, d fs.DirEntry) (bool, error) {
+	err = walk(t.Context(), r, ".", true, func(p string, d fs.DirEntry) (bool, error) {
 		seen = append(seen, p)
 		if p == "a/b" { // swap it after it was listed, before it is entered
 			must(t, os.RemoveAll(filepath.Join(f.root, "a", "b")))
@@ -503,7 +503,7 @@ func TestSyncSkillDirectoryBombs(t *testing.T) {
 	} {
 		data, sum := zipNamed(t, c.names)
 		start := time.Now()
-		_, err := f.call("sync_skill", map[string]any{"skill_dir": "bomb", "zip_data": data, "checksum": sum})
+		_, err := f.call("sync_skill", skillArgs{SkillDir: "bomb", ZipData: data, Checksum: sum})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -544,7 +544,7 @@ func TestSyncSkillConcurrent(t *testing.T) {
 	for i := range 8 {
 		data, sum := zipOf(t, map[string]string{"SKILL.md": fmt.Sprint(i)}, "")
 		wg.Go(func() {
-			_, err := f.call("sync_skill", map[string]any{"skill_dir": "skills/s", "zip_data": data, "checksum": sum})
+			_, err := f.call("sync_skill", skillArgs{SkillDir: "skills/s", ZipData: data, Checksum: sum})
 			errs <- err
 		})
 	}
@@ -568,7 +568,7 @@ func TestSyncSkillThroughSymlink(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(f.root, ".work", "outputs", "keep"), []byte("x"), 0o644))
 	must(t, os.Symlink(".work", filepath.Join(f.root, "w")))
 	data, sum := zipOf(t, map[string]string{"SKILL.md": "x"}, "")
-	if _, err := f.call("sync_skill", map[string]any{"skill_dir": "w/outputs", "zip_data": data, "checksum": sum}); err == nil || !strings.Contains(err.Error(), "symlink") {
+	if _, err := f.call("sync_skill", skillArgs{SkillDir: "w/outputs", ZipData: data, Checksum: sum}); err == nil || !strings.Contains(err.Error(), "symlink") {
 		t.Fatalf("through a symlink: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(f.root, ".work", "outputs", "keep")); err != nil {
@@ -588,14 +588,14 @@ func TestPatternComplexityBounded(t *testing.T) {
 	name := strings.Repeat("a", 60)
 	must(t, os.WriteFile(filepath.Join(f.root, name), []byte("x"), 0o644))
 	start := time.Now()
-	if _, err := f.call("glob", map[string]any{"pattern": strings.Repeat("{a,aa}", 26)}); err == nil || !strings.Contains(err.Error(), "alternatives") {
+	if _, err := f.call("glob", globArgs{Pattern: strings.Repeat("{a,aa}", 26)}); err == nil || !strings.Contains(err.Error(), "alternatives") {
 		t.Fatalf("exploding glob: %v", err)
 	}
-	res, err := f.call("glob", map[string]any{"pattern": strings.Repeat("{a,aa}", 9) + "*"})
+	res, err := f.call("glob", globArgs{Pattern: strings.Repeat("{a,aa}", 9) + "*"})
 	if err != nil || len(res.(*GlobResult).Matches) != 1 {
 		t.Fatalf("%v %v", res, err)
 	}
-	if _, err := f.call("grep", map[string]any{"pattern": "a{1000}b"}); err == nil || !strings.Contains(err.Error(), "states") {
+	if _, err := f.call("grep", grepArgs{Pattern: "a{1000}b"}); err == nil || !strings.Contains(err.Error(), "states") {
 		t.Fatalf("exploding regexp: %v", err)
 	}
 	if took := time.Since(start); took > 2*time.Second {
@@ -605,7 +605,7 @@ func TestPatternComplexityBounded(t *testing.T) {
 		"**/*.txt": {"dir/a.txt"}, "dir/?.txt": {"dir/a.txt"}, "dir/[ab].txt": {"dir/a.txt"}, "dir/[!b].txt": {"dir/a.txt"},
 		"{dir,x}/*.{txt,md}": {"dir/a.txt"}, "*.txt": {}, "dir/\\*.txt": {},
 	} {
-		res, err := f.call("glob", map[string]any{"pattern": pattern})
+		res, err := f.call("glob", globArgs{Pattern: pattern})
 		if err != nil {
 			t.Fatalf("%s: %v", pattern, err)
 		}
@@ -626,11 +626,11 @@ func TestGrepStopsOnCancel(t *testing.T) {
 	_, _ = huge.Write(bytes.Repeat([]byte("b"), binarySniff))
 	must(t, huge.Truncate(4<<30)) // sparse: no disk used, no newline in 4 GiB
 	must(t, huge.Close())
-	for name, args := range map[string]map[string]any{
-		"costly pattern": {"pattern": "a{490}b", "include": []string{"big.txt"}},
-		"one long line":  {"pattern": "zzz", "include": []string{"oneline.txt"}},
+	for name, args := range map[string]grepArgs{
+		"costly pattern": {Pattern: "a{490}b", Include: []string{"big.txt"}},
+		"one long line":  {Pattern: "zzz", Include: []string{"oneline.txt"}},
 	} {
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(200*time.Millisecond, cancel)
 		start := time.Now()
 		_, err := f.callCtx(ctx, "grep", args)
@@ -648,12 +648,12 @@ func TestLongNamesAndSpillIDs(t *testing.T) {
 	f := newFixture(t)
 	for _, n := range []int{200, 238, 255} {
 		name := strings.Repeat("n", n)
-		if _, err := f.call("write", map[string]any{"path": name, "content": b64("x")}); err != nil {
+		if _, err := f.call("write", writeArgs{Path: name, Content: b64("x")}); err != nil {
 			t.Fatalf("%d-byte name: %v", n, err)
 		}
 	}
 	name := strings.Repeat("é", 127) // 254 bytes, cut on a rune boundary
-	if _, err := f.call("write", map[string]any{"path": name, "content": b64("x")}); err != nil {
+	if _, err := f.call("write", writeArgs{Path: name, Content: b64("x")}); err != nil {
 		t.Fatalf("multibyte name: %v", err)
 	}
 }
@@ -667,12 +667,12 @@ func TestFileNamesRedacted(t *testing.T) {
 	must(t, err)
 	ws, err := New(Options{Root: root, Spill: &spill.Spiller{Root: root, Redactor: r}})
 	must(t, err)
-	for op, args := range map[string]map[string]any{
-		"list": {"path": "."}, "glob": {"pattern": "*"}, "grep": {"pattern": "needle"},
+	for op, args := range map[string]any{
+		"list": listArgs{Path: "."}, "glob": globArgs{Pattern: "*"}, "grep": grepArgs{Pattern: "needle"},
 	} {
 		raw, _ := json.Marshal(args)
 		audit := &dispatch.Audit{}
-		res, err := ws.Operations()[op](context.Background(), raw, audit)
+		res, err := ws.Operations()[op](t.Context(), raw, audit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -690,10 +690,10 @@ func TestSymlinkTargets(t *testing.T) {
 	f := newFixture(t)
 	must(t, os.Symlink("dir", filepath.Join(f.root, "rel")))
 	must(t, os.Symlink(filepath.Join(f.root, "dir"), filepath.Join(f.root, "abs")))
-	if _, err := f.call("read", map[string]any{"path": "rel/a.txt"}); err != nil {
+	if _, err := f.call("read", readArgs{Path: "rel/a.txt"}); err != nil {
 		t.Fatalf("relative in-workspace symlink: %v", err)
 	}
-	if _, err := f.call("read", map[string]any{"path": "abs/a.txt"}); err == nil || !errors.Is(err, ErrOutside) {
+	if _, err := f.call("read", readArgs{Path: "abs/a.txt"}); err == nil || !errors.Is(err, ErrOutside) {
 		t.Fatalf("absolute symlink: %v", err)
 	}
 }
