@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"syscall"
 
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
@@ -67,13 +66,11 @@ func (s *Sandbox) confine(t Task, x Exec, start func() error) error {
 			}
 		}
 	}
-	for _, p := range s.closure(x.Programs, x.Path) {
-		if err := s.addTransient(fd, p, ll.AccessFSExecute); err != nil {
-			return err
-		}
+	if err := s.programs.add(fd, s.closure(x.Programs, x.Path), s.executable); err != nil {
+		return err
 	}
 	if t.TmpDir != "" {
-		if err := s.addTransient(fd, t.TmpDir, dirWrite); err != nil {
+		if err := addTransient(fd, t.TmpDir, dirWrite); err != nil {
 			return err
 		}
 	}
@@ -118,24 +115,24 @@ func dropPtrace() error {
 }
 
 // addTransient adds a rule for a path opened just for this domain.
-// Executables where tasks write are skipped: the kernel then refuses them.
-func (s *Sandbox) addTransient(rulesetFD int, path string, access uint64) error {
+func addTransient(rulesetFD int, path string, access uint64) error {
 	r, err := openRule(path, access)
-	if errors.Is(err, syscall.ENOENT) {
-		return nil // vanished since it was approved: the exec fails on its own
-	}
 	if err != nil {
 		return err
 	}
 	defer closeFD(r.fd)
-	if access&ll.AccessFSExecute != 0 {
-		for _, n := range s.noExec {
-			if r.real == "" || within(r.real, n) {
-				return nil
-			}
+	return addRule(rulesetFD, r)
+}
+
+// executable reports whether a program may get an execute rule: never
+// where tasks write (the kernel then refuses it).
+func (s *Sandbox) executable(r rule) bool {
+	for _, n := range s.noExec {
+		if r.real == "" || within(r.real, n) {
+			return false
 		}
 	}
-	return addRule(rulesetFD, r)
+	return true
 }
 
 func addRule(rulesetFD int, r rule) error {

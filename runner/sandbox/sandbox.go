@@ -83,15 +83,17 @@ type Sandbox struct {
 	sysExec  []rule // the system program directories, for "any program" domains
 	noExec   []string
 	starts   startCache
+	programs programRules
 	tasks    *taskDirs
 	closeOne sync.Once
 }
 
 // rule is one Landlock path rule on an O_PATH descriptor.
 type rule struct {
-	fd     int
-	access uint64
-	real   string // the resolved path, for Writable
+	fd       int
+	access   uint64
+	real     string // the resolved path, for Writable
+	dev, ino uint64 // the file's identity
 }
 
 // Access rights.
@@ -287,7 +289,7 @@ func openRule(path string, access uint64) (rule, error) {
 	if err != nil {
 		real = realPath(path)
 	}
-	return rule{fd: fd, access: access, real: real}, nil
+	return rule{fd: fd, access: access, real: real, dev: st.Dev, ino: st.Ino}, nil
 }
 
 // Enforced reports whether children run confined. A nil *Sandbox is a
@@ -329,6 +331,7 @@ func (s *Sandbox) Close() {
 			closeFD(r.fd)
 		}
 		s.static, s.sysExec = nil, nil
+		s.programs.close()
 		if s.state != "" {
 			_ = os.RemoveAll(s.state)
 		}

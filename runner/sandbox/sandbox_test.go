@@ -337,3 +337,49 @@ func TestChildCannotTouchTheRunner(t *testing.T) {
 		t.Fatalf("the runner was confined: %v", err)
 	}
 }
+
+// Programs' descriptors are kept between commands; a program replaced at
+// its path (an upgrade) is the new file's rule, not the old one's.
+func TestReplacedProgramGetsItsOwnRule(t *testing.T) {
+	s, _ := enforced(t, Options{})
+	task, done, err := s.NewTask()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	dir := programDir(t)
+	prog := filepath.Join(dir, "prog")
+	install := func(from string) {
+		t.Helper()
+		data, err := os.ReadFile(lp(t, from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := filepath.Join(dir, "new")
+		if err := os.WriteFile(tmp, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, prog); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := func() error {
+		t.Helper()
+		cmd := exec.Command(prog)
+		if err := s.Start(task, Exec{Programs: []string{prog}}, cmd.Start); err != nil {
+			return err
+		}
+		return cmd.Wait()
+	}
+	install("true")
+	for range 2 { // the second time from the kept descriptor
+		if err := start(); err != nil {
+			t.Fatalf("approved program refused: %v", err)
+		}
+	}
+	install("false")
+	var exit *exec.ExitError
+	if err := start(); !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("the replaced program must run as itself (exit 1), got %v", err)
+	}
+}

@@ -8,23 +8,29 @@ import (
 	"time"
 )
 
+// readyDirs is how many fresh directories wait in stock: more than one,
+// so that a task finds one while the worker is busy removing the last
+// task's (a removal takes longer than the gap between two tasks).
+const readyDirs = 2
+
 // taskDirs hands out fresh, empty task directories and removes used
 // ones, both off the task's path: making and removing a directory costs
 // about 350 µs on a journaled disk, as much as starting a process. A
-// worker keeps one directory made in advance and empties the trash; a
+// worker keeps a small stock made in advance and empties the trash; a
 // task never gets a directory another task used.
 type taskDirs struct {
 	parent string
 	n      atomic.Uint64
-	ready  chan string
+	ready  chan string   // only the worker sends
+	wake   chan struct{} // a directory was taken: restock
 	trash  chan string
 	stop   chan struct{}
 	done   chan struct{}
 }
 
 func newTaskDirs(parent string) *taskDirs {
-	d := &taskDirs{parent: parent, ready: make(chan string), trash: make(chan string, 64),
-		stop: make(chan struct{}), done: make(chan struct{})}
+	d := &taskDirs{parent: parent, ready: make(chan string, readyDirs), wake: make(chan struct{}, 1),
+		trash: make(chan string, 64), stop: make(chan struct{}), done: make(chan struct{})}
 	go d.run()
 	return d
 }
@@ -38,13 +44,21 @@ func (d *taskDirs) make() (string, error) {
 	return dir, nil
 }
 
-// get returns a fresh directory: the one made in advance, or a new one.
+// get returns a fresh directory: one from the stock, or a new one.
 func (d *taskDirs) get() (string, error) {
+	defer d.restock()
 	select {
 	case dir := <-d.ready:
 		return dir, nil
 	default:
 		return d.make()
+	}
+}
+
+func (d *taskDirs) restock() {
+	select {
+	case d.wake <- struct{}{}:
+	default: // already signalled
 	}
 }
 
@@ -59,40 +73,40 @@ func (d *taskDirs) put(dir string) {
 
 func (d *taskDirs) run() {
 	defer close(d.done)
-	var pending string
 	var retry <-chan time.Time
 	for {
-		var offer chan string
-		if pending == "" && retry == nil {
-			var err error
-			if pending, err = d.make(); err != nil {
+		// Restocking comes before the trash: a waiting task needs a
+		// directory, nobody waits for a removal.
+		for retry == nil && len(d.ready) < cap(d.ready) {
+			dir, err := d.make()
+			if err != nil {
 				retry = time.After(time.Second) // a full disk: get() reports it
+				break
 			}
-		}
-		if pending != "" {
-			offer = d.ready
+			d.ready <- dir // cannot block: this is the only sender
 		}
 		select {
 		case <-d.stop:
 			return
 		case dir := <-d.trash:
 			_ = os.RemoveAll(dir)
-		case offer <- pending:
-			pending = ""
+		case <-d.wake:
 		case <-retry:
 			retry = nil
 		}
 	}
 }
 
-// close stops the worker after emptying the trash; what is left under
-// parent is the caller's to remove.
+// close stops the worker and removes the stock and the trash; what is
+// left under parent is the caller's to remove.
 func (d *taskDirs) close() {
 	close(d.stop)
 	<-d.done
 	for {
 		select {
 		case dir := <-d.trash:
+			_ = os.RemoveAll(dir)
+		case dir := <-d.ready:
 			_ = os.RemoveAll(dir)
 		default:
 			return
