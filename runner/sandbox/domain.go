@@ -66,10 +66,15 @@ func (s *Sandbox) confine(t Task, x Exec, start func() error) error {
 			}
 		}
 	}
-	if err := s.programs.add(fd, s.closure(x.Programs, x.Path), s.executable); err != nil {
+	if err := s.programs.add(fd, x.Programs, x.Path, s.executable); err != nil {
 		return err
 	}
-	if t.TmpDir != "" {
+	switch {
+	case t.dir != nil:
+		if err := addRule(fd, *t.dir); err != nil {
+			return err
+		}
+	case t.TmpDir != "":
 		if err := addTransient(fd, t.TmpDir, dirWrite); err != nil {
 			return err
 		}

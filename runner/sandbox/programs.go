@@ -3,11 +3,15 @@ package sandbox
 import (
 	"bytes"
 	"debug/elf"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
+
+	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
 )
 
 // maxInterpreterDepth bounds "#!" chains (the kernel allows 4 levels).
@@ -23,75 +27,121 @@ var helpers = map[string][]string{
 	"sort": {"gzip"},
 }
 
-// closure returns programs plus what the kernel executes to start them:
-// the ELF interpreter (ld.so) and, for scripts, the "#!" interpreter, with
-// "#!/usr/bin/env NAME" resolving NAME on path; and their helpers.
-func (s *Sandbox) closure(programs []string, path string) []string {
+// maxCachedPrograms bounds the descriptors programs keeps open.
+const maxCachedPrograms = 256
+
+// programs remembers, for each program path, an open descriptor for its
+// execute rule and what the kernel runs to start it. Opening a program,
+// reading back its real path and parsing its headers costs ~10 µs a file
+// per command; one stat shows whether the path still names the same
+// file. A replaced or rewritten program is opened afresh, so an upgrade
+// never keeps the old file's rule.
+type programs struct {
+	mu      sync.Mutex
+	entries map[string]program
+}
+
+type program struct {
+	rule
+	size, mtime int64
+	startedBy   []string // the ELF or "#!" interpreter, env's NAME
+}
+
+// add adds execute rules for programs and what the kernel executes to
+// start them: the ELF interpreter (ld.so) and, for scripts, the "#!"
+// interpreter, with "#!/usr/bin/env NAME" resolving NAME on path; and
+// their helpers. A program executable refuses gets no rule, nor does one
+// that vanished since it was approved (its exec fails on its own).
+func (c *programs) add(rulesetFD int, names []string, path string, executable func(rule) bool) error {
+	// Held while rules are added: no descriptor about to be added may be
+	// closed by another command.
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	seen := map[string]bool{}
-	var out []string
-	var add func(p string, depth int)
-	add = func(p string, depth int) {
+	var visit func(p string, depth int) error
+	visit = func(p string, depth int) error {
 		if p == "" || seen[p] || depth > maxInterpreterDepth {
-			return
+			return nil
 		}
 		seen[p] = true
-		out = append(out, p)
-		for _, next := range s.startedBy(p, path) {
-			add(next, depth+1)
+		e, err := c.get(p, path)
+		if errors.Is(err, syscall.ENOENT) {
+			return nil
 		}
+		if err != nil {
+			return err
+		}
+		if executable(e.rule) {
+			if err := addRule(rulesetFD, e.rule); err != nil {
+				return err
+			}
+		}
+		for _, next := range e.startedBy {
+			if err := visit(next, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	for _, p := range programs {
-		add(p, 0)
+	for _, p := range names {
+		if err := visit(p, 0); err != nil {
+			return err
+		}
 		for _, h := range helpers[filepath.Base(p)] {
 			if !filepath.IsAbs(h) {
 				h = lookPath(h, path)
 			}
-			if _, err := os.Stat(h); err == nil {
-				add(h, 0)
+			if err := visit(h, 0); err != nil {
+				return err
 			}
 		}
 	}
-	return out
+	return nil
 }
 
-// startCache remembers what starts each program, keyed by the file's
-// identity, so that a command does not parse ELF headers every time.
-type startCache struct {
-	mu sync.Mutex
-	m  map[string]startEntry
-}
-
-type startEntry struct {
-	ino, size int64
-	mtime     int64
-	deps      []string
-}
-
-// startedBy names the programs the kernel runs to start p (cached).
-func (s *Sandbox) startedBy(p, path string) []string {
-	st, err := os.Stat(p)
+// get returns p's entry, opened afresh unless p names the cached file.
+func (c *programs) get(p, path string) (program, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return program{}, &fsError{op: "stat", path: p, err: err}
+	}
+	mtime := st.Mtim.Nano()
+	if e, ok := c.entries[p]; ok {
+		if e.dev == st.Dev && e.ino == st.Ino && e.size == st.Size && e.mtime == mtime {
+			return e, nil
+		}
+		closeFD(e.fd)
+		delete(c.entries, p)
+	}
+	r, err := openRule(p, ll.AccessFSExecute)
 	if err != nil {
-		return nil
+		return program{}, err
 	}
-	sys, _ := st.Sys().(*syscall.Stat_t)
-	if sys == nil {
-		return parseStartedBy(p, path)
+	e := program{rule: r, size: st.Size, mtime: mtime}
+	if st.Mode&unix.S_IFMT == unix.S_IFREG {
+		e.startedBy = parseStartedBy(p, path)
 	}
-	key := startEntry{ino: int64(sys.Ino), size: st.Size(), mtime: st.ModTime().UnixNano()}
-	s.starts.mu.Lock()
-	e, ok := s.starts.m[p]
-	s.starts.mu.Unlock()
-	if ok && e.ino == key.ino && e.size == key.size && e.mtime == key.mtime {
-		return e.deps
+	if len(c.entries) >= maxCachedPrograms {
+		c.closeAll()
 	}
-	key.deps = parseStartedBy(p, path)
-	s.starts.mu.Lock()
-	if s.starts.m == nil || len(s.starts.m) > 4096 {
-		s.starts.m = map[string]startEntry{}
+	if c.entries == nil {
+		c.entries = map[string]program{}
 	}
-	s.starts.m[p] = key
-	s.starts.mu.Unlock()
-	return key.deps
+	c.entries[p] = e
+	return e, nil
+}
+
+func (c *programs) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeAll()
+}
+
+func (c *programs) closeAll() {
+	for p, e := range c.entries {
+		closeFD(e.fd)
+		delete(c.entries, p)
+	}
 }
 
 // parseStartedBy reads p's "#!" line or ELF program headers.

@@ -82,8 +82,7 @@ type Sandbox struct {
 	static   []rule // opened once: read grants, devices, workspace, home, allow lists
 	sysExec  []rule // the system program directories, for "any program" domains
 	noExec   []string
-	starts   startCache
-	programs programRules
+	programs programs
 	tasks    *taskDirs
 	closeOne sync.Once
 }
@@ -342,6 +341,9 @@ func (s *Sandbox) Close() {
 type Task struct {
 	// TmpDir is the task's private TMPDIR; empty when not enforced.
 	TmpDir string
+	// dir is TmpDir's rule, open until the task is released; nil for a
+	// Task made by hand, whose TmpDir is opened per command.
+	dir *rule
 }
 
 // NewTask gives a task its private, empty TMPDIR. Its release function
@@ -354,7 +356,7 @@ func (s *Sandbox) NewTask() (Task, func(), error) {
 	if err != nil {
 		return Task{}, nil, err
 	}
-	return Task{TmpDir: dir}, func() { s.tasks.put(dir) }, nil
+	return Task{TmpDir: dir.path, dir: &dir.rule}, func() { s.tasks.put(dir) }, nil
 }
 
 // Env sets HOME and TMPDIR of a child environment to the private ones.

@@ -239,8 +239,10 @@ func TestEnvKeepsTheUsersKubeconfig(t *testing.T) {
 }
 
 func TestCloseLeavesNothing(t *testing.T) {
+	fds := openFDs(t)
 	s, _ := enforced(t, Options{})
 	var dirs []string
+	var inUse []func()
 	for range 5 {
 		task, done, err := s.NewTask()
 		if err != nil {
@@ -252,12 +254,38 @@ func TestCloseLeavesNothing(t *testing.T) {
 		dirs = append(dirs, task.TmpDir)
 		if len(dirs)%2 == 0 {
 			done() // some released, some still in use at Close
+		} else {
+			inUse = append(inUse, done)
 		}
 	}
+	// A command caches its programs' descriptors: Close releases them.
+	task, done, err := s.NewTask()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, s, task, Exec{Programs: []string{lp(t, "sh")}}, "exit 0"); err != nil {
+		t.Fatal(err)
+	}
+	done()
 	s.Close()
 	for _, d := range append(dirs, s.state) {
 		mustNotExist(t, d)
 	}
+	for _, done := range inUse { // tasks that end after Close
+		done()
+	}
+	if after := openFDs(t); after != fds {
+		t.Fatalf("%d descriptors open before, %d after Close", fds, after)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	return len(entries)
 }
 
 func TestAllowWriteAndExec(t *testing.T) {

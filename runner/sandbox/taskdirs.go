@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -16,36 +17,57 @@ const readyDirs = 2
 // taskDirs hands out fresh, empty task directories and removes used
 // ones, both off the task's path: making and removing a directory costs
 // about 350 µs on a journaled disk, as much as starting a process. A
-// worker keeps a small stock made in advance and empties the trash; a
-// task never gets a directory another task used.
+// worker keeps a small stock made in advance, each already opened for its
+// rule, and empties the trash; a task never gets a directory another task
+// used.
 type taskDirs struct {
 	parent string
 	n      atomic.Uint64
-	ready  chan string   // only the worker sends
+	ready  chan taskDir  // only the worker sends
 	wake   chan struct{} // a directory was taken: restock
-	trash  chan string
+	trash  chan taskDir
 	stop   chan struct{}
 	done   chan struct{}
+	mu     sync.RWMutex // closed, and the trash's last sends
+	closed bool
 }
 
 func newTaskDirs(parent string) *taskDirs {
-	d := &taskDirs{parent: parent, ready: make(chan string, readyDirs), wake: make(chan struct{}, 1),
-		trash: make(chan string, 64), stop: make(chan struct{}), done: make(chan struct{})}
+	d := &taskDirs{parent: parent, ready: make(chan taskDir, readyDirs), wake: make(chan struct{}, 1),
+		trash: make(chan taskDir, 64), stop: make(chan struct{}), done: make(chan struct{})}
 	go d.run()
 	return d
 }
 
+// taskDir is a task's directory and its write rule.
+type taskDir struct {
+	path string
+	rule rule
+}
+
 // make creates a new, empty directory.
-func (d *taskDirs) make() (string, error) {
+func (d *taskDirs) make() (taskDir, error) {
 	dir := filepath.Join(d.parent, fmt.Sprintf("t%d", d.n.Add(1)))
 	if err := os.Mkdir(dir, 0o700); err != nil {
-		return "", fmt.Errorf("sandbox: create task TMPDIR: %w", err)
+		return taskDir{}, fmt.Errorf("sandbox: create task TMPDIR: %w", err)
 	}
-	return dir, nil
+	r, err := openRule(dir, dirWrite)
+	if err != nil {
+		_ = os.Remove(dir)
+		return taskDir{}, err
+	}
+	return taskDir{path: dir, rule: r}, nil
+}
+
+// remove closes the directory's descriptor and removes it with
+// everything in it.
+func (t taskDir) remove() {
+	closeFD(t.rule.fd)
+	_ = os.RemoveAll(t.path)
 }
 
 // get returns a fresh directory: one from the stock, or a new one.
-func (d *taskDirs) get() (string, error) {
+func (d *taskDirs) get() (taskDir, error) {
 	defer d.restock()
 	select {
 	case dir := <-d.ready:
@@ -63,11 +85,17 @@ func (d *taskDirs) restock() {
 }
 
 // put discards a used directory with everything in it.
-func (d *taskDirs) put(dir string) {
+func (d *taskDirs) put(dir taskDir) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed { // a task that outlived the sandbox
+		dir.remove()
+		return
+	}
 	select {
 	case d.trash <- dir:
 	default: // the worker is behind: do it here
-		_ = os.RemoveAll(dir)
+		dir.remove()
 	}
 }
 
@@ -89,7 +117,7 @@ func (d *taskDirs) run() {
 		case <-d.stop:
 			return
 		case dir := <-d.trash:
-			_ = os.RemoveAll(dir)
+			dir.remove()
 		case <-d.wake:
 		case <-retry:
 			retry = nil
@@ -100,14 +128,17 @@ func (d *taskDirs) run() {
 // close stops the worker and removes the stock and the trash; what is
 // left under parent is the caller's to remove.
 func (d *taskDirs) close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
 	close(d.stop)
 	<-d.done
 	for {
 		select {
 		case dir := <-d.trash:
-			_ = os.RemoveAll(dir)
+			dir.remove()
 		case dir := <-d.ready:
-			_ = os.RemoveAll(dir)
+			dir.remove()
 		default:
 			return
 		}
