@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 
@@ -18,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -234,6 +236,10 @@ func deployment(in Inputs) (*appsv1.Deployment, error) {
 		return nil, err
 	}
 	volumes, mounts := runnerVolumes(fdr)
+	runner, err := mergeRunner(runnerContainer(in, mounts), extras.runnerPatch)
+	if err != nil {
+		return nil, err
+	}
 	annotations := map[string]string{}
 	maps.Copy(annotations, s.PodAnnotations)
 	annotations[AnnotationInputsHash] = inputsHash(in)
@@ -266,7 +272,7 @@ func deployment(in Inputs) (*appsv1.Deployment, error) {
 					DNSConfig:                     s.DNSConfig,
 					HostAliases:                   s.HostAliases,
 					InitContainers:                extraContainers(extras.initContainers),
-					Containers:                    append([]corev1.Container{runnerContainer(in, mounts)}, extraContainers(extras.sidecars)...),
+					Containers:                    append([]corev1.Container{runner}, extraContainers(extras.sidecars)...),
 					Volumes:                       append(volumes, extras.volumes...),
 				},
 			},
@@ -301,10 +307,12 @@ func runnerContainer(in Inputs, mounts []corev1.VolumeMount) corev1.Container {
 		}
 	}
 	return corev1.Container{
-		Name:            "runner",
+		Name:            runnerContainerName,
 		Image:           image,
 		ImagePullPolicy: pull,
-		Args:            []string{"run", "--config", configDir + "/" + configFile},
+		// Only the key comes from the environment: envFrom cannot change
+		// what the operator decided (docs/operator.md).
+		Args:            []string{"run", "--config", configDir + "/" + configFile, "--env-overrides=api-key"},
 		Env:             runnerEnv(s),
 		EnvFrom:         s.EnvFrom,
 		Ports:           []corev1.ContainerPort{{Name: "probes", ContainerPort: probePort, Protocol: corev1.ProtocolTCP}},
@@ -451,6 +459,13 @@ func extraContainers(cs []corev1.Container) []corev1.Container {
 	return out
 }
 
+// runnerContainerName names the runner's container; an extraContainers
+// entry of that name is merged into it.
+const runnerContainerName = "runner"
+
+// reservedEnvPrefix starts the variables only the operator sets.
+const reservedEnvPrefix = "FLASHDUTY_RUNNER_"
+
 // reservedVolumes are the operator's own volume names.
 const reservedVolumes = "config workspace tmp ca"
 
@@ -458,6 +473,10 @@ const reservedVolumes = "config workspace tmp ca"
 type podExtras struct {
 	volumes                  []corev1.Volume
 	initContainers, sidecars []corev1.Container
+	// runnerPatch is the extraContainers entry named "runner", merged
+	// into the runner container; runner is it decoded, for the checks.
+	runnerPatch json.RawMessage
+	runner      *corev1.Container
 }
 
 // decodeList decodes raw core/v1 objects of one kind.
@@ -484,8 +503,110 @@ func decodeExtras(s fdv1.FlashdutyRunnerSpec) (podExtras, error) {
 	if x.initContainers, err = decodeList[corev1.Container]("initContainers", s.InitContainers); err != nil {
 		return x, err
 	}
-	x.sidecars, err = decodeList[corev1.Container]("extraContainers", s.ExtraContainers)
-	return x, err
+	if x.sidecars, err = decodeList[corev1.Container]("extraContainers", s.ExtraContainers); err != nil {
+		return x, err
+	}
+	for i, c := range x.sidecars {
+		if c.Name != runnerContainerName {
+			continue
+		}
+		if x.runner != nil {
+			return x, fmt.Errorf("extraContainers[%d]: a second entry named %s", i, runnerContainerName)
+		}
+		x.runner, x.runnerPatch = &c, json.RawMessage(s.ExtraContainers[i].Raw)
+	}
+	x.sidecars = slices.DeleteFunc(x.sidecars, func(c corev1.Container) bool { return c.Name == runnerContainerName })
+	return x, nil
+}
+
+// mergeRunner applies the extraContainers entry named "runner" to the
+// runner container as a strategic merge patch, the way kubectl patches a
+// container: env and ports merge by name, volumeMounts by path, probes,
+// resources, lifecycle and security fields replace the operator's. The
+// result is held to the runner's security defaults again.
+func mergeRunner(c corev1.Container, patch json.RawMessage) (corev1.Container, error) {
+	if patch == nil {
+		return c, nil
+	}
+	orig, err := json.Marshal(c)
+	if err != nil {
+		return c, fmt.Errorf("encode the runner container: %w", err)
+	}
+	merged, err := strategicpatch.StrategicMergePatch(orig, patch, corev1.Container{})
+	if err != nil {
+		return c, fmt.Errorf("extraContainers: merge the entry named %s: %w", runnerContainerName, err)
+	}
+	var out corev1.Container
+	if err := json.Unmarshal(merged, &out); err != nil {
+		return c, fmt.Errorf("extraContainers: merge the entry named %s: %w", runnerContainerName, err)
+	}
+	// Strategic merge puts the patch's list entries first; the operator's
+	// stay first, so that $(VAR) references in added env entries resolve.
+	out.Env = ownFirst(out.Env, c.Env, func(e corev1.EnvVar) string { return e.Name })
+	out.VolumeMounts = ownFirst(out.VolumeMounts, c.VolumeMounts, func(m corev1.VolumeMount) string { return m.MountPath })
+	out.Ports = ownFirst(out.Ports, c.Ports, func(p corev1.ContainerPort) string { return fmt.Sprint(p.ContainerPort, p.Protocol) })
+	out.SecurityContext = runnerSecurity(out.SecurityContext)
+	return out, nil
+}
+
+// ownFirst orders merged with the entries whose keys own has first, in
+// own's order, then the others as they were.
+func ownFirst[T any](merged, own []T, key func(T) string) []T {
+	rank := map[string]int{}
+	for i, o := range own {
+		rank[key(o)] = i
+	}
+	out := slices.Clone(merged)
+	slices.SortStableFunc(out, func(a, b T) int {
+		ra, aOwn := rank[key(a)]
+		rb, bOwn := rank[key(b)]
+		switch {
+		case aOwn && bOwn:
+			return ra - rb
+		case aOwn:
+			return -1
+		case bOwn:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// runnerOwnFields are the runner container's fields a merged entry cannot
+// set: what the operator runs and how (spec.image and
+// spec.imagePullPolicy choose the image).
+func runnerOwnFields(c *corev1.Container) []string {
+	var set []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"image", c.Image != ""}, {"imagePullPolicy", c.ImagePullPolicy != ""}, {"command", c.Command != nil},
+		{"args", c.Args != nil}, {"workingDir", c.WorkingDir != ""},
+	} {
+		if f.set {
+			set = append(set, f.name)
+		}
+	}
+	return set
+}
+
+// mountProblem refuses mounts that would change what the operator set up:
+// its own volumes elsewhere (a written workspace mounted on a program
+// directory would let tasks run what they wrote), and anything on or
+// under the configuration directory, or on the workspace or /tmp.
+func mountProblem(m corev1.VolumeMount) error {
+	p := path.Clean(m.MountPath)
+	switch {
+	case slices.Contains(strings.Fields(reservedVolumes), m.Name):
+		return fmt.Errorf("volumeMount %s: the volume %q is the operator's and mounted by it", m.MountPath, m.Name)
+	case p == configDir || strings.HasPrefix(p, configDir+"/"):
+		return fmt.Errorf("volumeMount %s: %s holds the runner's configuration", m.MountPath, configDir)
+	case p == workspaceDir || p == "/tmp":
+		return fmt.Errorf("volumeMount %s: the operator mounts its own volume there", m.MountPath)
+	}
+	return nil
 }
 
 // PodSpecProblem checks what the API server cannot (volumes and extra
@@ -505,23 +626,56 @@ func PodSpecProblem(s fdv1.FlashdutyRunnerSpec) error {
 			return fmt.Errorf("volume %q: the name is the operator's own (%s)", v.Name, reservedVolumes)
 		}
 	}
-	for _, group := range [][]corev1.Container{x.initContainers, x.sidecars} {
-		for _, c := range group {
-			if c.Name == "runner" || c.Name == "" {
-				return fmt.Errorf("container %q: give it a name other than runner", c.Name)
+	for _, m := range s.VolumeMounts {
+		if err := mountProblem(m); err != nil {
+			return err
+		}
+	}
+	if err := runnerPatchProblem(x.runner); err != nil {
+		return err
+	}
+	containers := append(slices.Clone(x.initContainers), x.sidecars...)
+	if x.runner != nil {
+		containers = append(containers, *x.runner)
+	}
+	for i, c := range containers {
+		if c.Name == "" || (c.Name == runnerContainerName && i < len(x.initContainers)) {
+			return fmt.Errorf("container %q: give it a name (other than %s for an init container)", c.Name, runnerContainerName)
+		}
+		if sc := c.SecurityContext; sc != nil {
+			switch {
+			case sc.Privileged != nil && *sc.Privileged:
+				return fmt.Errorf("container %q: privileged containers are not allowed", c.Name)
+			case sc.AllowPrivilegeEscalation != nil && *sc.AllowPrivilegeEscalation:
+				return fmt.Errorf("container %q: allowPrivilegeEscalation is not allowed", c.Name)
+			case sc.RunAsUser != nil && *sc.RunAsUser == 0, sc.RunAsNonRoot != nil && !*sc.RunAsNonRoot:
+				return fmt.Errorf("container %q: containers cannot run as root", c.Name)
+			case sc.Capabilities != nil && slices.ContainsFunc(sc.Capabilities.Add, func(c corev1.Capability) bool { return c != "NET_BIND_SERVICE" }):
+				return fmt.Errorf("container %q: only NET_BIND_SERVICE may be added", c.Name)
 			}
-			if sc := c.SecurityContext; sc != nil {
-				switch {
-				case sc.Privileged != nil && *sc.Privileged:
-					return fmt.Errorf("container %q: privileged containers are not allowed", c.Name)
-				case sc.AllowPrivilegeEscalation != nil && *sc.AllowPrivilegeEscalation:
-					return fmt.Errorf("container %q: allowPrivilegeEscalation is not allowed", c.Name)
-				case sc.RunAsUser != nil && *sc.RunAsUser == 0, sc.RunAsNonRoot != nil && !*sc.RunAsNonRoot:
-					return fmt.Errorf("container %q: containers cannot run as root", c.Name)
-				case sc.Capabilities != nil && slices.ContainsFunc(sc.Capabilities.Add, func(c corev1.Capability) bool { return c != "NET_BIND_SERVICE" }):
-					return fmt.Errorf("container %q: only NET_BIND_SERVICE may be added", c.Name)
-				}
-			}
+		}
+	}
+	return nil
+}
+
+// runnerPatchProblem checks the extraContainers entry merged into the
+// runner container (its security context is checked with the others).
+func runnerPatchProblem(c *corev1.Container) error {
+	if c == nil {
+		return nil
+	}
+	if own := runnerOwnFields(c); len(own) > 0 {
+		return fmt.Errorf("extraContainers entry %s: %s cannot be merged: what runs is the operator's (spec.image and spec.imagePullPolicy choose the image)",
+			runnerContainerName, strings.Join(own, ", "))
+	}
+	for _, e := range c.Env {
+		if strings.HasPrefix(e.Name, reservedEnvPrefix) {
+			return fmt.Errorf("extraContainers entry %s: env %s: %s* variables are set by the operator", runnerContainerName, e.Name, reservedEnvPrefix)
+		}
+	}
+	for _, m := range c.VolumeMounts {
+		if err := mountProblem(m); err != nil {
+			return fmt.Errorf("extraContainers entry %s: %w", runnerContainerName, err)
 		}
 	}
 	return nil

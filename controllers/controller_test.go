@@ -94,7 +94,7 @@ func TestCreateBuildsChildren(t *testing.T) {
 	// from the Secret and restricted security.
 	pod := dep.Spec.Template.Spec
 	c := pod.Containers[0]
-	if c.Image != "runner:test" || strings.Join(c.Args, " ") != "run --config /etc/flashduty-runner/config.yaml" {
+	if c.Image != "runner:test" || strings.Join(c.Args, " ") != "run --config /etc/flashduty-runner/config.yaml --env-overrides=api-key" {
 		t.Fatalf("container %s %v", c.Image, c.Args)
 	}
 	if e := c.Env[0]; e.Name != "FLASHDUTY_RUNNER_API_KEY" || e.ValueFrom.SecretKeyRef.Name != "fd-key" || e.ValueFrom.SecretKeyRef.Key != "api_key" {

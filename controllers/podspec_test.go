@@ -8,8 +8,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	fdv1 "github.com/flashcatcloud/flashduty-runner-k8s/api/v1alpha1"
@@ -116,8 +118,41 @@ func TestPodSpecProblem(t *testing.T) {
 		"caps": func(f *fdv1.FlashdutyRunner) {
 			f.Spec.ExtraContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "x", SecurityContext: &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"SYS_ADMIN"}}}})}
 		},
-		"runner name": func(f *fdv1.FlashdutyRunner) {
-			f.Spec.ExtraContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "runner"})}
+		"init named runner": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.InitContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "runner"})}
+		},
+		"merged image": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ExtraContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "runner", Image: "evil"})}
+		},
+		"merged command": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ExtraContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "runner", Args: []string{"run", "--config", "/w/c.yaml"}})}
+		},
+		"merged reserved env": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ExtraContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "runner", Env: []corev1.EnvVar{{Name: "FLASHDUTY_RUNNER_API_URL", Value: "wss://x"}}})}
+		},
+		"merged privileged": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ExtraContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "runner", SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)}})}
+		},
+		"merged mount on the config": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ExtraContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "runner", VolumeMounts: []corev1.VolumeMount{{Name: "c", MountPath: "/etc/flashduty-runner/config.yaml", SubPath: "x"}}})}
+		},
+		"patch directive": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ExtraContainers = []runtime.RawExtension{{Raw: []byte(`{"name":"runner","$patch":"replace"}`)}}
+		},
+		"nested patch directive": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ExtraContainers = []runtime.RawExtension{{Raw: []byte(`{"name":"runner","env":[{"name":"FLASHDUTY_RUNNER_API_KEY","$patch":"delete"}]}`)}}
+		},
+		"two runners": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ExtraContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "runner"}), raw(t, corev1.Container{Name: "runner"})}
+		},
+		"workspace mounted on a program directory": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.VolumeMounts = []corev1.VolumeMount{{Name: "workspace", MountPath: "/usr/local/bin"}}
+		},
+		"mount under the config directory": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.VolumeMounts = []corev1.VolumeMount{{Name: "c", MountPath: "/etc//flashduty-runner/./config.yaml", SubPath: "x"}}
+		},
+		"mount on /tmp": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.VolumeMounts = []corev1.VolumeMount{{Name: "c", MountPath: "/tmp/"}}
 		},
 		"unknown field": func(f *fdv1.FlashdutyRunner) {
 			f.Spec.ExtraContainers = []runtime.RawExtension{{Raw: []byte(`{"name":"x","imagee":"typo"}`)}}
@@ -125,10 +160,56 @@ func TestPodSpecProblem(t *testing.T) {
 	} {
 		if err := PodSpecProblem(runner("ns", "r", mutate).Spec); err == nil {
 			t.Errorf("%s accepted", name)
+		} else {
+			t.Logf("%s: %v", name, err)
 		}
 	}
 	if err := PodSpecProblem(runner("ns", "r").Spec); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An extraContainers entry named runner is merged into the runner
+// container: env and mounts added, resources merged key by key, probes
+// replaced; what runs, and the security defaults, stay the operator's.
+func TestRunnerContainerMerged(t *testing.T) {
+	patch := corev1.Container{
+		Name:            "runner",
+		Env:             []corev1.EnvVar{{Name: "TZ", Value: "UTC"}},
+		VolumeMounts:    []corev1.VolumeMount{{Name: "runbooks", MountPath: "/workspace/runbooks", ReadOnly: true}},
+		Resources:       corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}},
+		StartupProbe:    &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("probes")}}, FailureThreshold: 30},
+		SecurityContext: &corev1.SecurityContext{ReadOnlyRootFilesystem: ptr.To(false)},
+	}
+	fdr := runner("ns", "r", func(f *fdv1.FlashdutyRunner) {
+		f.Spec.ExtraContainers = []runtime.RawExtension{raw(t, patch), raw(t, corev1.Container{Name: "proxy", Image: "envoy"})}
+	})
+	if err := PodSpecProblem(fdr.Spec); err != nil {
+		t.Fatal(err)
+	}
+	dep, _ := desiredDeployment(t, fdr)
+	cs := dep.Spec.Template.Spec.Containers
+	if len(cs) != 2 || cs[0].Name != "runner" || cs[1].Name != "proxy" {
+		t.Fatalf("containers %v", cs)
+	}
+	c := cs[0]
+	if c.Image != "img" || c.Args[len(c.Args)-1] != "--env-overrides=api-key" {
+		t.Fatalf("what runs changed: %s %v", c.Image, c.Args)
+	}
+	if c.Env[0].Name != "FLASHDUTY_RUNNER_API_KEY" || c.Env[len(c.Env)-1].Name != "TZ" {
+		t.Fatalf("env %v", c.Env)
+	}
+	if c.VolumeMounts[0].Name != "config" || c.VolumeMounts[len(c.VolumeMounts)-1].MountPath != "/workspace/runbooks" {
+		t.Fatalf("mounts %v", c.VolumeMounts)
+	}
+	if c.Resources.Limits.Memory().String() != "1Gi" || c.Resources.Requests.Cpu().String() != "50m" {
+		t.Fatalf("resources %v", c.Resources)
+	}
+	if c.StartupProbe == nil || c.StartupProbe.FailureThreshold != 30 || c.ReadinessProbe == nil {
+		t.Fatal("probes")
+	}
+	if sc := c.SecurityContext; *sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation || sc.Capabilities.Drop[0] != "ALL" || !*sc.RunAsNonRoot {
+		t.Fatalf("security %+v", sc)
 	}
 }
 

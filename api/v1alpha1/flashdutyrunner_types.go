@@ -124,7 +124,9 @@ type FlashdutyRunnerSpec struct {
 	// +optional
 	Volumes []runtime.RawExtension `json:"volumes,omitempty"`
 
-	// VolumeMounts are added to the runner container.
+	// VolumeMounts are added to the runner container: volumes from
+	// Volumes, not on or under /etc/flashduty-runner, /workspace or /tmp
+	// themselves (mounts inside /workspace are fine).
 	// +kubebuilder:validation:MaxItems=32
 	// +optional
 	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`
@@ -137,7 +139,11 @@ type FlashdutyRunnerSpec struct {
 	InitContainers []runtime.RawExtension `json:"initContainers,omitempty"`
 
 	// ExtraContainers (core/v1 Container objects) run beside the runner
-	// (restricted like initContainers; the name "runner" is taken).
+	// (restricted like initContainers). An entry named "runner" is merged
+	// into the runner container as a strategic merge patch (env, ports
+	// and volumeMounts added, probes, resources, lifecycle and security
+	// fields set); image, imagePullPolicy, command, args and workingDir
+	// stay the operator's.
 	// +kubebuilder:validation:MaxItems=8
 	// +optional
 	ExtraContainers []runtime.RawExtension `json:"extraContainers,omitempty"`

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -77,6 +78,8 @@ func run(args, env []string, stdout, stderr io.Writer) int {
 // returns a loader that applies only the flags actually given.
 func configFlags(fs *flag.FlagSet, env []string, noKey bool) func() (*config.Config, error) {
 	path := fs.String("config", "", "config file (default ~/.flashduty-runner/config.yaml)")
+	envMode := fs.String("env-overrides", envAll, "which "+config.EnvPrefix+"* variables apply: "+envAll+", or "+envKeyOnly+
+		" (only the API key; any other is an error, and the runner's own TLS ignores "+strings.Join(tlsVars, ", ")+")")
 	values := map[string]*string{}
 	for _, k := range config.Keys() {
 		if f := k.Flag(); f != "" {
@@ -92,6 +95,15 @@ func configFlags(fs *flag.FlagSet, env []string, noKey bool) func() (*config.Con
 				flags[name] = *v
 			}
 		}
+		switch *envMode {
+		case envAll:
+		case envKeyOnly:
+			if err := keyOnly(env); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("--env-overrides: %q is neither %s nor %s", *envMode, envAll, envKeyOnly)
+		}
 		home, _ := os.UserHomeDir()
 		hostname, _ := os.Hostname()
 		src := config.Source{Env: env, Flags: flags, Identity: config.Identity{Home: home, Hostname: hostname}, NoKey: noKey}
@@ -103,6 +115,44 @@ func configFlags(fs *flag.FlagSet, env []string, noKey bool) func() (*config.Con
 		}
 		return config.Load(src)
 	}
+}
+
+// The --env-overrides modes. The operator runs the runner with
+// envKeyOnly: whoever may set a FlashdutyRunner's envFrom must not be able
+// to change what the operator decided (the platform URL on its allowlist,
+// the CA), nor weaken the runner's TLS.
+const (
+	envAll     = "all"
+	envKeyOnly = "api-key"
+)
+
+// tlsVars change how Go verifies TLS peers: under envKeyOnly the runner
+// itself ignores them (its children still get them).
+var tlsVars = []string{"SSL_CERT_FILE", "SSL_CERT_DIR", "GODEBUG"}
+
+// keyOnly refuses every configuration variable but the API key's, and
+// clears tlsVars from the runner's own environment. Go reads
+// SSL_CERT_FILE and SSL_CERT_DIR when it first loads the system roots,
+// after this, and re-reads GODEBUG when it changes.
+func keyOnly(env []string) error {
+	var refused []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, config.EnvPrefix) && !isSecretVar(name) {
+			refused = append(refused, name)
+		}
+	}
+	if len(refused) > 0 {
+		slices.Sort(refused)
+		return fmt.Errorf("--env-overrides=%s: only the API key may come from the environment, not %s (set it in the configuration)",
+			envKeyOnly, strings.Join(refused, ", "))
+	}
+	for _, name := range tlsVars {
+		if err := os.Unsetenv(name); err != nil {
+			return fmt.Errorf("clear %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 func cmdRun(args, env []string, stderr io.Writer) int {

@@ -206,3 +206,34 @@ func TestSIGTERMDrains(t *testing.T) {
 		t.Fatalf("violations: %v", v)
 	}
 }
+
+// Under --env-overrides=api-key (how the operator starts the runner) only
+// the API key comes from the environment: a variable injected through a
+// FlashdutyRunner's envFrom cannot change the configuration, and the
+// runner's own TLS ignores SSL_CERT_FILE, SSL_CERT_DIR and GODEBUG.
+func TestEnvOverridesKeyOnly(t *testing.T) {
+	cfg := writeConfig(t, "permission: {preset: strict}\nsandbox: {mode: off}\n")
+	check := func(env []string, mode string) (int, string) {
+		var out, errOut bytes.Buffer
+		code := run([]string{"check", "--config", cfg, "--env-overrides", mode, "--", "touch x"}, env, &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+	trust := []string{"FLASHDUTY_RUNNER_PERMISSION_PRESET=trust", "FLASHDUTY_RUNNER_API_KEY=fk_x"}
+	if code, out := check(trust, "all"); code != 0 {
+		t.Fatalf("by default the environment configures: exit %d %s", code, out)
+	}
+	if code, out := check(trust, "api-key"); code != 2 || !strings.Contains(out, "FLASHDUTY_RUNNER_PERMISSION_PRESET") || strings.Contains(out, "fk_x") {
+		t.Fatalf("a configuration variable must be refused by name: exit %d %s", code, out)
+	}
+	t.Setenv("GODEBUG", "x509negativeserial=1")
+	t.Setenv("SSL_CERT_FILE", "/nonexistent.pem")
+	if code, out := check([]string{"FLASHDUTY_RUNNER_API_KEY=fk_x"}, "api-key"); code != 1 || !strings.Contains(out, "denied") {
+		t.Fatalf("the key alone is fine (strict denies touch): exit %d %s", code, out)
+	}
+	if os.Getenv("GODEBUG") != "" || os.Getenv("SSL_CERT_FILE") != "" {
+		t.Fatal("TLS variables left in the runner's environment")
+	}
+	if code, _ := check(nil, "some"); code != 2 {
+		t.Fatal("an unknown mode must be refused")
+	}
+}

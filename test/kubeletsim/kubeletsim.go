@@ -115,10 +115,6 @@ func StartPod(ctx context.Context, c client.Client, dep *appsv1.Deployment, o Op
 	env := []string{
 		"PATH=" + o.PathPrefix + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"KUBECONFIG=" + kubeconfig,
-		// The mounts and the pod's own network namespace, mapped for a
-		// process on this machine:
-		"FLASHDUTY_RUNNER_WORKSPACE_ROOT=" + mapPath("/workspace"),
-		"FLASHDUTY_RUNNER_HTTP_ADDR=" + probeAddr,
 	}
 	for _, e := range ctr.Env {
 		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
@@ -135,6 +131,10 @@ func StartPod(ctx context.Context, c client.Client, dep *appsv1.Deployment, o Op
 	for i, a := range ctr.Args {
 		args[i] = mapPath(a)
 	}
+	// The mounts and the pod's own network namespace, mapped for a process
+	// on this machine: flags, which the operator's --env-overrides=api-key
+	// leaves in force.
+	args = append(args, "--workspace-root="+mapPath("/workspace"), "--http-addr="+probeAddr)
 	p := &Pod{cmd: exec.Command(o.Binary, args...), logs: &lockedBuffer{}, ProbeAddr: probeAddr, done: make(chan struct{})}
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
