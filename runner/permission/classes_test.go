@@ -528,3 +528,35 @@ func TestMoreGadgets(t *testing.T) {
 		{"git apply --unsafe-paths --directory / p.patch", "git apply --stat p.patch"},
 	})
 }
+
+// A second sweep of diagnostic programs: kubeconfig rewrites, systemd's
+// remote hosts, openssl engines, sort's temporary directory and curl's
+// Unix sockets.
+func TestDiagnosticSweep(t *testing.T) {
+	kube := rules("*", "deny", "kubectl *", "allow",
+		"systemctl status *", "allow", "journalctl *", "allow", "loginctl *", "allow", "openssl *", "allow",
+		"sort *", "allow", "curl *", "allow", "> /tmp/*", "allow")
+	checkClass(t, "diagnostic sweep", kube, []classCase{
+		{"kubectl config use-context prod", "kubectl config current-context"},
+		{"kubectl config set-context --current --namespace=x", "kubectl config view --minify"},
+		{"kubectl --context=a config set-credentials x --exec-command=/tmp/x", "kubectl config get-contexts"},
+		{"kubectl config delete-context prod", "kubectl config view"},
+		{"kubectl config $SUB prod", "kubectl config get-clusters"},
+		{"systemctl status nginx -H root@db1", "systemctl status nginx --no-pager"},
+		{"systemctl status --host=db1 nginx", "systemctl status -l nginx"},
+		{"systemctl -M web status nginx", "systemctl status nginx -n 50"},
+		{"journalctl --machine=web -u x", "journalctl -u nginx -n 50 --no-pager"},
+		{"journalctl -xeM web", "journalctl -xeu nginx"},
+		{"loginctl -H db1 list-sessions", "loginctl list-sessions"},
+		{"openssl engine dynamic -pre SO_PATH:/tmp/x.so -pre LOAD", "openssl engine -t"},
+		{"sort -T /etc -S 1 x", "sort -T /tmp -S 1 x"},
+		{"sort --temporary-directory=/var/lib x", "sort -u x"},
+		{"curl --unix-socket /var/run/docker.sock http://x/containers/json", "curl -sS https://example.com"},
+		{"curl --abstract-unix-socket x http://x/", "curl -fsSL https://example.com/x"},
+	})
+	// A rule for the kubeconfig write allows the rewrite.
+	p := mustCompile(t, append(kube, rules("> */.kube/config", "allow")...))
+	if v := p.Check("kubectl config use-context staging"); !v.Allowed {
+		t.Fatalf("a kubeconfig write rule must allow use-context: %v", v.Err)
+	}
+}

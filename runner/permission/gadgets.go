@@ -30,7 +30,7 @@ func gadgetFor(name string) handler {
 	case "less", "more", "most", "pg":
 		return pagerCall
 	case "sort":
-		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-o --output", arg: reqArg, role: writes}, {names: "--compress-program", arg: reqArg, role: script}, {names: "-k --key", arg: reqArg}, {names: "-t --field-separator", arg: reqArg}, {names: "-S --buffer-size", arg: reqArg}, {names: "-T --temporary-directory", arg: reqArg}, {names: "--parallel", arg: reqArg}, {names: "--batch-size", arg: reqArg}, {names: "--files0-from", arg: reqArg}, {names: "--sort", arg: reqArg}, {names: "--random-source", arg: reqArg}}}, nil)
+		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-o --output", arg: reqArg, role: writes}, {names: "--compress-program", arg: reqArg, role: script}, {names: "-k --key", arg: reqArg}, {names: "-t --field-separator", arg: reqArg}, {names: "-S --buffer-size", arg: reqArg}, {names: "-T --temporary-directory", arg: reqArg, role: writesInside}, {names: "--parallel", arg: reqArg}, {names: "--batch-size", arg: reqArg}, {names: "--files0-from", arg: reqArg}, {names: "--sort", arg: reqArg}, {names: "--random-source", arg: reqArg}}}, nil)
 	case "tee":
 		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-a --append"}, {names: "-i --ignore-interrupts"}, {names: "-p"}, {names: "--output-error", arg: optArg}}}, allOperandsWritten)
 	case "dd":
@@ -74,7 +74,9 @@ func gadgetFor(name string) handler {
 	case "pip", "pip3", "npm", "pnpm", "yarn", "gem", "bundle", "cargo", "go":
 		return packageManagerCall
 	case "systemctl":
-		return systemctlCall
+		return systemdTool(systemctlCall)
+	case "journalctl", "loginctl", "busctl", "hostnamectl", "timedatectl", "localectl", "machinectl", "networkctl", "coredumpctl", "bootctl", "homectl", "portablectl", "resolvectl", "userdbctl", "systemd-analyze", "systemd-cgls", "systemd-cgtop":
+		return systemdTool(nil)
 	case "ip":
 		return ipCall
 	case "xxd", "uniq":

@@ -212,6 +212,32 @@ func packageManagerCall(c *call) {
 	}
 }
 
+// systemdTool checks the options systemd's tools share: -H/--host runs
+// ssh to reach another machine's manager, -M/--machine enters a
+// container's; then the tool's own handler, if any.
+func systemdTool(next handler) handler {
+	return func(c *call) {
+		for _, w := range c.args() {
+			if !w.known {
+				continue
+			}
+			switch t := w.text; {
+			case t == "--":
+				return
+			case t == "--host" || strings.HasPrefix(t, "--host="):
+				c.needs("--host", c.name+" --host runs ssh to reach another machine")
+			case t == "--machine" || strings.HasPrefix(t, "--machine="):
+				c.needs("--machine", c.name+" --machine talks to another machine's or container's manager")
+			case len(t) > 1 && t[0] == '-' && t[1] != '-' && strings.ContainsAny(t[1:], "HM"):
+				c.needs(t, c.name+" -H/-M reaches another machine or container")
+			}
+		}
+		if next != nil {
+			next(c)
+		}
+	}
+}
+
 // systemctlCall: linking or enabling a unit file, editing units and
 // changing the manager's environment make systemd run what the check
 // cannot read.

@@ -127,6 +127,7 @@ var curlOpts = optTable{permute: true, opts: []opt{
 	{names: "--output-dir", arg: reqArg}, {names: "-O --remote-name --remote-name-all"}, {names: "-J --remote-header-name"},
 	{names: "-K --config", arg: reqArg, role: loads, why: "reads options from a file the check cannot read"},
 	{names: "--engine", arg: reqArg, role: loads, why: "loads a crypto engine"},
+	{names: "--unix-socket --abstract-unix-socket", arg: reqArg, role: connects, why: "talks to a local daemon's socket (docker.sock is root on the host)"},
 	{names: "-T --upload-file", arg: reqArg, role: connects, why: "uploads a local file"},
 	{names: "-d --data --data-binary --data-ascii --data-urlencode --json -F --form --form-string", arg: reqArg},
 	{names: "-H --header -A --user-agent -e --referer -u --user -x --proxy -X --request -w --write-out -b --cookie -m --max-time --connect-timeout -r --range -E --cert --key --cacert --capath --resolve --connect-to -U --proxy-user --retry --retry-delay --retry-max-time -Y --speed-limit -y --speed-time --limit-rate -z --time-cond --interface --dns-servers --netrc-file --url --variable --expand-url", arg: reqArg},
@@ -198,6 +199,11 @@ func opensslCall(c *call) {
 			i++
 		case "engine", "keyform_engine", "provider", "provider-path", "ssl_client_engine":
 			c.needs(w.text, "openssl "+w.text+" loads code")
+			i++
+		case "pre", "post":
+			if args[0].known && args[0].text == "engine" {
+				c.needs(w.text, "openssl engine "+w.text+" commands load shared libraries (SO_PATH, LOAD)")
+			}
 			i++
 		}
 	}

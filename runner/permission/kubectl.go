@@ -57,10 +57,11 @@ func kubectlCall(c *call) {
 		}
 		c.kubectlWord(args, i)
 	}
-	sub := kubectlSubcommand(args[:end])
-	if sub == nil {
+	at := kubectlSubcommand(args[:end])
+	if at < 0 {
 		return
 	}
+	sub := &args[at]
 	if !sub.known {
 		c.needs(sub.src, "a kubectl subcommand named at run time could be a plugin")
 		return
@@ -73,6 +74,40 @@ func kubectlCall(c *call) {
 		if dst := args[len(args)-1]; !isRemote(dst) && !strings.HasPrefix(dst.text, "-") {
 			c.write(dst)
 		}
+	}
+	if sub.text == "config" {
+		c.kubectlConfig(args[at+1 : end])
+	}
+}
+
+// kubectlConfigWrites are the `kubectl config` subcommands that rewrite
+// the kubeconfig, which every later task then uses.
+const kubectlConfigWrites = " set unset set-cluster set-context set-credentials use-context use delete-cluster delete-context delete-user rename-context "
+
+// kubectlConfig checks `kubectl config SUB`: a rewrite of the kubeconfig
+// is checked as a write of it: the --kubeconfig file, or whatever
+// $KUBECONFIG names (any path ending in /.kube/config when unset).
+func (c *call) kubectlConfig(args []word) {
+	var sub *word
+	kubeconfig := word{toks: append([]rune{anyTok}, []rune("/.kube/config")...), src: "$KUBECONFIG"}
+	for i := 0; i < len(args); i++ {
+		w := args[i]
+		switch {
+		case w.known && w.text == "--kubeconfig" && i+1 < len(args):
+			kubeconfig = args[i+1]
+			i++
+		case w.known && strings.HasPrefix(w.text, "--kubeconfig="):
+			kubeconfig = knownWord(strings.TrimPrefix(w.text, "--kubeconfig="))
+		case sub == nil && (!w.known || !strings.HasPrefix(w.text, "-")):
+			sub = &args[i]
+		}
+	}
+	switch {
+	case sub == nil:
+	case !sub.known:
+		c.write(kubeconfig) // a subcommand named at run time may be a rewrite
+	case strings.Contains(kubectlConfigWrites, " "+sub.text+" "):
+		c.write(kubeconfig)
 	}
 }
 
@@ -115,13 +150,13 @@ func (c *call) kubectlWord(args []word, i int) {
 	}
 }
 
-// kubectlSubcommand is the first word that is neither a flag nor a
-// global flag's value.
-func kubectlSubcommand(args []word) *word {
+// kubectlSubcommand is the index of the first word that is neither a
+// flag nor a global flag's value; -1 when there is none.
+func kubectlSubcommand(args []word) int {
 	for i := 0; i < len(args); i++ {
 		w := args[i]
 		if !w.known || !strings.HasPrefix(w.text, "-") || w.text == "-" {
-			return &args[i]
+			return i
 		}
 		if strings.HasPrefix(w.text, "--") {
 			if !strings.Contains(w.text, "=") && strings.Contains(kubectlValueFlags, " "+w.text+" ") {
@@ -133,5 +168,5 @@ func kubectlSubcommand(args []word) *word {
 			i++
 		}
 	}
-	return nil
+	return -1
 }

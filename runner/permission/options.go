@@ -23,12 +23,13 @@ const (
 type role uint8
 
 const (
-	plain     role = iota
-	script         // the value is a shell script the program runs (`su -c`, `tar --to-command`)
-	writes         // the value is a file the program writes (`sort -o`)
-	loads          // loads code or config the check cannot read; a rule must name it
-	connects       // sends data or credentials to a server the option names; a rule must name it
-	noCommand      // with this option the wrapper runs nothing (`command -v`)
+	plain        role = iota
+	script            // the value is a shell script the program runs (`su -c`, `tar --to-command`)
+	writes            // the value is a file the program writes (`sort -o`)
+	writesInside      // the value is a directory the program writes files in (`sort -T`)
+	loads             // loads code or config the check cannot read; a rule must name it
+	connects          // sends data or credentials to a server the option names; a rule must name it
+	noCommand         // with this option the wrapper runs nothing (`command -v`)
 )
 
 // opt is one option: its spellings (`-s --signal`), value and role.

@@ -227,6 +227,8 @@ func (c *call) optionEffects(p parsedArgs) {
 			if !o.value.known || o.value.text != "-" { // `-` is standard output
 				c.write(o.value)
 			}
+		case writesInside:
+			c.write(inside(o.value))
 		case script:
 			c.script(o.value, dialectSh)
 		case loads, connects:
