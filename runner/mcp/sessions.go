@@ -327,6 +327,13 @@ func (m *Manager) connectStdio(ctx context.Context, cfg ServerConfig) (*sdk.Clie
 	if err != nil {
 		return nil, fmt.Errorf("start MCP server %s: %w", cfg.Name, err)
 	}
+	// A command named by its path may be a link to another program
+	// (sandbox.Disguised): the rules must allow that one too.
+	if real, ok := sandbox.Disguised(path); ok && strings.Contains(cfg.Command, "/") {
+		if v := m.o.Bash.CheckArgs(ctx, append([]string{real}, cfg.Args...)); !v.Allowed {
+			return nil, v.Err
+		}
+	}
 	task, release, err := m.o.Sandbox.NewTask()
 	if err != nil {
 		return nil, err

@@ -560,3 +560,29 @@ func TestDiagnosticSweep(t *testing.T) {
 		t.Fatalf("a kubeconfig write rule must allow use-context: %v", v.Err)
 	}
 }
+
+// Wrappers and builtins from a second sweep: multi-call names, name
+// tables of the shell, `--` after a wrapper's operand, and more wrappers
+// that run their operands.
+func TestWrapperSweep(t *testing.T) {
+	checkClass(t, "wrapper sweep", trustPlus, []classCase{
+		{"toybox rm x", "toybox ls"},
+		{"exec -a rm busybox x", "exec ls"},
+		{"exec -a rm /bin/busybox x", "exec -a myls ls"},
+		{"hash -p /bin/rm ls", "hash -r"},
+		{"hash -dp /bin/rm ls", "hash"},
+		{"enable -f ./x.so rm", "enable -n echo"},
+		{"timeout 5 -- rm x", "timeout 5 -- ls"},
+		{"timeout -k 1 5 -- rm x", "timeout -k 1 5 ls"},
+		{"dbus-launch rm x", "dbus-launch ls"},
+		{"entr rm x", "entr ls"},
+		{"setarch x86_64 rm x", "setarch x86_64 ls"},
+		{"linux64 rm x", "linux64 ls"},
+		{"systemd-nspawn -D / rm x", ""},
+		{"xvfb-run rm x", "xvfb-run ls"},
+		{"chronic rm x", "chronic ls"},
+		{"envdir ./env rm x", "envdir ./env ls"},
+		{"hyperfine 'rm x'", ""},
+		{"pee 'rm x'", ""},
+	})
+}

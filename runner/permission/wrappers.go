@@ -59,14 +59,18 @@ func wrapperFor(name string) handler {
 		return watchCall
 	case "su", "runuser":
 		return suCall
-	case "busybox":
+	case "busybox", "toybox":
 		return busyboxCall
+	case "hash":
+		return builtinOption('p', "hash -p makes a command name run another program")
+	case "enable":
+		return builtinOption('f', "enable -f loads a builtin from a shared library")
 	case "command":
 		return simpleWrapper(optTable{strict: true, opts: []opt{{names: "-p"}, {names: "-v", role: noCommand}, {names: "-V", role: noCommand}}}, 0, false)
 	case "builtin":
 		return simpleWrapper(optTable{}, 0, false)
 	case "exec":
-		return simpleWrapper(optTable{strict: true, opts: []opt{{names: "-c"}, {names: "-l"}, {names: "-a", arg: reqArg}}}, 0, false)
+		return execCall
 	case "eval":
 		return evalCall
 	case "trap":
@@ -77,8 +81,13 @@ func wrapperFor(name string) handler {
 		return aliasCall
 	case "rlwrap", "unbuffer", "proxychains", "proxychains4", "torsocks", "firejail", "dbus-run-session", "ssh-agent",
 		"pkexec", "systemd-run", "setpriv", "prlimit", "numactl", "cgexec", "runcon", "chpst", "catchsegv", "capsh", "sg", "newgrp",
-		"start-stop-daemon", "faketime", "daemonize", "softlimit", "nocache", "eatmydata", "fakeroot", "proot", "bwrap", "ld.so":
+		"start-stop-daemon", "faketime", "daemonize", "softlimit", "nocache", "eatmydata", "fakeroot", "proot", "bwrap", "ld.so",
+		"dbus-launch", "entr", "xvfb-run", "tsocks", "envdir", "envuidgid", "setuidgid", "fakechroot", "trickle", "cpulimit",
+		"chronic", "ifne", "lckdo", "timelimit", "setarch", "linux32", "linux64", "systemd-nspawn", "flatpak-spawn", "sem",
+		"watchexec", "retry":
 		return genericWrapper
+	case "hyperfine", "pee", "mispipe":
+		return scriptOperands
 	}
 	if strings.HasPrefix(name, "ld-linux") || strings.HasPrefix(name, "ld64.so") {
 		return genericWrapper // the dynamic loader runs its operand
@@ -174,6 +183,58 @@ func simpleWrapper(t optTable, skip int, shellWhenEmpty bool) handler {
 			return
 		}
 		c.run(p.rest[skip:])
+		// `timeout 5 -- rm x`: GNU runs a program named `--`, other
+		// implementations (uutils) take `--` as the end of options and
+		// run rm. Both readings are checked.
+		if cmd := p.rest[skip:]; len(cmd) > 1 && cmd[0].known && cmd[0].text == "--" {
+			c.run(cmd[1:])
+		}
+	}
+}
+
+// scriptOperands reads programs whose operands are shell commands they
+// run (`hyperfine 'cmd'`, `pee 'cmd' 'cmd'`): each is checked as a
+// script; any option denies, naming it.
+func scriptOperands(c *call) {
+	p, ok := c.parse(optTable{strict: true}, c.args())
+	if !ok {
+		return
+	}
+	for _, w := range p.rest {
+		c.script(w, dialectSh)
+	}
+}
+
+// execCall: `exec -a NAME prog …` runs prog with NAME as its argv[0],
+// which a multi-call binary (busybox) takes as the program to be: the
+// command is checked under both names.
+func execCall(c *call) {
+	p, ok := c.parse(optTable{strict: true, opts: []opt{{names: "-c"}, {names: "-l"}, {names: "-a", arg: reqArg}}}, c.args())
+	if !ok || len(p.rest) == 0 {
+		return
+	}
+	c.run(p.rest)
+	for _, o := range p.opts {
+		if o.name == "-a" {
+			c.run(append([]word{o.value}, p.rest[1:]...))
+		}
+	}
+}
+
+// builtinOption handles a shell builtin whose option letter (alone or in
+// a bundle) does what why says: a rule must name it.
+func builtinOption(letter rune, why string) handler {
+	return func(c *call) {
+		for _, w := range c.args() {
+			switch {
+			case !w.known:
+				c.needs("-"+string(letter), c.name+" with an option named at run time; "+why)
+			case w.text == "--":
+				return
+			case len(w.text) > 1 && w.text[0] == '-' && strings.ContainsRune(w.text[1:], letter):
+				c.needs("-"+string(letter), why)
+			}
+		}
 	}
 }
 

@@ -208,3 +208,27 @@ func lookPath(name, path string) string {
 	}
 	return ""
 }
+
+// Disguised returns the program a link leads to when it is another
+// program than the link's name says, so that the permission check can
+// hold for that program too (`ln -s /bin/rm ./ls; ./ls x` is rm). Only
+// links outside SystemProgramDirs count: inside, links are the
+// distribution's (awk -> mawk) and tasks cannot make them. A multi-call
+// binary (busybox) acts as the name it is run by, which was checked.
+func Disguised(path string) (string, bool) {
+	clean := filepath.Clean(path)
+	for _, d := range SystemProgramDirs {
+		if within(clean, d) {
+			return "", false
+		}
+	}
+	real, err := filepath.EvalSymlinks(clean)
+	if err != nil {
+		return "", false
+	}
+	switch base := filepath.Base(real); base {
+	case filepath.Base(clean), "busybox", "toybox", "coreutils":
+		return "", false
+	}
+	return real, true
+}

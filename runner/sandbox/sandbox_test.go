@@ -411,3 +411,40 @@ func TestReplacedProgramGetsItsOwnRule(t *testing.T) {
 		t.Fatalf("the replaced program must run as itself (exit 1), got %v", err)
 	}
 }
+
+func TestDisguised(t *testing.T) {
+	dir := t.TempDir()
+	touch := lp(t, "touch")
+	for name, want := range map[string]bool{"ls": true, "touch": false} {
+		link := filepath.Join(dir, name)
+		if err := os.Symlink(touch, link); err != nil {
+			t.Fatal(err)
+		}
+		real, got := Disguised(link)
+		if got != want || (want && real != mustEval(t, touch)) {
+			t.Errorf("%s -> %s: disguised %v (%s), want %v", name, touch, got, real, want)
+		}
+	}
+	// The distribution's links are taken as they are.
+	if _, got := Disguised("/usr/bin/../bin/" + filepath.Base(touch)); got {
+		t.Error("a system program directory link counted as disguised")
+	}
+	if bb, err := exec.LookPath("busybox"); err == nil {
+		link := filepath.Join(dir, "rm")
+		if err := os.Symlink(bb, link); err != nil {
+			t.Fatal(err)
+		}
+		if _, got := Disguised(link); got {
+			t.Error("busybox acts as the name it is run by")
+		}
+	}
+}
+
+func mustEval(t *testing.T, p string) string {
+	t.Helper()
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

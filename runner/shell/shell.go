@@ -417,6 +417,9 @@ func (s *Shell) execHandler(procs *groups, task sandbox.Task) interp.ExecHandler
 			fmt.Fprintln(hc.Stderr, err)
 			return interp.ExitStatus(127)
 		}
+		if err := s.checkLinkTarget(ctx, path, args); err != nil {
+			return err
+		}
 		cmd := exec.CommandContext(ctx, path)
 		cmd.Args = args
 		cmd.Env = s.o.Policy.ChildEnv(CleanEnv(exported(hc.Env)))
@@ -454,6 +457,20 @@ func (s *Shell) execHandler(procs *groups, task sandbox.Task) interp.ExecHandler
 		}
 		return err
 	}
+}
+
+// checkLinkTarget checks, for a program run by its path, the program a
+// link leads to (sandbox.Disguised) with the same arguments. Programs
+// found on the runner's PATH are not links a task made.
+func (s *Shell) checkLinkTarget(ctx context.Context, path string, args []string) error {
+	real, ok := sandbox.Disguised(path)
+	if !ok || !strings.Contains(args[0], "/") {
+		return nil
+	}
+	if v := s.o.Policy.CheckArgs(ctx, append([]string{real}, args[1:]...)); !v.Allowed {
+		return v.Err
+	}
+	return nil
 }
 
 // exported lists the exported string variables of the interpreter.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -115,6 +116,13 @@ func TestRunTimeChecks(t *testing.T) {
 		{"alias", "shopt -s expand_aliases\nalias x='touch pwned'\nx", []string{"*", "allow", "touch *", "deny"}, nil, false},
 		{"read then run", `read -r c <cmd.txt; $c pwned`, []string{"*", "allow", "touch *", "deny"}, func(root string) {
 			_ = os.WriteFile(filepath.Join(root, "cmd.txt"), []byte("touch\n"), 0o644)
+		}, false},
+		// A link that names a program otherwise: checked as its target.
+		{"renaming link", `ln -s "$(command -v touch)" ./ls; ./ls pwned`, []string{"*", "allow", "touch *", "deny"}, nil, false},
+		{"link made earlier", `sub/ls pwned`, []string{"*", "allow", "touch *", "deny"}, func(root string) {
+			touch, _ := exec.LookPath("touch")
+			_ = os.Mkdir(filepath.Join(root, "sub"), 0o755)
+			_ = os.Symlink(touch, filepath.Join(root, "sub", "ls"))
 		}, false},
 	}
 	for _, c := range cases {
@@ -269,5 +277,14 @@ func TestBashCRunsEmbedded(t *testing.T) {
 	r, _, err = run(t, s, args{Command: `bash -c 'exit 7'`})
 	if err != nil || r.ExitCode != 7 {
 		t.Fatalf("exit status: %v %+v", err, r)
+	}
+}
+
+// A link to an allowed program runs: only what it leads to is checked.
+func TestLinkToAllowedProgramRuns(t *testing.T) {
+	s, _ := newShell(t, "*", "allow", "touch *", "deny")
+	r, _, err := run(t, s, args{Command: `echo hi > f && ln -s "$(command -v cat)" ./show && ./show f`})
+	if err != nil || r.ExitCode != 0 || r.Stdout != "hi\n" {
+		t.Fatalf("err %v result %+v", err, r)
 	}
 }
