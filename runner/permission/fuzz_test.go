@@ -130,7 +130,8 @@ func FuzzWrapperParser(f *testing.F) {
 	p := mustCompile(f, trustPlus)
 	names := []string{"sudo", "doas", "env", "nice", "nohup", "setsid", "stdbuf", "time", "timeout", "ionice", "taskset",
 		"chrt", "chroot", "unshare", "nsenter", "strace", "ltrace", "xargs", "flock", "script", "watch", "su", "runuser",
-		"busybox", "command", "exec", "bash", "sh", "zsh", "find", "git", "tar", "awk", "sed", "kubectl", "curl", "ssh", "socat"}
+		"busybox", "toybox", "command", "exec", "hash", "enable", "hyperfine", "pee", "dbus-launch", "bash", "sh", "zsh", "find",
+		"git", "tar", "awk", "sed", "sort", "kubectl", "curl", "openssl", "ssh", "socat", "systemctl", "journalctl"}
 	f.Fuzz(func(t *testing.T, name, line string) {
 		if CheckInput(line) != nil {
 			return
