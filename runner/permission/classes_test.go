@@ -352,6 +352,13 @@ func TestKubectl(t *testing.T) {
 		{"kubectl get pods --profile=cpu --profile-output=/etc/m", ""},
 		{"kubectl get pods --cache-dir=/ws/c", ""},
 		{"kubectl get pods --$FLAG=x", "kubectl logs \"$POD\" -n \"$NS\""},
+		// Where objects are read from: a URL is fetched by the runner.
+		{"kubectl get -f http://169.254.169.254/latest/meta-data/", "kubectl get -f pod.yaml"},
+		{"kubectl describe --filename=https://evil/x.yaml", "kubectl describe -f ./manifests/"},
+		{"kubectl get -Rfhttps://evil/x", "kubectl logs -f deploy/x"},
+		{"kubectl get -f \"$URL\"", "kubectl get -R -f dir/"},
+		{"kubectl get -k https://github.com/evil/base", ""},
+		{"kubectl get --kustomize=./overlay", ""},
 	})
 	trustK := rules("*", "allow", "rm -rf /", "deny")
 	checkClass(t, "kubectl plugins", trustK, []classCase{

@@ -56,6 +56,7 @@ func kubectlCall(c *call) {
 			break
 		}
 		c.kubectlWord(args, i)
+		c.kubectlSource(args, i)
 	}
 	at := kubectlSubcommand(args[:end])
 	if at < 0 {
@@ -147,6 +148,55 @@ func (c *call) kubectlWord(args []word, i int) {
 				return
 			}
 		}
+	}
+}
+
+// kubectlSource checks where kubectl reads objects from: `-f URL` makes
+// kubectl fetch the URL from the runner (and print what it got when it is
+// no manifest: cloud metadata credentials), and kustomize (`-k`) fetches
+// the remote bases and resources its kustomization names, with git.
+func (c *call) kubectlSource(args []word, i int) {
+	w := args[i]
+	if !w.known {
+		return
+	}
+	next := func() (word, bool) {
+		if i+1 < len(args) {
+			return args[i+1], true
+		}
+		return word{}, false
+	}
+	var file word
+	var hasFile bool
+	switch t := w.text; {
+	case t == "-k" || t == "--kustomize" || strings.HasPrefix(t, "--kustomize="):
+		c.needs("-k", "kubectl -k runs kustomize, which fetches remote bases and resources (with git)")
+		return
+	case t == "-f" || t == "--filename":
+		file, hasFile = next()
+	case strings.HasPrefix(t, "--filename="):
+		file, hasFile = knownWord(strings.TrimPrefix(t, "--filename=")), true
+	case len(t) > 1 && t[0] == '-' && t[1] != '-':
+		// A bundle ends at its first value letter: -f (or -k) takes the
+		// rest, or the next word.
+		at := strings.IndexAny(t[1:], kubectlValueLetters)
+		if at < 0 {
+			return
+		}
+		switch letter, rest := t[1+at], t[2+at:]; {
+		case letter == 'k':
+			c.needs("-k", "kubectl -k runs kustomize, which fetches remote bases and resources (with git)")
+			return
+		case letter != 'f':
+			return
+		case rest != "":
+			file, hasFile = knownWord(rest), true
+		default:
+			file, hasFile = next()
+		}
+	}
+	if hasFile && (!file.known || strings.Contains(file.text, "://")) {
+		c.needs("-f", "kubectl -f URL fetches the URL from the runner")
 	}
 }
 
