@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"path"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -619,12 +620,18 @@ func PodSpecProblem(s fdv1.FlashdutyRunnerSpec) error {
 		return err
 	}
 	for _, v := range x.volumes {
-		switch {
-		case v.HostPath != nil:
-			return fmt.Errorf("volume %q: hostPath volumes are not allowed", v.Name)
-		case slices.Contains(strings.Fields(reservedVolumes), v.Name):
+		if kind := volumeKind(v.VolumeSource); !slices.Contains(strings.Fields(restrictedVolumes), kind) {
+			return fmt.Errorf("volume %q: %s volumes are not allowed (restricted Pod Security: %s)", v.Name, kind, restrictedVolumes)
+		}
+		if slices.Contains(strings.Fields(reservedVolumes), v.Name) {
 			return fmt.Errorf("volume %q: the name is the operator's own (%s)", v.Name, reservedVolumes)
 		}
+	}
+	if err := podSecurityProblem(s.PodSecurityContext, s.PodAnnotations); err != nil {
+		return err
+	}
+	if err := containerSecurityProblem(runnerContainerName, s.ContainerSecurityContext); err != nil {
+		return err
 	}
 	for _, m := range s.VolumeMounts {
 		if err := mountProblem(m); err != nil {
@@ -642,20 +649,98 @@ func PodSpecProblem(s fdv1.FlashdutyRunnerSpec) error {
 		if c.Name == "" || (c.Name == runnerContainerName && i < len(x.initContainers)) {
 			return fmt.Errorf("container %q: give it a name (other than %s for an init container)", c.Name, runnerContainerName)
 		}
-		if sc := c.SecurityContext; sc != nil {
-			switch {
-			case sc.Privileged != nil && *sc.Privileged:
-				return fmt.Errorf("container %q: privileged containers are not allowed", c.Name)
-			case sc.AllowPrivilegeEscalation != nil && *sc.AllowPrivilegeEscalation:
-				return fmt.Errorf("container %q: allowPrivilegeEscalation is not allowed", c.Name)
-			case sc.RunAsUser != nil && *sc.RunAsUser == 0, sc.RunAsNonRoot != nil && !*sc.RunAsNonRoot:
-				return fmt.Errorf("container %q: containers cannot run as root", c.Name)
-			case sc.Capabilities != nil && slices.ContainsFunc(sc.Capabilities.Add, func(c corev1.Capability) bool { return c != "NET_BIND_SERVICE" }):
-				return fmt.Errorf("container %q: only NET_BIND_SERVICE may be added", c.Name)
-			}
+		if err := containerSecurityProblem(c.Name, c.SecurityContext); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// restrictedVolumes are the volume types the restricted Pod Security
+// Standard allows (gitRepo, nfs, hostPath… reach the node).
+const restrictedVolumes = "configMap csi downwardAPI emptyDir ephemeral persistentVolumeClaim projected secret"
+
+// volumeKind is the JSON name of a volume's source.
+func volumeKind(v corev1.VolumeSource) string {
+	rv := reflect.ValueOf(v)
+	for i := range rv.NumField() {
+		if f := rv.Field(i); f.Kind() == reflect.Pointer && !f.IsNil() {
+			name, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("json"), ",")
+			return name
+		}
+	}
+	return "empty"
+}
+
+// containerSecurityProblem reports what a container's security context
+// sets beyond the restricted Pod Security Standard.
+func containerSecurityProblem(name string, sc *corev1.SecurityContext) error {
+	if sc == nil {
+		return nil
+	}
+	var why string
+	switch {
+	case sc.Privileged != nil && *sc.Privileged:
+		why = "privileged containers are not allowed"
+	case sc.AllowPrivilegeEscalation != nil && *sc.AllowPrivilegeEscalation:
+		why = "allowPrivilegeEscalation is not allowed"
+	case sc.RunAsUser != nil && *sc.RunAsUser == 0, sc.RunAsNonRoot != nil && !*sc.RunAsNonRoot:
+		why = "containers cannot run as root"
+	case sc.Capabilities != nil && slices.ContainsFunc(sc.Capabilities.Add, func(c corev1.Capability) bool { return c != "NET_BIND_SERVICE" }):
+		why = "only NET_BIND_SERVICE may be added"
+	case sc.ProcMount != nil && *sc.ProcMount == corev1.UnmaskedProcMount:
+		why = "procMount Unmasked is not allowed"
+	default:
+		why = confinementProblem(sc.SeccompProfile, sc.AppArmorProfile, sc.SELinuxOptions, sc.WindowsOptions)
+	}
+	if why != "" {
+		return fmt.Errorf("container %q: %s", name, why)
+	}
+	return nil
+}
+
+// podSecurityProblem is containerSecurityProblem for the pod's security
+// context, its sysctls and AppArmor annotations.
+func podSecurityProblem(sc *corev1.PodSecurityContext, annotations map[string]string) error {
+	for k, v := range annotations {
+		if strings.HasPrefix(k, "container.apparmor.security.beta.kubernetes.io/") && v != "runtime/default" && !strings.HasPrefix(v, "localhost/") {
+			return fmt.Errorf("podAnnotations %s: AppArmor profile %q is not allowed", k, v)
+		}
+	}
+	if sc == nil {
+		return nil
+	}
+	for _, sysctl := range sc.Sysctls {
+		if !slices.Contains(strings.Fields(safeSysctls), sysctl.Name) {
+			return fmt.Errorf("podSecurityContext: sysctl %s is not in the safe set (%s)", sysctl.Name, safeSysctls)
+		}
+	}
+	if why := confinementProblem(sc.SeccompProfile, sc.AppArmorProfile, sc.SELinuxOptions, sc.WindowsOptions); why != "" {
+		return fmt.Errorf("podSecurityContext: %s", why)
+	}
+	return nil
+}
+
+// safeSysctls are the namespaced sysctls Pod Security allows.
+const safeSysctls = "kernel.shm_rmid_forced net.ipv4.ip_local_port_range net.ipv4.ip_unprivileged_port_start " +
+	"net.ipv4.tcp_syncookies net.ipv4.ping_group_range net.ipv4.ip_local_reserved_ports net.ipv4.tcp_keepalive_time " +
+	"net.ipv4.tcp_fin_timeout net.ipv4.tcp_keepalive_intvl net.ipv4.tcp_keepalive_probes"
+
+// confinementProblem checks the profiles shared by pod and container
+// security contexts.
+func confinementProblem(seccomp *corev1.SeccompProfile, apparmor *corev1.AppArmorProfile, selinux *corev1.SELinuxOptions, windows *corev1.WindowsSecurityContextOptions) string {
+	switch {
+	case seccomp != nil && seccomp.Type == corev1.SeccompProfileTypeUnconfined:
+		return "the seccomp profile cannot be Unconfined"
+	case apparmor != nil && apparmor.Type == corev1.AppArmorProfileTypeUnconfined:
+		return "the AppArmor profile cannot be Unconfined"
+	case selinux != nil && (selinux.User != "" || selinux.Role != "" ||
+		!slices.Contains([]string{"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}, selinux.Type)):
+		return "SELinux options may only set level and a container type"
+	case windows != nil && windows.HostProcess != nil && *windows.HostProcess:
+		return "host process containers are not allowed"
+	}
+	return ""
 }
 
 // runnerPatchProblem checks the extraContainers entry merged into the

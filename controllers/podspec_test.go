@@ -151,6 +151,33 @@ func TestPodSpecProblem(t *testing.T) {
 		"mount under the config directory": func(f *fdv1.FlashdutyRunner) {
 			f.Spec.VolumeMounts = []corev1.VolumeMount{{Name: "c", MountPath: "/etc//flashduty-runner/./config.yaml", SubPath: "x"}}
 		},
+		"gitRepo volume": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.Volumes = []runtime.RawExtension{raw(t, corev1.Volume{Name: "g", VolumeSource: corev1.VolumeSource{GitRepo: &corev1.GitRepoVolumeSource{Repository: "https://x"}}})}
+		},
+		"nfs volume": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.Volumes = []runtime.RawExtension{raw(t, corev1.Volume{Name: "n", VolumeSource: corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "s", Path: "/"}}})}
+		},
+		"sidecar seccomp unconfined": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ExtraContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "x", SecurityContext: &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}}})}
+		},
+		"runner apparmor unconfined": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.ContainerSecurityContext = &corev1.SecurityContext{AppArmorProfile: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}}
+		},
+		"pod apparmor annotation": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.PodAnnotations = map[string]string{"container.apparmor.security.beta.kubernetes.io/runner": "unconfined"}
+		},
+		"unmasked proc": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.InitContainers = []runtime.RawExtension{raw(t, corev1.Container{Name: "x", SecurityContext: &corev1.SecurityContext{ProcMount: ptr.To(corev1.UnmaskedProcMount)}})}
+		},
+		"selinux type": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.PodSecurityContext = &corev1.PodSecurityContext{SELinuxOptions: &corev1.SELinuxOptions{Type: "spc_t"}}
+		},
+		"unsafe sysctl": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.PodSecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "kernel.core_pattern", Value: "|/x"}}}
+		},
+		"host process": func(f *fdv1.FlashdutyRunner) {
+			f.Spec.PodSecurityContext = &corev1.PodSecurityContext{WindowsOptions: &corev1.WindowsSecurityContextOptions{HostProcess: ptr.To(true)}}
+		},
 		"mount on /tmp": func(f *fdv1.FlashdutyRunner) {
 			f.Spec.VolumeMounts = []corev1.VolumeMount{{Name: "c", MountPath: "/tmp/"}}
 		},
@@ -165,6 +192,17 @@ func TestPodSpecProblem(t *testing.T) {
 		}
 	}
 	if err := PodSpecProblem(runner("ns", "r").Spec); err != nil {
+		t.Fatal(err)
+	}
+	// What restricted allows stays allowed.
+	ok := runner("ns", "r", func(f *fdv1.FlashdutyRunner) {
+		f.Spec.Volumes = []runtime.RawExtension{raw(t, corev1.Volume{Name: "p", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{}}}),
+			raw(t, corev1.Volume{Name: "c", VolumeSource: corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{Driver: "secrets-store.csi.k8s.io"}}})}
+		f.Spec.PodSecurityContext = &corev1.PodSecurityContext{SELinuxOptions: &corev1.SELinuxOptions{Level: "s0:c1,c2"},
+			Sysctls: []corev1.Sysctl{{Name: "net.ipv4.tcp_keepalive_time", Value: "60"}}}
+		f.Spec.PodAnnotations = map[string]string{"container.apparmor.security.beta.kubernetes.io/runner": "runtime/default"}
+	})
+	if err := PodSpecProblem(ok.Spec); err != nil {
 		t.Fatal(err)
 	}
 }

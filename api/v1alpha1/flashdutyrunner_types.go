@@ -117,7 +117,9 @@ type FlashdutyRunnerSpec struct {
 	ContainerSecurityContext *corev1.SecurityContext `json:"containerSecurityContext,omitempty"`
 
 	// Volumes (core/v1 Volume objects) are added to the runner pods
-	// (hostPath is refused), for volumeMounts and extra containers. They
+	// (the types restricted Pod Security allows: configMap, csi,
+	// downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected,
+	// secret), for volumeMounts and extra containers. They
 	// are checked by the operator rather than the schema, which keeps the
 	// CRD small enough for `kubectl apply`.
 	// +kubebuilder:validation:MaxItems=32
