@@ -254,6 +254,27 @@ func rmOperand(w word) word {
 // cleanPath normalises a path word: `//etc`, `/./etc` and `/usr/../etc`
 // are `/etc`. A run-time path with `.` or `..` elements cannot be
 // resolved before it runs: it may be any path.
+// procAlias reads /proc/PID/root/… as the path it names (/…) and
+// /proc/PID/cwd/… as somewhere: a process's root and working directory.
+func procAlias(w word) word {
+	rest, ok := strings.CutPrefix(w.text, "/proc/")
+	if !ok {
+		return w
+	}
+	pid, rest, _ := strings.Cut(rest, "/")
+	if pid != "self" && pid != "thread-self" && strings.Trim(pid, "0123456789") != "" {
+		return w
+	}
+	dir, rest, _ := strings.Cut(rest, "/")
+	switch dir {
+	case "root":
+		return word{known: true, text: "/" + rest, src: w.src}
+	case "cwd":
+		return word{toks: append([]rune{anyTok, '/'}, []rune(rest)...), src: w.src}
+	}
+	return w
+}
+
 func cleanPath(w word) word {
 	if w.known {
 		if w.text == "" || strings.ContainsAny(w.text, "*?[") {
@@ -263,7 +284,7 @@ func cleanPath(w word) word {
 		if strings.HasPrefix(c, "-") && !strings.HasPrefix(w.text, "-") {
 			return w
 		}
-		return word{known: true, text: c, src: w.src}
+		return procAlias(word{known: true, text: c, src: w.src})
 	}
 	var seg, out []rune
 	for i, r := range w.toks {

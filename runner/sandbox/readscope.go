@@ -15,7 +15,7 @@ import (
 func readGrants(secrets []string) ([]string, error) {
 	var real []string
 	for _, s := range secrets {
-		r := realPath(s)
+		r := RealPath(s)
 		if r == "" {
 			return nil, fmt.Errorf("sandbox: secret path %q cannot be resolved", s)
 		}
@@ -32,7 +32,7 @@ func readGrants(secrets []string) ([]string, error) {
 			p := filepath.Join(dir, e.Name())
 			target := p
 			if e.Type()&os.ModeSymlink != 0 {
-				if target = realPath(p); target == "" {
+				if target = RealPath(p); target == "" {
 					continue // dangling: nothing to read
 				}
 			}

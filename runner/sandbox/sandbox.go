@@ -187,7 +187,7 @@ func (s *Sandbox) prepare(o Options) error {
 	} else if err := os.MkdirAll(state, 0o700); err != nil {
 		return fmt.Errorf("sandbox: create state directory: %w", err)
 	}
-	s.state = realPath(state)
+	s.state = RealPath(state)
 	s.home = filepath.Join(state, "home")
 	if err := os.MkdirAll(filepath.Join(state, "tmp"), 0o700); err != nil {
 		return fmt.Errorf("sandbox: create state directory: %w", err)
@@ -197,20 +197,20 @@ func (s *Sandbox) prepare(o Options) error {
 		return fmt.Errorf("sandbox: create private home: %w", err)
 	}
 	// Nothing written by a task may become executable.
-	s.noExec = []string{realPath(o.Workspace), realPath(state), realPath(os.TempDir())}
+	s.noExec = []string{RealPath(o.Workspace), RealPath(state), RealPath(os.TempDir())}
 	for _, d := range SystemProgramDirs {
 		if _, err := os.Stat(d); err != nil {
 			continue
 		}
 		for _, n := range s.noExec {
-			if within(n, realPath(d)) {
+			if within(n, RealPath(d)) {
 				return fmt.Errorf("sandbox: %s is inside the system program directory %s; move it elsewhere", n, d)
 			}
 		}
 	}
 	for _, p := range o.AllowExec {
 		for _, n := range s.noExec {
-			if rp := realPath(p); within(n, rp) || within(rp, n) {
+			if rp := RealPath(p); within(n, rp) || within(rp, n) {
 				return fmt.Errorf("sandbox.allow_exec: %s would make files in %s executable", p, n)
 			}
 		}
@@ -286,7 +286,7 @@ func openRule(path string, access uint64) (rule, error) {
 	// What was opened, links resolved: one readlink instead of a walk.
 	real, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
 	if err != nil {
-		real = realPath(path)
+		real = RealPath(path)
 	}
 	return rule{fd: fd, access: access, real: real, dev: st.Dev, ino: st.Ino}, nil
 }
@@ -401,7 +401,7 @@ func (s *Sandbox) Writable(path string, t Task) bool {
 	if !s.Enforced() {
 		return true
 	}
-	p := realPath(path)
+	p := RealPath(path)
 	if p == "" {
 		return false
 	}
@@ -432,26 +432,33 @@ func within(p, base string) bool {
 	return p == base || strings.HasPrefix(p, base+"/")
 }
 
-// realPath resolves symbolic links in path, or in the longest existing
+// RealPath resolves symbolic links in path, or in the longest existing
 // prefix of it, the way the kernel walks it ("link/.." leaves the link's
-// target). A missing part followed by ".." cannot be resolved; it is
-// returned as "" and treated as nowhere.
-func realPath(path string) string {
-	if !filepath.IsAbs(path) {
+// target); a dangling link is followed to where it points, since creating
+// a file through it lands there. A missing part followed by ".." cannot
+// be resolved; it is returned as "" and treated as nowhere.
+func RealPath(path string) string { return resolve(path, 0) }
+
+// maxLinks bounds the links followed, as the kernel's ELOOP does.
+const maxLinks = 40
+
+func resolve(path string, links int) string {
+	if !filepath.IsAbs(path) || links > maxLinks {
 		return ""
 	}
-	rest := []string{}
+	var rest []string
 	for {
 		if r, err := filepath.EvalSymlinks(path); err == nil {
-			for _, e := range rest {
-				if e == ".." {
-					return ""
-				}
-				if e != "." && e != "" {
-					r = filepath.Join(r, e)
-				}
+			return joinRest(r, rest)
+		}
+		if target, err := os.Readlink(path); err == nil { // dangling
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(filepath.Dir(path), target)
 			}
-			return r
+			if r := joinRest(target, rest); r != "" {
+				return resolve(r, links+1)
+			}
+			return ""
 		}
 		i := strings.LastIndexByte(path, '/')
 		if i <= 0 {
@@ -460,4 +467,18 @@ func realPath(path string) string {
 		rest = append([]string{path[i+1:]}, rest...)
 		path = path[:i]
 	}
+}
+
+// joinRest appends the parts of a path that do not exist yet; "" when
+// one is "..", which cannot be resolved without them.
+func joinRest(base string, rest []string) string {
+	for _, e := range rest {
+		if e == ".." {
+			return ""
+		}
+		if e != "." && e != "" {
+			base = filepath.Join(base, e)
+		}
+	}
+	return base
 }

@@ -381,9 +381,14 @@ func (s *Shell) openHandler(task sandbox.Task) interp.OpenHandlerFunc {
 			if !filepath.IsAbs(abs) {
 				abs = filepath.Join(interp.HandlerCtx(ctx).Dir, abs)
 			}
-			// The path as written and where it lands (after cd) must
-			// both pass.
-			for _, p := range []string{path, abs} {
+			// The path as written, where it lands (after cd) and the file
+			// it reaches through links (`ln -s /etc/passwd p; echo > p`)
+			// must all pass.
+			paths := []string{path, abs}
+			if real := sandbox.RealPath(abs); real != "" && real != abs {
+				paths = append(paths, real)
+			}
+			for _, p := range paths {
 				if d := s.o.Policy.CheckWrite(p); !d.Allowed {
 					return nil, d.Err()
 				}

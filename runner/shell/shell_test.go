@@ -288,3 +288,28 @@ func TestLinkToAllowedProgramRuns(t *testing.T) {
 		t.Fatalf("err %v result %+v", err, r)
 	}
 }
+
+// A redirection through a link is checked where it lands: a dangling
+// link to a new file, a linked directory.
+func TestWritesThroughLinks(t *testing.T) {
+	outside := t.TempDir()
+	s, _ := newShell(t, "*", "allow", "> "+outside+"/*", "deny")
+	for i, cmd := range []string{
+		"ln -s " + outside + "/pwned p0; echo x > p0",
+		"ln -s " + outside + " d1; echo x > d1/pwned",
+		"ln -s " + outside + " d2; ln -s d2/pwned p2; echo x >> p2",
+	} {
+		_, _, err := run(t, s, args{Command: cmd})
+		var denied *permission.DeniedError
+		if !errors.As(err, &denied) {
+			t.Errorf("case %d: want a denial, got %v", i, err)
+		}
+		if _, err := os.Lstat(filepath.Join(outside, "pwned")); err == nil {
+			t.Fatalf("case %d wrote through the link", i)
+		}
+	}
+	r, _, err := run(t, s, args{Command: "ln -s target ok && echo hi > ok && cat target"})
+	if err != nil || r.Stdout != "hi\n" {
+		t.Fatalf("a link inside the workspace: %v %+v", err, r)
+	}
+}
