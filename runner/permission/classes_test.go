@@ -593,3 +593,35 @@ func TestWrapperSweep(t *testing.T) {
 		{"pee 'rm x'", ""},
 	})
 }
+
+// What changes a file is checked as writing it: removal, modes and
+// owners, patches, git's other repositories, generated keys, and paths
+// spelled through /proc.
+func TestModificationsAreWrites(t *testing.T) {
+	protect := rules("*", "allow", "> /etc/*", "deny", "> /etc", "deny")
+	checkClass(t, "modifications", protect, []classCase{
+		{"rm /etc/x", "rm /tmp/x"},
+		{"rm -r /etc", "rm -rf /tmp/build"},
+		{"rmdir /etc/x", "rmdir /tmp/x"},
+		{"unlink /etc/x", "unlink /tmp/x"},
+		{"mv /etc/x /tmp/x", "mv /tmp/a /tmp/b"},
+		{"chmod -R 755 /etc", "chmod 600 /tmp/key"},
+		{"chmod -x /etc/x", "chmod +x /tmp/x"},
+		{"chmod --reference=/tmp/r /etc/x", "chmod u+rw,go-w /tmp/x"},
+		{"chown -R a:b /etc", "chown a:b /tmp/x"},
+		{"chgrp g /etc/shadow", "chgrp g /tmp/x"},
+		{"setfacl -m u:x:rw /etc/shadow", "setfacl -m u:x:rw /tmp/x"},
+		{"chattr +i /etc/x", "chattr +i /tmp/x"},
+		{"patch /etc/x < p", "patch /tmp/x < p"},
+		{"patch -d /etc -p1 < p", "patch -d /tmp/src -p1 < p"},
+		{"git -C /etc checkout -- passwd", "git -C /etc log --oneline"},
+		{"git --work-tree=/etc reset --hard", "git -C /etc status"},
+		{"git clone https://x /etc/y", "git clone https://x /tmp/y"},
+		{"git init /etc", "git init /tmp/repo"},
+		{"ssh-keygen -t ed25519 -f /etc/ssh/k -N ''", "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub"},
+		{"ssh-keygen -R host -f /etc/ssh/known_hosts", "ssh-keygen -F host -f /etc/ssh/known_hosts"},
+		{"gpg -o /etc/x --export", "gpg -o /tmp/x --export"},
+		{"echo x > /proc/self/root/etc/x", "echo x > /proc/self/root/tmp/x"},
+		{"echo x > /proc/1/root/etc/passwd", "cat /proc/1/root/etc/os-release"},
+	})
+}

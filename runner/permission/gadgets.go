@@ -1,5 +1,11 @@
 package permission
 
+import (
+	"regexp"
+	"slices"
+	"strings"
+)
+
 // Gadgets: programs that read-only and diagnostic policies allow, whose
 // arguments can make them run another program, write a file, load code or
 // send data elsewhere. Each such argument is checked as that action; what
@@ -37,8 +43,48 @@ func gadgetFor(name string) handler {
 		return ddCall
 	case "split", "csplit":
 		return splitCall
-	case "cp", "mv", "install", "ln":
-		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-t --target-directory", arg: reqArg, role: writes}, {names: "-S --suffix", arg: reqArg}, {names: "-m --mode", arg: reqArg}, {names: "-o --owner", arg: reqArg}, {names: "-g --group", arg: reqArg}, {names: "--backup", arg: optArg}, {names: "--reflink", arg: optArg}, {names: "--sparse", arg: reqArg}, {names: "--preserve", arg: optArg}, {names: "--no-preserve", arg: reqArg}, {names: "--strip-program", arg: reqArg, role: script}, {names: "-Z --context", arg: optArg}}}, lastOperandWritten)
+	case "rm", "rmdir", "unlink":
+		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-r -R --recursive"}, {names: "--interactive --preserve-root", arg: optArg}}}, operandsModified(0))
+	case "chmod":
+		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-R --recursive"}, {names: "--reference", arg: reqArg}}}, chmodOperands)
+	case "chown", "chgrp":
+		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-R --recursive"}, {names: "--reference --from", arg: reqArg}}}, func(c *call, p parsedArgs) {
+			skip := 1 // the owner
+			if p.given("--reference") {
+				skip = 0
+			}
+			operandsModified(skip)(c, p)
+		})
+	case "setfacl", "setfattr", "chattr":
+		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-R --recursive"}, {names: "-m -M -x -X --set --set-file --modify --remove --modify-file --remove-file -n -v --name --value --restore -p", arg: reqArg}}}, func(c *call, p parsedArgs) {
+			// chattr's mode operands (+i, =a) change no other file.
+			p.operands = slices.DeleteFunc(slices.Clone(p.operands), func(w word) bool {
+				return w.known && strings.HasPrefix(w.text, "+") || w.known && strings.HasPrefix(w.text, "=")
+			})
+			operandsModified(0)(c, p)
+		})
+	case "patch":
+		return optionsOnly(optTable{permute: true, opts: []opt{
+			{names: "-o --output", arg: reqArg, role: writes}, {names: "-r --reject-file", arg: reqArg, role: writes}, {names: "-d --directory -i --input -p --strip -B --prefix -Y --basename-prefix -z --suffix -D --ifdef -F --fuzz -V --version-control --quoting-style --reject-format", arg: reqArg},
+		}}, patchOperands)
+	case "ssh-keygen":
+		return optionsOnly(optTable{opts: []opt{
+			{names: "-D -w", arg: reqArg, role: loads, why: "loads a PKCS#11 or FIDO library"},
+			{names: "-a -b -C -E -f -F -G -I -J -j -K -M -m -N -n -O -P -R -r -S -s -T -t -V -Y -Z -z", arg: reqArg},
+			{names: "-l -y -B -L -Q -e -i", role: plain}, {names: "-A -c -H -h -k -p -q -U -u -v"},
+		}}, sshKeygenWrites)
+	case "gpg", "gpg2":
+		return optionsOnly(optTable{permute: true, opts: []opt{
+			{names: "-o --output", arg: reqArg, role: writes},
+			{names: "--load-extension --exec-path --photo-viewer --list-options --verify-options", arg: reqArg, role: loads, why: "loads or runs another program"},
+			{names: "-r --recipient -u --local-user --homedir --keyring -s --sign --default-key --trust-model --passphrase --passphrase-file --cipher-algo --digest-algo --compress-algo -z --status-fd --logger-fd --attribute-fd --command-fd --keyserver", arg: reqArg},
+		}}, nil)
+	case "mv":
+		return optionsOnly(cpOpts, func(c *call, p parsedArgs) {
+			allOperandsWritten(c, p) // the sources go, the target changes
+		})
+	case "cp", "install", "ln":
+		return optionsOnly(cpOpts, lastOperandWritten)
 	case "touch", "truncate", "mkdir", "shred", "mkfifo", "mknod":
 		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-r --reference", arg: reqArg}, {names: "-d --date", arg: reqArg}, {names: "-t", arg: reqArg}, {names: "-s --size", arg: reqArg}, {names: "-m --mode", arg: reqArg}, {names: "-n --iterations", arg: reqArg}, {names: "--random-source", arg: reqArg}, {names: "--time", arg: reqArg}, {names: "--remove", arg: optArg}, {names: "-Z --context", arg: optArg}}}, allOperandsWritten)
 	case "curl":
@@ -93,6 +139,76 @@ func gadgetFor(name string) handler {
 		return optionsOnly(optTable{permute: true, opts: []opt{{names: "--post-renderer", arg: reqArg, role: script}, {names: "--kubeconfig", arg: reqArg, role: loads, why: "reads credentials (and exec plugins) from another kubeconfig"}, {names: "--kube-apiserver", arg: reqArg, role: connects, why: "sends the credentials to another server"}, {names: "--kube-token", arg: reqArg, role: connects, why: "uses another identity"}, {names: "--kube-as-user --kube-as-group", arg: reqArg, role: connects, why: "impersonates another identity"}}}, nil)
 	}
 	return nil
+}
+
+// cpOpts are the options of cp, mv, install and ln.
+var cpOpts = optTable{permute: true, opts: []opt{{names: "-t --target-directory", arg: reqArg, role: writes}, {names: "-S --suffix", arg: reqArg}, {names: "-m --mode", arg: reqArg}, {names: "-o --owner", arg: reqArg}, {names: "-g --group", arg: reqArg}, {names: "--backup", arg: optArg}, {names: "--reflink", arg: optArg}, {names: "--sparse", arg: reqArg}, {names: "--preserve", arg: optArg}, {names: "--no-preserve", arg: reqArg}, {names: "--strip-program", arg: reqArg, role: script}, {names: "-Z --context", arg: optArg}}}
+
+// operandsModified: the operands after skip are files the program
+// changes or removes, checked as writes; recursively (-R) also everything
+// under them.
+func operandsModified(skip int) func(c *call, p parsedArgs) {
+	return func(c *call, p parsedArgs) {
+		if skip > len(p.operands) {
+			return
+		}
+		for _, w := range p.operands[skip:] {
+			c.write(w)
+			if p.given("-R") {
+				c.write(inside(w))
+			}
+		}
+	}
+}
+
+// chmodMode is a symbolic or octal mode: chmod's first operand, which
+// may look like an option (`chmod -x f`).
+var chmodMode = regexp.MustCompile(`^([0-7]{1,4}|[ugoa]*([-+=][rwxXstugo]*)+(,[ugoa]*([-+=][rwxXstugo]*)+)*)$`)
+
+// chmodOperands: the files after the mode (none with --reference).
+func chmodOperands(c *call, p parsedArgs) {
+	if len(p.operands) > 0 && !p.given("--reference") && p.operands[0].known && chmodMode.MatchString(p.operands[0].text) {
+		p.operands = p.operands[1:]
+	}
+	operandsModified(0)(c, p)
+}
+
+// patchOperands: without -o, patch changes its first operand, or with
+// none the files the patch names, under -d (or here).
+func patchOperands(c *call, p parsedArgs) {
+	if p.given("-o") {
+		return
+	}
+	if len(p.operands) > 0 {
+		c.write(p.operands[0])
+		return
+	}
+	dir := knownWord(".")
+	for _, o := range p.opts {
+		if o.name == "-d" || o.name == "--directory" {
+			dir = o.value
+		}
+	}
+	c.write(inside(dir))
+}
+
+// sshKeygenWrites: ssh-keygen writes the -f file (and FILE.pub) unless it
+// only reads a key (-l, -y, -F, -B, -L, -Q).
+func sshKeygenWrites(c *call, p parsedArgs) {
+	for _, o := range p.opts {
+		if strings.Contains(" -l -y -B -L -Q -F -e -i ", " "+o.name+" ") {
+			return
+		}
+	}
+	for _, o := range p.opts {
+		if o.name != "-f" {
+			continue
+		}
+		c.write(o.value)
+		if o.value.known {
+			c.write(knownWord(o.value.text + ".pub"))
+		}
+	}
 }
 
 // optionsOnly checks the roles of a program's options, then its operands

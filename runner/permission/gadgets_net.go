@@ -109,6 +109,32 @@ func gitCall(c *call) {
 			}
 		}
 	}
+	gitWrites(c, p, sub.text, ops)
+}
+
+// gitReadOnly are the subcommands that change no file of the repository
+// or its work tree.
+const gitReadOnly = " log show diff status blame annotate grep ls-files ls-tree ls-remote rev-parse rev-list describe shortlog cat-file show-ref show-branch for-each-ref whatchanged name-rev cherry count-objects fsck verify-commit verify-tag verify-pack version help var check-ignore check-attr check-mailmap check-ref-format merge-base range-diff diff-files diff-index diff-tree get-tar-commit-id column stripspace format-patch archive bundle "
+
+// gitWrites checks where a git command changes files: the repository and
+// work tree that -C, --git-dir and --work-tree name, unless the
+// subcommand only reads; the directory clone, init and worktree add are
+// told to make. (The repository in the working directory is the task's
+// own: its changes are not checked as writes.)
+func gitWrites(c *call, p parsedArgs, sub string, ops []word) {
+	if !strings.Contains(gitReadOnly, " "+sub+" ") {
+		for _, o := range p.opts {
+			if o.name == "-C" || o.name == "--git-dir" || o.name == "--work-tree" {
+				c.write(inside(o.value))
+			}
+		}
+	}
+	switch {
+	case sub == "clone" && len(ops) > 1, sub == "worktree" && len(ops) > 1 && ops[0].known && ops[0].text == "add":
+		c.write(inside(ops[1]))
+	case sub == "init" && len(ops) > 0:
+		c.write(inside(ops[0]))
+	}
 }
 
 func indexOf(ws []word, s string) int {
