@@ -60,7 +60,7 @@ func TestCheckJSON(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil || code != 1 {
 		t.Fatalf("exit %d, %v: %s", code, err, out.String())
 	}
-	want := `{"allowed":false,"commands":[{"action":"allow","command":"ls","position":1,"rule":"*"},{"action":"deny","command":"rm x","position":2,"rule":"rm *"}],"error":"command denied by rule 'rm *': rm x","sandbox":{"detail":"off (sandbox.mode)","enforced":false,"executes":["any system program (the rules allow programs they do not name)"]}}`
+	want := `{"allowed":false,"commands":[{"action":"allow","command":"ls","position":1,"rule":"*"},{"action":"deny","command":"rm x","position":2,"rule":"rm *"},{"action":"allow","command":"\u003e x","position":1,"rule":"*"}],"error":"command denied by rule 'rm *': rm x","sandbox":{"detail":"off (sandbox.mode)","enforced":false,"executes":["any system program (the rules allow programs they do not name)"]}}`
 	if b, _ := json.Marshal(got); string(b) != want {
 		t.Fatalf("got  %s\nwant %s", b, want)
 	}

@@ -259,5 +259,5 @@ func inside(dir word) word {
 	if len(toks) == 0 || toks[len(toks)-1] != '/' {
 		toks = append(toks, '/')
 	}
-	return word{toks: append(toks, anyTok), src: dir.src + "/…"}
+	return word{toks: append(toks, anyTok), src: strings.TrimSuffix(dir.src, "/") + "/…"}
 }
