@@ -32,7 +32,9 @@ var (
 		netip.MustParsePrefix("fe80::/10"),
 		netip.MustParsePrefix("100.100.100.200/32"), // Alibaba Cloud
 		netip.MustParsePrefix("fd00:ec2::254/128"),  // AWS over IPv6
+		netip.MustParsePrefix("fd00:ec2::23/128"),   // AWS EKS Pod Identity agent over IPv6 (credentials)
 		netip.MustParsePrefix("fd20:ce::254/128"),   // GCP over IPv6
+		netip.MustParsePrefix("168.63.129.16/32"),   // Azure WireServer (extension settings, certificates)
 	}
 	// protectedNames are metadata host names, compared without a
 	// trailing dot and in lower case.

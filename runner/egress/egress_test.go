@@ -15,7 +15,7 @@ import (
 func TestProtected(t *testing.T) {
 	for addr, want := range map[string]bool{
 		"169.254.169.254": true, "169.254.0.1": true, "169.254.0.23": true, "100.100.100.200": true,
-		"fe80::1": true, "fd00:ec2::254": true, "fd20:ce::254": true,
+		"fe80::1": true, "fd00:ec2::254": true, "fd00:ec2::23": true, "fd20:ce::254": true, "168.63.129.16": true, "::ffff:168.63.129.16": true,
 		"::ffff:169.254.1.1": true, "::a9fe:a9fe": true, "64:ff9b::a9fe:a9fe": true, "64:ff9b:1::a9fe:a9fe": true,
 		"2002:a9fe:a9fe::1": true, "::ffff:100.100.100.200": true, "64:ff9b::6464:64c8": true, "ff02::1": true,
 		"127.0.0.1": false, "10.0.0.1": false, "8.8.8.8": false, "fd00:ec2::253": false, "100.100.100.201": false,
