@@ -625,3 +625,28 @@ func TestModificationsAreWrites(t *testing.T) {
 		{"echo x > /proc/1/root/etc/passwd", "cat /proc/1/root/etc/os-release"},
 	})
 }
+
+// More programs that run code the check cannot read, and plugins of
+// helm and docker (a subcommand they do not have).
+func TestInterpretersAndPlugins(t *testing.T) {
+	checkClass(t, "interpreters and plugins", trustPlus, []classCase{
+		{"dc -e '!rm x'", "dc --version"},
+		{"gnuplot -e 'system(\"rm x\")'", ""},
+		{"julia -e 'run(`rm x`)'", ""},
+		{"R -e 'system(\"rm x\")'", ""},
+		{"octave --eval 'system(\"rm x\")'", ""},
+		{"pwsh -c 'Remove-Item x'", ""},
+		{"java -jar x.jar", "java --version"},
+		{"ansible localhost -m shell -a 'rm x'", ""},
+		{"terraform apply", ""},
+		{"uv run rm x", ""},
+		{"poetry run rm x", ""},
+		{"nix-shell --run 'rm x'", ""},
+		{"mail -s x root", ""},
+		{"helm foo", "helm -n x list"},
+		{"helm plugin install https://x", "helm status x -n y"},
+		{"helm $SUB", "helm --kube-context a get values x"},
+		{"docker foo", "docker ps -a"},
+		{"docker scan x", "docker logs --tail 50 x"},
+	})
+}

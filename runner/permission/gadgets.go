@@ -115,7 +115,12 @@ func gadgetFor(name string) handler {
 		return editorCall
 	case "python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "lua", "luajit", "Rscript", "tclsh", "wish",
 		"expect", "deno", "bun", "irb", "jshell", "groovy", "osascript", "gdb", "lldb", "make", "gmake", "at", "batch", "crontab",
-		"npx", "run-parts", "tmux", "screen", "perf", "valgrind", "openvpn", "nmap":
+		"npx", "run-parts", "tmux", "screen", "perf", "valgrind", "openvpn", "nmap",
+		"dc", "gnuplot", "jrunscript", "jjs", "pwsh", "powershell", "julia", "R", "ipython", "ipython3", "octave", "ghci", "runghc",
+		"runhaskell", "guile", "sbcl", "clisp", "racket", "erl", "escript", "elixir", "iex", "ocaml", "scala", "java", "kotlin",
+		"swift", "dotnet", "ansible", "ansible-playbook", "salt-call", "terraform", "tofu", "nix-shell", "nix", "conda", "poetry",
+		"pipenv", "uv", "uvx", "pipx", "tox", "nox", "just", "task", "rake", "ninja", "cmake", "mvn", "gradle", "ant", "meson",
+		"bazel", "mail", "mailx", "ftp":
 		return interpreterCall
 	case "pip", "pip3", "npm", "pnpm", "yarn", "gem", "bundle", "cargo", "go":
 		return packageManagerCall
@@ -136,9 +141,33 @@ func gadgetFor(name string) handler {
 	case "kubectl", "oc":
 		return kubectlCall
 	case "helm":
-		return optionsOnly(optTable{permute: true, opts: []opt{{names: "--post-renderer", arg: reqArg, role: script}, {names: "--kubeconfig", arg: reqArg, role: loads, why: "reads credentials (and exec plugins) from another kubeconfig"}, {names: "--kube-apiserver", arg: reqArg, role: connects, why: "sends the credentials to another server"}, {names: "--kube-token", arg: reqArg, role: connects, why: "uses another identity"}, {names: "--kube-as-user --kube-as-group", arg: reqArg, role: connects, why: "impersonates another identity"}}}, nil)
+		return helmCall
 	}
 	return nil
+}
+
+// helmOpts are helm's options that run programs or reach another cluster.
+var helmOpts = optTable{permute: true, opts: []opt{{names: "-n --namespace --kube-context --kube-ca-file --kube-tls-server-name --registry-config --repository-config --repository-cache --content-cache --burst-limit --qps", arg: reqArg}, {names: "--post-renderer", arg: reqArg, role: script}, {names: "--kubeconfig", arg: reqArg, role: loads, why: "reads credentials (and exec plugins) from another kubeconfig"}, {names: "--kube-apiserver", arg: reqArg, role: connects, why: "sends the credentials to another server"}, {names: "--kube-token", arg: reqArg, role: connects, why: "uses another identity"}, {names: "--kube-as-user --kube-as-group", arg: reqArg, role: connects, why: "impersonates another identity"}}}
+
+// helmCommands are helm's own subcommands; any other runs a plugin.
+const helmCommands = " completion create dependency dep env get help history install lint list ls package pull fetch push registry repo rollback search show inspect status template test uninstall delete del un upgrade verify version "
+
+// helmCall: options as in helmOpts; a subcommand helm does not have runs
+// the plugin of that name, and `helm plugin` installs or updates them
+// (with their install hooks).
+func helmCall(c *call) {
+	p, ok := c.parse(helmOpts, c.args())
+	if !ok || len(p.operands) == 0 {
+		return
+	}
+	switch sub := p.operands[0]; {
+	case !sub.known:
+		c.needs(sub.src, "a helm subcommand named at run time could be a plugin")
+	case sub.text == "plugin":
+		c.needs("plugin", "helm plugin installs and runs plugins")
+	case !strings.Contains(helmCommands, " "+sub.text+" "):
+		c.needs(sub.text, "helm "+sub.text+" runs the plugin of that name")
+	}
 }
 
 // cpOpts are the options of cp, mv, install and ln.

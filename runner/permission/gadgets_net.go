@@ -369,6 +369,10 @@ func socatCall(c *call) {
 	}
 }
 
+// dockerReadCommands are the other built-in subcommands of docker, podman
+// and nerdctl; anything else runs a CLI plugin (docker-NAME).
+const dockerReadCommands = " attach diff events history images info inspect kill logs pause port ps pull rename rm rmi search stats stop tag top unpause version wait manifest trust healthcheck pod generate machine info login logout network "
+
 // docker: running, creating or entering containers, copying to the host
 // and other daemons need a rule that names them.
 func dockerCall(c *call) {
@@ -388,5 +392,9 @@ func dockerCall(c *call) {
 	switch sub.text {
 	case "run", "create", "exec", "cp", "compose", "build", "buildx", "plugin", "load", "import", "commit", "start", "restart", "update", "container", "image", "volume", "network", "system", "swarm", "service", "stack", "secret", "config", "context", "login", "push", "save", "export":
 		c.needs(sub.text, c.name+" "+sub.text+" can reach the host or change what runs")
+	default:
+		if !strings.Contains(dockerReadCommands, " "+sub.text+" ") {
+			c.needs(sub.text, c.name+" "+sub.text+" is no built-in subcommand: it runs a CLI plugin")
+		}
 	}
 }
