@@ -250,6 +250,13 @@ func (a *analyzer) file(f *syntax.File, depth int) {
 				words = append(words, a.assignWord(as))
 			}
 			a.command(words, depth)
+			// `export HOME=/ws` steers like `HOME=/ws` (checked so
+			// however the rules treat export).
+			for _, as := range n.Args {
+				if !as.Naked && as.Name != nil && IsSteeringVariable(as.Name.Value) {
+					a.command([]word{a.assignWord(as)}, depth)
+				}
+			}
 		case *syntax.LetClause:
 			words := []word{knownWord("let")}
 			if len(n.Exprs) > 0 {
@@ -287,6 +294,48 @@ func (a *analyzer) call(c *syntax.CallExpr, depth int) {
 		words = append(words, a.evalWord(w)...)
 	}
 	a.command(words, depth)
+	// Builtins that set a variable from input (`read PATH`, `printf -v
+	// HOME …`) steer like an assignment of any value.
+	for _, name := range assignedNames(words) {
+		if IsSteeringVariable(name) {
+			a.command([]word{{toks: append([]rune(name+"="), anyTok), src: a.text(c, c)}}, depth)
+		}
+	}
+}
+
+// assignedNames are the variables read, mapfile/readarray, getopts and
+// printf -v set. Options are skipped loosely: any word that is a valid
+// name after the command counts, which can only check more.
+func assignedNames(words []word) []string {
+	if len(words) < 2 || !words[0].known {
+		return nil
+	}
+	var names []string
+	switch words[0].text {
+	case "read", "mapfile", "readarray", "getopts", "printf":
+		for i, w := range words[1:] {
+			if !w.known {
+				continue
+			}
+			if words[0].text == "printf" && (i == 0 || !words[i].known || words[i].text != "-v") {
+				continue // printf sets only the name after -v
+			}
+			if isName(w.text) {
+				names = append(names, w.text)
+			}
+		}
+	}
+	return names
+}
+
+// isName reports a shell variable name.
+func isName(s string) bool {
+	for i, r := range s {
+		if r != '_' && (r < 'A' || r > 'Z') && (r < 'a' || r > 'z') && (i == 0 || r < '0' || r > '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // command decides one simple command and what it makes happen: the

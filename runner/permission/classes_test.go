@@ -650,3 +650,23 @@ func TestInterpretersAndPlugins(t *testing.T) {
 		{"docker scan x", "docker logs --tail 50 x"},
 	})
 }
+
+// Steering variables set by export and by builtins that assign from
+// input, and the tools' own option and helper variables.
+func TestSteeringThroughBuiltins(t *testing.T) {
+	r := rules("*", "deny", "export *", "allow", "declare *", "allow", "read *", "allow", "printf *", "allow",
+		"mapfile *", "allow", "kubectl get *", "allow", "tar *", "allow", "openssl *", "allow", "ls", "allow")
+	checkClass(t, "steering through builtins", r, []classCase{
+		{"export HOME=/ws; kubectl get pods", "export NS=default; kubectl get pods -n $NS"},
+		{"export KUBECONFIG=/ws/k", "export X=1"},
+		{"declare -x PATH=/ws:$PATH", "declare -x Y=2"},
+		{"read PATH < f; ls", "read -r line < f; ls"},
+		{"read -r -p x HOME < f", "read -r -a arr < f"},
+		{"printf -v HOME /ws", "printf -v out '%s' x"},
+		{"mapfile -t PATH < f", "mapfile -t lines < f"},
+		{"export TAR_OPTIONS='--to-command=sh'; tar -xf a.tar", "tar -tzf a.tar.gz"},
+		{"export OPENSSL_CONF=/ws/e.cnf; openssl version", "openssl version"},
+		{"export RSYNC_RSH=/ws/x", ""},
+		{"export GLIBC_TUNABLES=glibc.malloc.check=3", ""},
+	})
+}

@@ -10,7 +10,7 @@ import (
 var loaderVariables = []string{
 	"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "LD_DEBUG_OUTPUT", "LD_PROFILE", "LD_ORIGIN_PATH",
 	"GCONV_PATH", "GETCONF_DIR", "HOSTALIASES", "LOCALDOMAIN", "MALLOC_TRACE", "NLSPATH", "RESOLV_HOST_CONF",
-	"BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND",
+	"BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND", "GLIBC_TUNABLES", "LOCPATH",
 }
 
 // IsLoaderVariable reports whether name is a variable that makes a child
@@ -75,6 +75,13 @@ var steeringVariables = []string{
 	"NODE_OPTIONS", "NODE_PATH", "PSQLRC", "MYSQL_HOME", "INPUTRC", "CDPATH", "AWS_CONFIG_FILE",
 	"AWS_SHARED_CREDENTIALS_FILE", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
 	"NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
+	// Options and helpers read from the environment by allowed programs:
+	// tar's and zip's options (--to-command, -TT), rsync's remote shell,
+	// openssl's configuration (engines), awk's library path, groff's
+	// program prefix, editors, gpg's and Kerberos' configuration.
+	"TAR_OPTIONS", "ZIPOPT", "UNZIP", "UNZIPOPT", "RSYNC_RSH", "RSYNC_CONNECT_PROG", "CVS_RSH", "OPENSSL_CONF",
+	"OPENSSL_ENGINES", "OPENSSL_MODULES", "AWKLIBPATH", "AWKPATH", "GROFF_COMMAND_PREFIX", "SUDO_EDITOR", "FCEDIT",
+	"GNUPGHOME", "KRB5_CONFIG", "CONFIG_SITE",
 }
 
 // IsSteeringVariable reports a variable that changes what a later command
