@@ -631,6 +631,7 @@ func TestModificationsAreWrites(t *testing.T) {
 func TestInterpretersAndPlugins(t *testing.T) {
 	checkClass(t, "interpreters and plugins", trustPlus, []classCase{
 		{"dc -e '!rm x'", "dc --version"},
+		{"awk 'BEGIN { f = \"system\"; @f(\"rm x\") }'", "awk 'BEGIN { print \"a@b(c)\" }'"},
 		{"gnuplot -e 'system(\"rm x\")'", ""},
 		{"julia -e 'run(`rm x`)'", ""},
 		{"R -e 'system(\"rm x\")'", ""},

@@ -25,6 +25,9 @@ var (
 	awkPipe     = regexp.MustCompile(`\|`)
 	awkPrintTo  = regexp.MustCompile(`\bprintf?\b[^;{}\n]*?[^><=!]>>?\s*("[^"]*"|[^"\s;}]+)`)
 	awkSpecials = regexp.MustCompile(`@load|@include|"/inet[46]?/|\bPROCINFO\b`)
+	// awkIndirect is gawk's indirect call `@name(…)`, which reaches
+	// built-ins such as system() too.
+	awkIndirect = regexp.MustCompile(`@\s*[A-Za-z_]\w*\s*\(`)
 	awkRegexps  = regexp.MustCompile(`(^|[(,~!&|{;\s])/([^/\\\n]|\\.)*/`)
 )
 
@@ -59,6 +62,8 @@ func awkCall(c *call) {
 			c.needs("system(", "runs a command through system()")
 		case awkPipe.MatchString(text):
 			c.needs("|", "runs a command through a pipe")
+		case awkIndirect.MatchString(text):
+			c.needs("@", "calls a function named at run time, which may be system()")
 		case awkSpecials.MatchString(prog.text):
 			c.needs("@", "loads code or opens a network connection")
 		}
