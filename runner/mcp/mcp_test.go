@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -374,5 +375,29 @@ func TestServerOutputIsRedacted(t *testing.T) {
 			t.Fatalf("the stderr line never reached the log: %s", all)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A server command that is a link to another program is checked as that
+// program too.
+func TestServerCommandLinkChecked(t *testing.T) {
+	real, err := filepath.EvalSymlinks(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "friendly")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	deny := filepath.Base(real) + " *"
+	m := NewManager(Options{Bash: policy(t, "*", "allow", deny, "deny"), Env: shell.CleanEnv(os.Environ()), Logger: logr.Discard()})
+	t.Cleanup(m.Close)
+	o := &Ops{M: m, Spill: &spill.Spiller{Root: t.TempDir()}}
+	server := stdioServer("linked", nil)
+	server.Command = link
+	_, err = call(t, ctxT(t), o, server, "echo", map[string]any{"text": "hi"})
+	var denied *permission.DeniedError
+	if !errors.As(err, &denied) {
+		t.Fatalf("a link to a denied program started: %v", err)
 	}
 }
