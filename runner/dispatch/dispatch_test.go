@@ -131,19 +131,25 @@ func TestUndeliverableKeepsTheTask(t *testing.T) {
 	}
 }
 
+// holdOp is an operation that holds its slot until release is closed or
+// the task is cancelled.
+func holdOp(release <-chan struct{}) Operation {
+	return func(ctx context.Context, _ json.RawMessage, _ *Audit) (any, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return "ok", nil
+	}
+}
+
 // BenchmarkFlood: a flood of large requests against one busy slot stays
 // within the queue bounds (the heap does not grow with the flood).
 func BenchmarkFlood(b *testing.B) {
 	o := newBox()
 	release := make(chan struct{})
 	d := New(Options{
-		Operations: map[string]Operation{"hold": func(ctx context.Context, _ json.RawMessage, _ *Audit) (any, error) {
-			select {
-			case <-release:
-			case <-ctx.Done():
-			}
-			return "ok", nil
-		}},
+		Operations: map[string]Operation{"hold": holdOp(release)},
 		MaxConcurrent: 1, Outbox: o, Logger: logr.Discard(),
 	})
 	args := json.RawMessage(`{"pad":"` + strings.Repeat("x", 4<<20) + `"}`)
@@ -172,13 +178,7 @@ func TestFloodStaysBounded(t *testing.T) {
 	o := newBox()
 	release := make(chan struct{})
 	d := New(Options{
-		Operations: map[string]Operation{"hold": func(ctx context.Context, _ json.RawMessage, _ *Audit) (any, error) {
-			select {
-			case <-release:
-			case <-ctx.Done():
-			}
-			return "ok", nil
-		}},
+		Operations: map[string]Operation{"hold": holdOp(release)},
 		MaxConcurrent: 1, Outbox: o, Logger: logr.Discard(), Limits: Limits{MaxArgsBytes: 16 << 20},
 	})
 	var before, after runtime.MemStats
@@ -218,13 +218,9 @@ func TestDispatcherUnits(t *testing.T) {
 	ran := make(chan string, 8)
 	d := New(Options{
 		Operations: map[string]Operation{
-			"hold": func(ctx context.Context, _ json.RawMessage, _ *Audit) (any, error) {
+			"hold": func(ctx context.Context, args json.RawMessage, a *Audit) (any, error) {
 				ran <- TaskID(ctx)
-				select {
-				case <-release:
-				case <-ctx.Done():
-				}
-				return "ok", nil
+				return holdOp(release)(ctx, args, a)
 			},
 			"panic":  func(context.Context, json.RawMessage, *Audit) (any, error) { panic("boom") },
 			"encode": func(context.Context, json.RawMessage, *Audit) (any, error) { return make(chan int), nil },
