@@ -129,7 +129,18 @@ func (t *optTable) parse(program string, args []word) (parsedArgs, error) {
 	fail := func(format string, a ...any) (parsedArgs, error) {
 		return out, &optError{program: program, msg: fmt.Sprintf(format, a...)}
 	}
-	for i := 0; i < len(args); i++ {
+	// takeNext gives p the next word as its value (`-s KILL`).
+	var i int
+	takeNext := func(p *parsedOpt) bool {
+		if i+1 >= len(args) {
+			return false
+		}
+		i++
+		p.value, p.has = args[i], true
+		p.src += " " + args[i].src
+		return true
+	}
+	for i = 0; i < len(args); i++ {
 		w := args[i]
 		if !w.known {
 			if t.strict {
@@ -183,13 +194,8 @@ func (t *optTable) parse(program string, args []word) (parsedArgs, error) {
 				return fail("option %s takes no value", full)
 			case eq:
 				p.value, p.has = knownWord(val), true
-			case o.arg == reqArg:
-				if i+1 >= len(args) {
-					return fail("option %s needs a value", full)
-				}
-				i++
-				p.value, p.has = args[i], true
-				p.src += " " + args[i].src
+			case o.arg == reqArg && !takeNext(&p):
+				return fail("option %s needs a value", full)
 			}
 			out.opts = append(out.opts, p)
 			continue
@@ -209,13 +215,8 @@ func (t *optTable) parse(program string, args []word) (parsedArgs, error) {
 			if o.arg != noArg {
 				if rest := string(rs[j+1:]); rest != "" {
 					p.value, p.has = knownWord(rest), true
-				} else if o.arg == reqArg {
-					if i+1 >= len(args) {
-						return fail("option %s needs a value", name)
-					}
-					i++
-					p.value, p.has = args[i], true
-					p.src += " " + args[i].src
+				} else if o.arg == reqArg && !takeNext(&p) {
+					return fail("option %s needs a value", name)
 				}
 				out.opts = append(out.opts, p)
 				break
