@@ -149,7 +149,7 @@ func BenchmarkFlood(b *testing.B) {
 	o := newBox()
 	release := make(chan struct{})
 	d := New(Options{
-		Operations: map[string]Operation{"hold": holdOp(release)},
+		Operations:    map[string]Operation{"hold": holdOp(release)},
 		MaxConcurrent: 1, Outbox: o, Logger: logr.Discard(),
 	})
 	args := json.RawMessage(`{"pad":"` + strings.Repeat("x", 4<<20) + `"}`)
@@ -178,7 +178,7 @@ func TestFloodStaysBounded(t *testing.T) {
 	o := newBox()
 	release := make(chan struct{})
 	d := New(Options{
-		Operations: map[string]Operation{"hold": holdOp(release)},
+		Operations:    map[string]Operation{"hold": holdOp(release)},
 		MaxConcurrent: 1, Outbox: o, Logger: logr.Discard(), Limits: Limits{MaxArgsBytes: 16 << 20},
 	})
 	var before, after runtime.MemStats
