@@ -150,7 +150,7 @@ func gadgetFor(name string) handler {
 var helmOpts = optTable{permute: true, opts: []opt{{names: "-n --namespace --kube-context --kube-ca-file --kube-tls-server-name --registry-config --repository-config --repository-cache --content-cache --burst-limit --qps", arg: reqArg}, {names: "--post-renderer", arg: reqArg, role: script}, {names: "--kubeconfig", arg: reqArg, role: loads, why: "reads credentials (and exec plugins) from another kubeconfig"}, {names: "--kube-apiserver", arg: reqArg, role: connects, why: "sends the credentials to another server"}, {names: "--kube-token", arg: reqArg, role: connects, why: "uses another identity"}, {names: "--kube-as-user --kube-as-group", arg: reqArg, role: connects, why: "impersonates another identity"}}}
 
 // helmCommands are helm's own subcommands; any other runs a plugin.
-const helmCommands = " completion create dependency dep env get help history install lint list ls package pull fetch push registry repo rollback search show inspect status template test uninstall delete del un upgrade verify version "
+const helmCommands = " completion create dependency dep env get help history install lint list ls package plugin pull fetch push registry repo rollback search show inspect status template test uninstall delete del un upgrade verify version "
 
 // helmCall: options as in helmOpts; a subcommand helm does not have runs
 // the plugin of that name, and `helm plugin` installs or updates them
@@ -160,13 +160,8 @@ func helmCall(c *call) {
 	if !ok || len(p.operands) == 0 {
 		return
 	}
-	switch sub := p.operands[0]; {
-	case !sub.known:
-		c.needs(sub.src, "a helm subcommand named at run time could be a plugin")
-	case sub.text == "plugin":
+	if sub := p.operands[0]; c.builtinSubcommand(sub, helmCommands, "the helm plugin NAME") && sub.text == "plugin" {
 		c.needs("plugin", "helm plugin installs and runs plugins")
-	case !strings.Contains(helmCommands, " "+sub.text+" "):
-		c.needs(sub.text, "helm "+sub.text+" runs the plugin of that name")
 	}
 }
 

@@ -66,12 +66,7 @@ func gitCall(c *call) {
 		return
 	}
 	sub := p.rest[0]
-	if !sub.known {
-		c.needs(sub.src, "the git subcommand is known only at run time (it may be an alias)")
-		return
-	}
-	if !strings.Contains(gitCommands, " "+sub.text+" ") {
-		c.needs(sub.text, "git "+sub.text+" runs an alias or a git-"+sub.text+" program")
+	if !c.builtinSubcommand(sub, gitCommands, "an alias or the program git-NAME") {
 		return
 	}
 	sp, ok := c.parse(gitSubOpts(sub.text), p.rest[1:])
@@ -369,9 +364,14 @@ func socatCall(c *call) {
 	}
 }
 
-// dockerReadCommands are the other built-in subcommands of docker, podman
-// and nerdctl; anything else runs a CLI plugin (docker-NAME).
-const dockerReadCommands = " attach diff events history images info inspect kill logs pause port ps pull rename rm rmi search stats stop tag top unpause version wait manifest trust healthcheck pod generate machine info login logout network "
+// dockerRunCommands are the subcommands of docker, podman and nerdctl
+// that run, create or enter containers, copy to the host or reach other
+// daemons; dockerReadCommands the other built-in ones. Anything else runs
+// a CLI plugin (docker-NAME).
+const (
+	dockerRunCommands  = " run create exec cp compose build buildx plugin load import commit start restart update container image volume network system swarm service stack secret config context login push save export "
+	dockerReadCommands = " attach diff events history images info inspect kill logs pause port ps pull rename rm rmi search stats stop tag top unpause version wait manifest trust healthcheck pod generate machine logout "
+)
 
 // docker: running, creating or entering containers, copying to the host
 // and other daemons need a rule that names them.
@@ -385,16 +385,10 @@ func dockerCall(c *call) {
 		return
 	}
 	sub := p.rest[0]
-	if !sub.known {
-		c.needs(sub.src, c.name+" subcommand known only at run time")
+	if !c.builtinSubcommand(sub, dockerRunCommands+dockerReadCommands, "the CLI plugin "+c.name+"-NAME") {
 		return
 	}
-	switch sub.text {
-	case "run", "create", "exec", "cp", "compose", "build", "buildx", "plugin", "load", "import", "commit", "start", "restart", "update", "container", "image", "volume", "network", "system", "swarm", "service", "stack", "secret", "config", "context", "login", "push", "save", "export":
+	if strings.Contains(dockerRunCommands, " "+sub.text+" ") {
 		c.needs(sub.text, c.name+" "+sub.text+" can reach the host or change what runs")
-	default:
-		if !strings.Contains(dockerReadCommands, " "+sub.text+" ") {
-			c.needs(sub.text, c.name+" "+sub.text+" is no built-in subcommand: it runs a CLI plugin")
-		}
 	}
 }

@@ -63,12 +63,7 @@ func kubectlCall(c *call) {
 		return
 	}
 	sub := &args[at]
-	if !sub.known {
-		c.needs(sub.src, "a kubectl subcommand named at run time could be a plugin")
-		return
-	}
-	if !strings.Contains(kubectlCommands, " "+sub.text+" ") {
-		c.needs(sub.text, "kubectl "+sub.text+" runs the plugin kubectl-"+sub.text+" from PATH")
+	if !c.builtinSubcommand(*sub, kubectlCommands, "the plugin kubectl-NAME from PATH") {
 		return
 	}
 	if sub.text == "cp" && len(args) > 2 {

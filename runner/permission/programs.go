@@ -56,6 +56,22 @@ func (c *call) needs(option, why string) {
 	})
 }
 
+// builtinSubcommand reports whether sub is one of the program's own
+// subcommands (commands reads " a b c "). Any other, or one named only at
+// run time, runs what the program finds under that name, which needs a
+// rule that names it; runs says what that is, NAME standing for sub.
+func (c *call) builtinSubcommand(sub word, commands, runs string) bool {
+	switch {
+	case !sub.known:
+		c.needs(sub.src, c.name+" subcommand named at run time may run "+strings.ReplaceAll(runs, "NAME", "…"))
+	case !strings.Contains(commands, " "+sub.text+" "):
+		c.needs(sub.text, c.name+" "+sub.text+" runs "+strings.ReplaceAll(runs, "NAME", sub.text))
+	default:
+		return true
+	}
+	return false
+}
+
 // unreadable denies with an error that names what could not be read.
 func (c *call) unreadable(err error) {
 	c.a.add(Decision{Command: c.a.display(c.words), Reason: err.Error()})
