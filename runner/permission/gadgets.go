@@ -207,13 +207,7 @@ func patchOperands(c *call, p parsedArgs) {
 		c.write(p.operands[0])
 		return
 	}
-	dir := knownWord(".")
-	for _, o := range p.opts {
-		if o.name == "-d" || o.name == "--directory" {
-			dir = o.value
-		}
-	}
-	c.write(inside(dir))
+	c.write(inside(p.last(knownWord("."), "-d", "--directory")))
 }
 
 // sshKeygenWrites: ssh-keygen writes the -f file (and FILE.pub) unless it

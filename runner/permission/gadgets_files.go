@@ -168,13 +168,7 @@ func unzipCall(c *call) {
 	if !ok || p.given("-l") || p.given("-t") || p.given("-p") || p.given("-c") || p.given("-v") || p.given("-Z") || p.given("-z") {
 		return
 	}
-	dir := knownWord(".")
-	for _, o := range p.opts {
-		if o.name == "-d" {
-			dir = o.value
-		}
-	}
-	c.write(inside(dir))
+	c.write(inside(p.last(knownWord("."), "-d")))
 }
 
 // pagers ----------------------------------------------------------------
@@ -238,12 +232,7 @@ func splitCall(c *call) {
 	}
 	prefix := knownWord("x")
 	if c.name == "csplit" {
-		prefix = knownWord("xx")
-		for _, o := range p.opts {
-			if o.name == "-f" || o.name == "--prefix" {
-				prefix = o.value
-			}
-		}
+		prefix = p.last(knownWord("xx"), "-f", "--prefix")
 	} else if len(p.operands) > 1 {
 		prefix = p.operands[1]
 	}

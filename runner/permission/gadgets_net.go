@@ -98,10 +98,8 @@ func gitCall(c *call) {
 		}
 	}
 	if sub.text == "format-patch" {
-		for _, o := range sp.opts {
-			if o.name == "-o" || o.name == "--output-directory" {
-				c.write(inside(o.value))
-			}
+		for _, dir := range sp.values("-o", "--output-directory") {
+			c.write(inside(dir))
 		}
 	}
 	gitWrites(c, p, sub.text, ops)
@@ -118,10 +116,8 @@ const gitReadOnly = " log show diff status blame annotate grep ls-files ls-tree 
 // own: its changes are not checked as writes.)
 func gitWrites(c *call, p parsedArgs, sub string, ops []word) {
 	if !strings.Contains(gitReadOnly, " "+sub+" ") {
-		for _, o := range p.opts {
-			if o.name == "-C" || o.name == "--git-dir" || o.name == "--work-tree" {
-				c.write(inside(o.value))
-			}
+		for _, dir := range p.values("-C", "--git-dir", "--work-tree") {
+			c.write(inside(dir))
 		}
 	}
 	switch {

@@ -39,12 +39,7 @@ func awkCall(c *call) {
 	if !ok {
 		return
 	}
-	var progs []word
-	for _, o := range p.opts {
-		if o.name == "-e" || o.name == "--source" {
-			progs = append(progs, o.value)
-		}
-	}
+	progs := p.values("-e", "--source")
 	if len(progs) == 0 && len(p.with(loads)) == 0 {
 		if len(p.operands) == 0 {
 			return
@@ -118,12 +113,7 @@ func sedCall(c *call) {
 	if !ok {
 		return
 	}
-	var scripts []word
-	for _, o := range p.opts {
-		if o.name == "-e" || o.name == "--expression" {
-			scripts = append(scripts, o.value)
-		}
-	}
+	scripts := p.values("-e", "--expression")
 	files := p.operands
 	if len(scripts) == 0 && len(p.with(loads)) == 0 && len(files) > 0 {
 		scripts, files = files[:1], files[1:]

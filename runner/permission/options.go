@@ -2,6 +2,7 @@ package permission
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -233,6 +234,26 @@ func couldBeOption(w word) bool {
 		return strings.HasPrefix(w.text, "-")
 	}
 	return len(w.toks) == 0 || w.toks[0] == anyTok || w.toks[0] == '-' || w.toks[0] == '+'
+}
+
+// values are the values an option was given, under any of its spellings,
+// in order.
+func (p parsedArgs) values(spellings ...string) []word {
+	var out []word
+	for _, o := range p.opts {
+		if slices.Contains(spellings, o.name) {
+			out = append(out, o.value)
+		}
+	}
+	return out
+}
+
+// last is the value an option was given last (it wins), or def.
+func (p parsedArgs) last(def word, spellings ...string) word {
+	if vs := p.values(spellings...); len(vs) > 0 {
+		return vs[len(vs)-1]
+	}
+	return def
 }
 
 // has reports whether an option with role r was given.

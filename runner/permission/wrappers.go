@@ -214,10 +214,8 @@ func execCall(c *call) {
 		return
 	}
 	c.run(p.rest)
-	for _, o := range p.opts {
-		if o.name == "-a" {
-			c.run(append([]word{o.value}, p.rest[1:]...))
-		}
+	for _, name := range p.values("-a") {
+		c.run(append([]word{name}, p.rest[1:]...))
 	}
 }
 
