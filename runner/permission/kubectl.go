@@ -164,16 +164,16 @@ func (c *call) kubectlSource(args []word, i int) {
 	var file word
 	var hasFile bool
 	switch t := w.text; {
-	case t == "-k" || t == "--kustomize" || strings.HasPrefix(t, "--kustomize="):
+	case t == "--kustomize" || strings.HasPrefix(t, "--kustomize="):
 		c.needs("-k", "kubectl -k runs kustomize, which fetches remote bases and resources (with git)")
 		return
-	case t == "-f" || t == "--filename":
+	case t == "--filename":
 		file, hasFile = next()
 	case strings.HasPrefix(t, "--filename="):
 		file, hasFile = knownWord(strings.TrimPrefix(t, "--filename=")), true
 	case len(t) > 1 && t[0] == '-' && t[1] != '-':
-		// A bundle ends at its first value letter: -f (or -k) takes the
-		// rest, or the next word.
+		// A bundle (`-f`, `-Rf`) ends at its first value letter: -f (or
+		// -k) takes the rest, or the next word.
 		at := strings.IndexAny(t[1:], kubectlValueLetters)
 		if at < 0 {
 			return
