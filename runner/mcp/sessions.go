@@ -346,7 +346,16 @@ func (m *Manager) connectStdio(ctx context.Context, cfg ServerConfig) (*sdk.Clie
 	// may run, nothing the server writes may.
 	x := sandbox.Exec{Programs: []string{path}, Any: true, Path: envValue(m.o.Env, "PATH")}
 	transport := &confined{inner: &sdk.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, start: func(start func() error) error {
-		return m.o.Sandbox.Start(task, x, start)
+		untrack, err := m.o.Sandbox.Start(task, x, func() (int, error) {
+			if err := start(); err != nil {
+				return 0, err
+			}
+			return cmd.Process.Pid, nil
+		})
+		// The SDK waits for the server when the session closes, which
+		// ends ctx.
+		context.AfterFunc(ctx, untrack)
+		return err
 	}}
 	cs, err := m.client.Connect(ctx, transport, nil)
 	if err != nil {

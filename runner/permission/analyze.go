@@ -224,6 +224,10 @@ func (a *analyzer) fail(err error) {
 // file walks every node: commands hide in lists, pipelines, subshells,
 // substitutions, here-docs, arithmetic, tests, loops and function bodies.
 func (a *analyzer) file(f *syntax.File, depth int) {
+	if err := procSubstPlacement(f); err != nil {
+		a.fail(err)
+		return
+	}
 	syntax.Walk(f, func(n syntax.Node) bool {
 		if c, ok := n.(*syntax.CallExpr); ok && len(c.Args) > 0 {
 			switch c.Args[0].Lit() {

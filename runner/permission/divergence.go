@@ -265,3 +265,57 @@ func isArithAssign(op syntax.BinAritOperator) bool {
 	}
 	return false
 }
+
+// MaxProcSubsts bounds the process substitutions of one command: each
+// waits for its reader on a thread of the runner until the command ends.
+const MaxProcSubsts = 16
+
+// procSubstPlacement allows a process substitution only where its pipe
+// is used at once and given back when the command ends: as a whole
+// argument of a command, or as the target of a redirection that opens it
+// the way it flows (`< <(…)`, `> >(…)`). Anywhere else (an assignment, a
+// test, a loop's word list, `< >(…)`) nobody may ever open it, and the
+// substitution would wait for a reader until the task ends.
+func procSubstPlacement(f *syntax.File) error {
+	placed := map[*syntax.ProcSubst]bool{}
+	var err error
+	syntax.Walk(f, func(n syntax.Node) bool {
+		switch n := n.(type) {
+		case *syntax.CallExpr:
+			count := 0
+			for _, w := range n.Args[min(1, len(n.Args)):] {
+				if ps := wholeProcSubst(w); ps != nil {
+					placed[ps] = true
+					count++
+				}
+			}
+			if count > MaxProcSubsts && err == nil {
+				err = fmt.Errorf("a command with %d process substitutions (at most %d); denied", count, MaxProcSubsts)
+			}
+		case *syntax.Redirect:
+			if ps := wholeProcSubst(n.Word); ps != nil {
+				switch {
+				case ps.Op == syntax.CmdIn && n.Op == syntax.RdrIn,
+					ps.Op == syntax.CmdOut && (n.Op == syntax.RdrOut || n.Op == syntax.AppOut || n.Op == syntax.RdrClob):
+					placed[ps] = true
+				}
+			}
+		case *syntax.ProcSubst:
+			if !placed[n] && err == nil {
+				err = fmt.Errorf("a process substitution %s outside a command's arguments or a matching redirection (nothing would open its pipe); denied",
+					n.Op.String()+"…)")
+			}
+		}
+		return err == nil
+	})
+	return err
+}
+
+// wholeProcSubst returns the process substitution that is all of w.
+func wholeProcSubst(w *syntax.Word) *syntax.ProcSubst {
+	if w == nil || len(w.Parts) != 1 {
+		return nil
+	}
+	ps, _ := w.Parts[0].(*syntax.ProcSubst)
+	return ps
+}

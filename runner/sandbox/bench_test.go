@@ -34,7 +34,7 @@ func BenchmarkStart(b *testing.B) {
 			for b.Loop() {
 				t0 := time.Now()
 				cmd := exec.Command("/usr/bin/true")
-				if err := c.s.Start(task, x, cmd.Start); err != nil {
+				if _, err := c.s.Start(task, x, startCmd(cmd)); err != nil {
 					b.Fatal(err)
 				}
 				if err := cmd.Wait(); err != nil {

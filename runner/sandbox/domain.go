@@ -28,27 +28,59 @@ type Exec struct {
 }
 
 // Start calls start, which must start exactly one child process (an
-// exec.Cmd's Start), with the child confined to the domain of task t and
-// exec. Without enforcement it only calls start.
-func (s *Sandbox) Start(t Task, x Exec, start func() error) error {
+// exec.Cmd's Start) and return its PID, with the child confined to the
+// domain of task t and exec. The child is the caller's until untrack is
+// called, after the caller has waited for it; any other process that
+// ends up a child of the runner is an orphan of a task (see children).
+// Without enforcement it only calls start.
+func (s *Sandbox) Start(t Task, x Exec, start func() (int, error)) (untrack func(), err error) {
 	if !s.Enforced() {
-		return start()
+		_, err := start()
+		return func() {}, err
 	}
-	errc := make(chan error, 1)
-	go func() {
-		// The domain is applied to this thread only, and the child
-		// inherits it at fork. The thread is never unlocked, so the Go
-		// runtime destroys it when this goroutine returns instead of
-		// running other goroutines on it; new threads are never cloned
-		// from a locked thread (the runtime uses its template thread).
-		runtime.LockOSThread()
-		errc <- s.confine(t, x, start)
-	}()
-	return <-errc
+	return s.children.start(func() (int, error) {
+		type started struct {
+			pid int
+			err error
+		}
+		c := make(chan started, 1)
+		go func() {
+			// The domain is applied to this thread only, and the child
+			// inherits it at fork. The thread is never unlocked, so the Go
+			// runtime destroys it when this goroutine returns instead of
+			// running other goroutines on it; new threads are never cloned
+			// from a locked thread (the runtime uses its template thread).
+			runtime.LockOSThread()
+			var pid int
+			err := s.confine(t, x, func() (err error) { pid, err = start(); return err })
+			c <- started{pid, err}
+		}()
+		r := <-c
+		return r.pid, r.err
+	})
+}
+
+// TaskEnded has the orphans of ended tasks killed, off the caller's path.
+func (s *Sandbox) TaskEnded() {
+	if s.Enforced() {
+		s.children.taskEnded()
+	}
 }
 
 func (s *Sandbox) confine(t Task, x Exec, start func() error) error {
-	attr := ll.RulesetAttr{HandledAccessFS: s.handled}
+	if err := s.restrictThread(t, x); err != nil {
+		return err
+	}
+	if err := dropCapabilities(); err != nil {
+		return err
+	}
+	return start()
+}
+
+// restrictThread puts the calling (locked, throw-away) thread into the
+// domain of task t and exec: what a child of t started from it may reach.
+func (s *Sandbox) restrictThread(t Task, x Exec) error {
+	attr := ll.RulesetAttr{HandledAccessFS: s.handled, Scoped: s.scoped}
 	fd, err := ll.LandlockCreateRuleset(&attr, 0)
 	if err != nil {
 		return fmt.Errorf("sandbox: create Landlock ruleset: %w", err)
@@ -66,21 +98,20 @@ func (s *Sandbox) confine(t Task, x Exec, start func() error) error {
 			}
 		}
 	}
-	if err := s.programs.add(fd, x.Programs, x.Path, s.executable); err != nil {
+	if err := s.programs.add(fd, append(x.Programs, s.allowExecInterpreters...), x.Path, s.executable); err != nil {
 		return err
 	}
 	switch {
 	case t.dir != nil:
-		if err := addRule(fd, *t.dir); err != nil {
-			return err
+		for _, r := range []rule{t.dir.tmp, t.dir.home, t.dir.fifos} {
+			if err := addRule(fd, r); err != nil {
+				return err
+			}
 		}
 	case t.TmpDir != "":
 		if err := addTransient(fd, t.TmpDir, dirWrite); err != nil {
 			return err
 		}
-	}
-	if err := dropPtrace(); err != nil {
-		return err
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("sandbox: set no_new_privs: %w", err)
@@ -88,33 +119,34 @@ func (s *Sandbox) confine(t Task, x Exec, start func() error) error {
 	if err := ll.LandlockRestrictSelf(fd, 0); err != nil {
 		return fmt.Errorf("sandbox: enforce Landlock ruleset: %w", err)
 	}
-	return start()
+	return nil
 }
 
-// dropPtrace removes CAP_SYS_PTRACE from this thread, bounding set
-// included, so that no child (root or not) can read the memory of the
-// runner, which is not dumpable (see New). Between fork and its end the
-// confining thread shares the child's domain; without this a root child
-// could reach the runner's memory through it.
-func dropPtrace() error {
-	if err := unix.Prctl(unix.PR_CAPBSET_DROP, unix.CAP_SYS_PTRACE, 0, 0, 0); err != nil && !errors.Is(err, unix.EPERM) {
-		return fmt.Errorf("sandbox: drop CAP_SYS_PTRACE from the bounding set: %w", err)
-	}
-	_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_LOWER, unix.CAP_SYS_PTRACE, 0, 0)
+// dropCapabilities empties this thread's capability sets, bounding and
+// ambient sets included, so that no child holds a capability, not even
+// one started by a runner that runs as root: a root child could otherwise
+// read the runner's memory (CAP_SYS_PTRACE), change any file's owner or
+// mode, or lift resource limits. The thread is thrown away after the
+// start, so the runner keeps its own. Capabilities the thread may not drop
+// (no CAP_SETPCAP) are not in the bounding set's reach anyway.
+func dropCapabilities() error {
+	_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("sandbox: read capabilities: %w", err)
 	}
-	const word, bit = unix.CAP_SYS_PTRACE / 32, uint32(1) << (unix.CAP_SYS_PTRACE % 32)
-	if (data[word].Effective|data[word].Permitted|data[word].Inheritable)&bit == 0 {
-		return nil
+	if data[0].Effective|data[0].Permitted|data[0].Inheritable|data[1].Effective|data[1].Permitted|data[1].Inheritable == 0 {
+		return nil // an ordinary user: nothing to drop, bounding set included (no CAP_SETPCAP)
 	}
-	data[word].Effective &^= bit
-	data[word].Permitted &^= bit
-	data[word].Inheritable &^= bit
+	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("sandbox: drop capability %d from the bounding set: %w", c, err)
+		}
+	}
+	data = [2]unix.CapUserData{}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("sandbox: drop CAP_SYS_PTRACE: %w", err)
+		return fmt.Errorf("sandbox: drop capabilities: %w", err)
 	}
 	return nil
 }

@@ -144,6 +144,42 @@ func (c *programs) closeAll() {
 	}
 }
 
+// maxScannedPrograms bounds how many programs of an allow_exec directory
+// are read for their interpreters.
+const maxScannedPrograms = 512
+
+// interpretersOf lists what the programs at p (a file, or the files of a
+// directory) need the kernel to run first: a dynamically linked program
+// in sandbox.allow_exec must start even where no approved program shares
+// its loader.
+func interpretersOf(p, path string) []string {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil
+	}
+	if !st.IsDir() {
+		return parseStartedBy(p, path)
+	}
+	entries, err := os.ReadDir(p)
+	if err != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for i, e := range entries {
+		if i >= maxScannedPrograms {
+			break
+		}
+		for _, in := range parseStartedBy(filepath.Join(p, e.Name()), path) {
+			if !seen[in] {
+				seen[in] = true
+				out = append(out, in)
+			}
+		}
+	}
+	return out
+}
+
 // parseStartedBy reads p's "#!" line or ELF program headers.
 func parseStartedBy(p, path string) []string {
 	f, err := os.Open(p)

@@ -77,13 +77,17 @@ type Sandbox struct {
 	abi      int
 	reason   string // why not enforced
 	state    string
-	home     string
 	handled  uint64
-	static   []rule // opened once: read grants, devices, workspace, home, allow lists
+	scoped   uint64
+	// allowExecInterpreters are the ELF and script interpreters that the
+	// programs of sandbox.allow_exec need to start.
+	allowExecInterpreters []string
+	static   []rule // opened once: read grants, devices, workspace, allow lists
 	sysExec  []rule // the system program directories, for "any program" domains
 	noExec   []string
 	programs programs
 	tasks    *taskDirs
+	children *children
 	closeOne sync.Once
 }
 
@@ -175,9 +179,18 @@ func New(o Options) (*Sandbox, error) {
 }
 
 func (s *Sandbox) prepare(o Options) error {
-	// Signals and abstract sockets are left alone (no Landlock scopes):
-	// what a task may signal is the rules' business, like the network.
 	s.handled = ll.AccessFSExecute | dirWrite
+	if s.abi >= 5 {
+		// Device ioctls only on descriptors the runner handed over: a
+		// child that opens a terminal cannot push keystrokes (TIOCSTI).
+		s.handled |= ll.AccessFSIoctlDev
+	}
+	if s.abi >= 6 {
+		// A child may signal, and reach through abstract sockets, only
+		// processes of its own domain: never the runner, another task or
+		// anything else on the host.
+		s.scoped = ll.ScopeSignal | ll.ScopeAbstractUnixSocket
+	}
 	state := o.StateDir
 	if state == "" {
 		var err error
@@ -188,16 +201,19 @@ func (s *Sandbox) prepare(o Options) error {
 		return fmt.Errorf("sandbox: create state directory: %w", err)
 	}
 	s.state = RealPath(state)
-	s.home = filepath.Join(state, "home")
 	if err := os.MkdirAll(filepath.Join(state, "tmp"), 0o700); err != nil {
 		return fmt.Errorf("sandbox: create state directory: %w", err)
 	}
 	s.tasks = newTaskDirs(filepath.Join(s.state, "tmp"))
-	if err := os.MkdirAll(s.home, 0o700); err != nil {
-		return fmt.Errorf("sandbox: create private home: %w", err)
+	s.children = processChildren.acquire()
+	// Nothing a task can write may become executable: the workspace, the
+	// task directories (HOME, TMPDIR) and the listed writable places.
+	// Other temporary directories are not refused as such: a checkout
+	// under /tmp runs its own programs (tasks cannot write there).
+	s.noExec = []string{RealPath(o.Workspace), RealPath(state)}
+	for _, p := range o.AllowWrite {
+		s.noExec = append(s.noExec, RealPath(p))
 	}
-	// Nothing written by a task may become executable.
-	s.noExec = []string{RealPath(o.Workspace), RealPath(state), RealPath(os.TempDir())}
 	for _, d := range SystemProgramDirs {
 		if _, err := os.Stat(d); err != nil {
 			continue
@@ -233,7 +249,7 @@ func (s *Sandbox) prepare(o Options) error {
 			return err
 		}
 	}
-	for _, p := range append([]string{o.Workspace, s.home}, o.AllowWrite...) {
+	for _, p := range append([]string{o.Workspace}, o.AllowWrite...) {
 		if err := s.addStatic(p, dirWrite, false); err != nil {
 			return fmt.Errorf("sandbox: writable path: %w", err)
 		}
@@ -242,6 +258,7 @@ func (s *Sandbox) prepare(o Options) error {
 		if err := s.addStatic(p, ll.AccessFSExecute, false); err != nil {
 			return fmt.Errorf("sandbox.allow_exec: %w", err)
 		}
+		s.allowExecInterpreters = append(s.allowExecInterpreters, interpretersOf(p, os.Getenv("PATH"))...)
 	}
 	for _, d := range SystemProgramDirs {
 		r, err := openRule(d, ll.AccessFSExecute)
@@ -314,9 +331,6 @@ func (s *Sandbox) Describe() string {
 	return fmt.Sprintf("Landlock ABI %d: children execute only approved programs and write only the workspace, their TMPDIR, a private HOME and sandbox.allow_write", s.abi)
 }
 
-// Home is the private HOME of every child.
-func (s *Sandbox) Home() string { return s.home }
-
 // Close releases the descriptors and removes the state directory.
 func (s *Sandbox) Close() {
 	if s == nil {
@@ -325,6 +339,9 @@ func (s *Sandbox) Close() {
 	s.closeOne.Do(func() {
 		if s.tasks != nil {
 			s.tasks.close()
+		}
+		if s.children != nil {
+			s.children.release()
 		}
 		for _, r := range append(s.static, s.sysExec...) {
 			closeFD(r.fd)
@@ -337,17 +354,23 @@ func (s *Sandbox) Close() {
 	})
 }
 
-// Task is the writable scratch space of one task.
+// Task is the writable scratch space of one task, and its boundary for
+// what the runner itself opens on the task's behalf.
 type Task struct {
-	// TmpDir is the task's private TMPDIR; empty when not enforced.
-	TmpDir string
-	// dir is TmpDir's rule, open until the task is released; nil for a
-	// Task made by hand, whose TmpDir is opened per command.
-	dir *rule
+	// TmpDir is the task's private TMPDIR, Home its private HOME, and
+	// FifoDir where the runner makes its process-substitution FIFOs;
+	// all empty when not enforced.
+	TmpDir, Home, FifoDir string
+	// dir holds the rules of TmpDir, Home and FifoDir, open until the
+	// task is released; nil for a Task made by hand, whose directories
+	// are opened per command.
+	dir    *taskDir
+	opener *opener
 }
 
-// NewTask gives a task its private, empty TMPDIR. Its release function
-// removes it with everything in it (right after, off the task's path).
+// NewTask gives a task its private, empty TMPDIR, HOME and FIFO
+// directory. Its release function ends the task's opener and removes the
+// directories with everything in them (right after, off the task's path).
 func (s *Sandbox) NewTask() (Task, func(), error) {
 	if !s.Enforced() {
 		return Task{}, func() {}, nil
@@ -356,13 +379,20 @@ func (s *Sandbox) NewTask() (Task, func(), error) {
 	if err != nil {
 		return Task{}, nil, err
 	}
-	return Task{TmpDir: dir.path, dir: &dir.rule}, func() { s.tasks.put(dir) }, nil
+	t := Task{TmpDir: dir.tmp.real, Home: dir.home.real, FifoDir: dir.fifos.real, dir: &dir}
+	t.opener = newOpener(func() error {
+		if err := s.restrictThread(t, Exec{}); err != nil {
+			return err
+		}
+		return dropCapabilities()
+	})
+	return t, func() { t.opener.close(); s.tasks.put(dir) }, nil
 }
 
-// Env sets HOME and TMPDIR of a child environment to the private ones.
-// A kubeconfig in the home directory it replaces stays in use through
-// KUBECONFIG (unless KUBECONFIG is set already): kubectl is what the
-// runner exists for.
+// Env sets HOME and TMPDIR of a child environment to the task's private
+// ones. A kubeconfig in the home directory it replaces stays in use
+// through KUBECONFIG (unless KUBECONFIG is set already): kubectl is what
+// the runner exists for.
 func (s *Sandbox) Env(env []string, t Task) []string {
 	if !s.Enforced() {
 		return env
@@ -379,10 +409,12 @@ func (s *Sandbox) Env(env []string, t Task) []string {
 			out = append(out, kv)
 		}
 	}
-	if kc := filepath.Join(home, ".kube", "config"); home != "" && home != s.home && !hasKubeconfig && fileExists(kc) {
+	if kc := filepath.Join(home, ".kube", "config"); home != "" && home != t.Home && !within(home, s.state) && !hasKubeconfig && fileExists(kc) {
 		out = append(out, "KUBECONFIG="+kc)
 	}
-	out = append(out, "HOME="+s.home)
+	if t.Home != "" {
+		out = append(out, "HOME="+t.Home)
+	}
 	if t.TmpDir != "" {
 		out = append(out, "TMPDIR="+t.TmpDir)
 	}
@@ -392,28 +424,6 @@ func (s *Sandbox) Env(env []string, t Task) []string {
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.Mode().IsRegular()
-}
-
-// Writable reports whether a child of task t may write path. The
-// runner's own writes on a task's behalf (shell redirections) follow the
-// same boundary.
-func (s *Sandbox) Writable(path string, t Task) bool {
-	if !s.Enforced() {
-		return true
-	}
-	p := RealPath(path)
-	if p == "" {
-		return false
-	}
-	if t.TmpDir != "" && within(p, t.TmpDir) {
-		return true
-	}
-	for _, r := range s.static {
-		if r.access&ll.AccessFSWriteFile != 0 && within(p, r.real) {
-			return true
-		}
-	}
-	return false
 }
 
 // Within reports whether path is base or below it, lexically (no links

@@ -39,30 +39,57 @@ func newTaskDirs(parent string) *taskDirs {
 	return d
 }
 
-// taskDir is a task's directory and its write rule.
+// taskDir is a task's directory: its TMPDIR and HOME, which its
+// children write freely, and the directory where the runner makes the
+// task's process-substitution FIFOs, where children may open those FIFOs
+// but create nothing (so no task can plant a name the interpreter would
+// open unconfined). The directory itself gets no rule.
 type taskDir struct {
-	path string
-	rule rule
+	path             string
+	tmp, home, fifos rule
 }
 
-// make creates a new, empty directory.
+// Names of a task directory's parts.
+const (
+	tmpPart  = "tmp"
+	homePart = "home"
+	fifoPart = "fifo"
+)
+
+// make creates a new, empty task directory.
 func (d *taskDirs) make() (taskDir, error) {
-	dir := filepath.Join(d.parent, fmt.Sprintf("t%d", d.n.Add(1)))
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return taskDir{}, fmt.Errorf("sandbox: create task TMPDIR: %w", err)
+	t := taskDir{path: filepath.Join(d.parent, fmt.Sprintf("t%d", d.n.Add(1)))}
+	if err := os.Mkdir(t.path, 0o700); err != nil {
+		return taskDir{}, fmt.Errorf("sandbox: create task directory: %w", err)
 	}
-	r, err := openRule(dir, dirWrite)
-	if err != nil {
-		_ = os.Remove(dir)
-		return taskDir{}, err
+	parts := []struct {
+		name   string
+		access uint64
+		rule   *rule
+	}{{tmpPart, dirWrite, &t.tmp}, {homePart, dirWrite, &t.home}, {fifoPart, fileWrite, &t.fifos}}
+	for i, p := range parts {
+		dir := filepath.Join(t.path, p.name)
+		err := os.Mkdir(dir, 0o700)
+		if err == nil {
+			*p.rule, err = openRule(dir, p.access)
+		}
+		if err != nil {
+			for _, done := range parts[:i] {
+				closeFD(done.rule.fd)
+			}
+			_ = os.RemoveAll(t.path)
+			return taskDir{}, fmt.Errorf("sandbox: create task directory: %w", err)
+		}
 	}
-	return taskDir{path: dir, rule: r}, nil
+	return t, nil
 }
 
-// remove closes the directory's descriptor and removes it with
+// remove closes the directory's descriptors and removes it with
 // everything in it.
 func (t taskDir) remove() {
-	closeFD(t.rule.fd)
+	for _, r := range []rule{t.tmp, t.home, t.fifos} {
+		closeFD(r.fd)
+	}
 	_ = os.RemoveAll(t.path)
 }
 

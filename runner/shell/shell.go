@@ -176,16 +176,23 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 	}
 	defer release() // after killAll (deferred later, run earlier)
 
-	runner, err := s.interpreter(procs, task,
-		interp.Env(expand.ListEnviron(s.o.Sandbox.Env(s.env, task)...)),
+	runner, err := s.interpreter(runCtx, procs, task, s.o.Sandbox.Env(s.env, task),
 		interp.Dir(dir),
 		interp.StdIO(devnull, stdout, stderr),
 	)
 	if err != nil {
 		return nil, err
 	}
+	// Whatever the script waits on when its time is up (a process
+	// substitution nobody opens, `cat < >(…)`), it is released.
+	ran := make(chan struct{})
+	stopReaper := context.AfterFunc(runCtx, func() { releaseUntil(task, ran) })
 	runErr := runner.Run(runCtx, file)
+	close(ran)
+	stopReaper()
 	procs.killAll()
+	releaseFifos(task, nil)
+	s.o.Sandbox.TaskEnded()
 
 	res := &Result{}
 	var denied *permission.DeniedError
@@ -227,18 +234,48 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 
 var errTimeout = errors.New("command timed out")
 
-// interpreter returns an interpreter whose handlers check and confine
-// everything it runs and writes.
-func (s *Shell) interpreter(procs *groups, task sandbox.Task, opts ...interp.RunnerOption) (*interp.Runner, error) {
+// interpreter returns an interpreter with environment env whose
+// handlers check and confine everything it runs, reads and writes. Its
+// process-substitution FIFOs are made in the task's FIFO directory, which
+// the task cannot write, whatever TMPDIR the script sets: the interpreter
+// opens names there itself, without the open handler, and it takes the
+// directory from TMPDIR when it is first reset. The script then sees the
+// task's own TMPDIR.
+func (s *Shell) interpreter(ctx context.Context, procs *groups, task sandbox.Task, env []string, opts ...interp.RunnerOption) (*interp.Runner, error) {
+	if task.FifoDir != "" {
+		env = append(withoutVar(env, "TMPDIR"), "TMPDIR="+task.FifoDir)
+	}
 	r, err := interp.New(append(opts,
-		interp.CallHandler(s.callHandler),
+		interp.Env(expand.ListEnviron(env...)),
+		interp.CallHandler(s.callHandler(task)),
 		interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return s.execHandler(procs, task) }),
 		interp.OpenHandler(s.openHandler(task)),
 	)...)
 	if err != nil {
 		return nil, fmt.Errorf("start interpreter: %w", err)
 	}
+	r.Reset()
+	if task.TmpDir != "" {
+		set := &syntax.Stmt{Cmd: &syntax.CallExpr{Assigns: []*syntax.Assign{{
+			Name:  &syntax.Lit{Value: "TMPDIR"},
+			Value: &syntax.Word{Parts: []syntax.WordPart{&syntax.SglQuoted{Value: task.TmpDir}}},
+		}}}}
+		if err := r.Run(ctx, set); err != nil {
+			return nil, fmt.Errorf("start interpreter: set TMPDIR: %w", err)
+		}
+	}
 	return r, nil
+}
+
+// withoutVar drops name's entries from env.
+func withoutVar(env []string, name string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // embedded runs `bash -c SCRIPT` in the runner's own interpreter, as a
@@ -253,8 +290,7 @@ func (s *Shell) embedded(ctx context.Context, e permission.Embedded, procs *grou
 		return interp.ExitStatus(2)
 	}
 	params := append(append([]string(nil), e.Options...), "--")
-	r, err := s.interpreter(procs, task,
-		interp.Env(expand.ListEnviron(exported(hc.Env)...)),
+	r, err := s.interpreter(ctx, procs, task, exported(hc.Env),
 		interp.Dir(hc.Dir),
 		interp.StdIO(hc.Stdin, hc.Stdout, hc.Stderr),
 		interp.Params(append(params, e.Args...)...),
@@ -323,29 +359,42 @@ func (s *Shell) show(cmd string) string {
 
 // callHandler checks every simple command (builtins, functions and the
 // commands eval and source run included) with its real arguments; a file
-// that source runs is checked as a whole before it runs.
-func (s *Shell) callHandler(ctx context.Context, args []string) ([]string, error) {
-	v := s.o.Policy.CheckArgs(ctx, args)
-	s.logDecisions(ctx, v.Decisions, "runtime")
-	if !v.Allowed {
-		return nil, v.Err
-	}
-	if (args[0] == "source" || args[0] == ".") && len(args) > 1 {
-		if err := s.checkSourced(ctx, args[1]); err != nil {
+// that source runs is checked as a whole before it runs. It bounds the
+// process substitutions waiting for a reader, and gives back those of a
+// builtin at once: a builtin never opens its arguments (but source).
+func (s *Shell) callHandler(task sandbox.Task) interp.CallHandlerFunc {
+	return func(ctx context.Context, args []string) ([]string, error) {
+		v := s.o.Policy.CheckArgs(ctx, args)
+		s.logDecisions(ctx, v.Decisions, "runtime")
+		if !v.Allowed {
+			return nil, v.Err
+		}
+		if err := checkFifos(task, args); err != nil {
 			return nil, err
 		}
+		switch {
+		case (args[0] == "source" || args[0] == ".") && len(args) > 1:
+			if err := s.checkSourced(ctx, task, args[1]); err != nil {
+				return nil, err
+			}
+		case interp.IsBuiltin(args[0]):
+			releaseFifos(task, args[1:])
+		}
+		return args, nil
 	}
-	return args, nil
 }
 
 // checkSourced checks the script a source command runs, as if written in
-// the task.
-func (s *Shell) checkSourced(ctx context.Context, name string) error {
+// the task; the file is read inside the task's boundary.
+func (s *Shell) checkSourced(ctx context.Context, task sandbox.Task, name string) error {
 	path := name
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(interp.HandlerCtx(ctx).Dir, path)
 	}
-	f, err := os.Open(path)
+	if sandbox.Within(path, task.FifoDir) {
+		return nil // a process substitution: its commands are checked as they run
+	}
+	f, err := s.o.Sandbox.Open(ctx, task, path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil // source itself reports the missing file
 	}
@@ -371,19 +420,23 @@ func refused(stderr string) bool {
 	return strings.Contains(stderr, "Permission denied") || strings.Contains(stderr, "Operation not permitted")
 }
 
-// openHandler checks every file the shell itself opens for writing: the
-// rules decide, and the sandbox's write boundary holds for the runner's
-// own writes as it does for its children's.
+// openHandler opens every file the shell itself opens for a task
+// (redirections, here-strings, `$(< file)`) inside the task's boundary,
+// as its children would (sandbox.Open): the kernel decides, at the open,
+// where links lead. Writes are checked against the rules first: the path
+// as written, where it lands (after cd) and the file it reaches through
+// links (`ln -s /etc/passwd p; echo > p`) must all pass.
 func (s *Shell) openHandler(task sandbox.Task) interp.OpenHandlerFunc {
 	return func(ctx context.Context, path string, flag int, perm os.FileMode) (io.ReadWriteCloser, error) {
-		if flag&(os.O_WRONLY|os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_TRUNC) != 0 && path != os.DevNull {
-			abs := path
-			if !filepath.IsAbs(abs) {
-				abs = filepath.Join(interp.HandlerCtx(ctx).Dir, abs)
-			}
-			// The path as written, where it lands (after cd) and the file
-			// it reaches through links (`ln -s /etc/passwd p; echo > p`)
-			// must all pass.
+		if path == os.DevNull {
+			return os.OpenFile(path, flag, perm)
+		}
+		abs := path
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(interp.HandlerCtx(ctx).Dir, abs)
+		}
+		write := flag&(os.O_WRONLY|os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_TRUNC) != 0
+		if write {
 			paths := []string{path, abs}
 			if real := sandbox.RealPath(abs); real != "" && real != abs {
 				paths = append(paths, real)
@@ -393,15 +446,26 @@ func (s *Shell) openHandler(task sandbox.Task) interp.OpenHandlerFunc {
 					return nil, d.Err()
 				}
 			}
-			if !s.o.Sandbox.Writable(abs, task) {
-				return nil, &os.PathError{Op: "open", Path: path, Err: errOutsideWriteScope}
-			}
 		}
-		return interp.DefaultOpenHandler()(ctx, path, flag, perm)
+		f, err := s.o.Sandbox.Open(ctx, task, abs, flag, perm)
+		if err != nil && s.o.Sandbox.Enforced() && errors.Is(err, syscall.EACCES) {
+			why := errOutsideReadScope
+			if write {
+				why = errOutsideWriteScope
+			}
+			return nil, &os.PathError{Op: "open", Path: path, Err: why}
+		}
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
 	}
 }
 
-var errOutsideWriteScope = errors.New("permission denied by the sandbox: outside the workspace, $TMPDIR, $HOME and sandbox.allow_write")
+var (
+	errOutsideWriteScope = errors.New("permission denied by the sandbox: outside the workspace, $TMPDIR, $HOME and sandbox.allow_write")
+	errOutsideReadScope  = errors.New("permission denied by the sandbox: the runner's own files are not readable by tasks")
+)
 
 // execHandler runs a program in its own process group, so that a timeout
 // or cancel kills it and everything it started. Unlike the interpreter's
@@ -430,7 +494,9 @@ func (s *Shell) execHandler(procs *groups, task sandbox.Task) interp.ExecHandler
 		cmd.Env = s.o.Policy.ChildEnv(CleanEnv(exported(hc.Env)))
 		cmd.Dir = hc.Dir
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = hc.Stdin, hc.Stdout, hc.Stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// A session of its own: its own process group (killed as one),
+		// and no controlling terminal to read or push keystrokes into.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 		cmd.WaitDelay = killWait
 		x := sandbox.Exec{Programs: []string{path}, Any: s.anyProgram, Path: s.path}
@@ -439,7 +505,13 @@ func (s *Shell) execHandler(procs *groups, task sandbox.Task) interp.ExecHandler
 				x.Programs = append(x.Programs, p)
 			}
 		}
-		if err := s.o.Sandbox.Start(task, x, cmd.Start); err != nil {
+		untrack, err := s.o.Sandbox.Start(task, x, func() (int, error) {
+			if err := cmd.Start(); err != nil {
+				return 0, err
+			}
+			return cmd.Process.Pid, nil
+		})
+		if err != nil {
 			fmt.Fprintln(hc.Stderr, err)
 			if s.o.Sandbox.Enforced() && errors.Is(err, syscall.EACCES) {
 				fmt.Fprintln(hc.Stderr, sandboxNote)
@@ -448,6 +520,8 @@ func (s *Shell) execHandler(procs *groups, task sandbox.Task) interp.ExecHandler
 		}
 		procs.add(cmd.Process.Pid)
 		err = cmd.Wait()
+		untrack()
+		releaseFifos(task, args[1:])
 		var exitErr *exec.ExitError
 		switch {
 		case err == nil, errors.Is(err, exec.ErrWaitDelay):

@@ -1,0 +1,193 @@
+package sandbox
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// children keeps every process a task starts from outliving it. The
+// runner is a child subreaper, so a process whose parent exits (a
+// double fork, `setsid -f`, a daemon) becomes the runner's own child
+// instead of init's. The runner knows the children it started (each
+// waited for by its owner); any other confined child (no_new_privs, which
+// every task process has and nothing else the runner starts) is an
+// orphan of some task, killed when a task ends. Exited orphans are
+// reaped, so a runner that is PID 1 collects no zombies.
+//
+// The children of a process are one set, whatever number of sandboxes
+// it holds (tests hold many): the registry is the process's, shared by
+// reference count, and its sweeper ends with the last sandbox.
+type children struct {
+	mu      sync.Mutex
+	refs    int
+	tracked map[int]bool
+	wake    chan bool // true: kill live orphans too
+	sigchld chan os.Signal
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+var processChildren = &children{}
+
+// acquire starts the sweeper for the first sandbox.
+func (c *children) acquire() *children {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refs++; c.refs == 1 {
+		c.tracked = map[int]bool{}
+		c.wake, c.sigchld = make(chan bool, 1), make(chan os.Signal, 1)
+		c.stop, c.done = make(chan struct{}), make(chan struct{})
+		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+		signal.Notify(c.sigchld, syscall.SIGCHLD)
+		go c.run(c.wake, c.sigchld, c.stop, c.done)
+	}
+	return c
+}
+
+// release stops the sweeper with the last sandbox, after a last sweep.
+func (c *children) release() {
+	c.mu.Lock()
+	if c.refs--; c.refs > 0 {
+		c.mu.Unlock()
+		return
+	}
+	stop, done, sigchld := c.stop, c.done, c.sigchld
+	c.mu.Unlock()
+	signal.Stop(sigchld)
+	close(stop)
+	<-done
+}
+
+// start calls start, which starts one child and returns its PID, and
+// tracks the child until the returned function is called (after its
+// owner has waited for it). No sweep runs in between, so a child is
+// never taken for an orphan before it is tracked.
+func (c *children) start(start func() (int, error)) (func(), error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pid, err := start()
+	if err != nil {
+		return func() {}, err
+	}
+	c.tracked[pid] = true
+	return func() {
+		c.mu.Lock()
+		delete(c.tracked, pid)
+		c.mu.Unlock()
+	}, nil
+}
+
+// taskEnded asks for the orphans to be killed, off the task's path.
+func (c *children) taskEnded() {
+	select {
+	case c.wake <- true:
+	default:
+		// A sweep is due already; make it a killing one.
+		select {
+		case <-c.wake:
+		default:
+		}
+		select {
+		case c.wake <- true:
+		default:
+		}
+	}
+}
+
+func (c *children) run(wake <-chan bool, sigchld <-chan os.Signal, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	for {
+		select {
+		case <-stop:
+			c.sweep(true)
+			return
+		case kill := <-wake:
+			c.sweep(kill)
+		case <-sigchld:
+			c.sweep(false)
+		}
+	}
+}
+
+// maxSweepRounds bounds one sweep: each round kills the orphans it finds,
+// whose own children then become the runner's.
+const maxSweepRounds = 8
+
+// sweep reaps orphans that have exited and, with kill, kills the live
+// ones first.
+func (c *children) sweep(kill bool) {
+	for range maxSweepRounds {
+		c.mu.Lock()
+		var orphans []int
+		for _, pid := range directChildren() {
+			if !c.tracked[pid] && confined(pid) {
+				orphans = append(orphans, pid)
+			}
+		}
+		found := false
+		for _, pid := range orphans {
+			zombie := isZombie(pid)
+			if !zombie && !kill {
+				continue
+			}
+			found = true
+			if !zombie {
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
+			var ws unix.WaitStatus
+			_, _ = unix.Wait4(pid, &ws, 0, nil)
+		}
+		c.mu.Unlock()
+		if !found || !kill {
+			return
+		}
+	}
+}
+
+// directChildren lists the runner's child processes, from every thread
+// (a child belongs to the thread that started it).
+func directChildren() []int {
+	threads, _ := os.ReadDir("/proc/self/task")
+	var out []int
+	for _, th := range threads {
+		b, err := os.ReadFile(filepath.Join("/proc/self/task", th.Name(), "children"))
+		if err != nil {
+			continue
+		}
+		for _, f := range bytes.Fields(b) {
+			if pid, err := strconv.Atoi(string(f)); err == nil {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
+// confined reports a process with no_new_privs, as every process of a
+// confined task has; a zombie's status is gone, and it is taken as one.
+func confined(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return true
+	}
+	_, rest, ok := bytes.Cut(b, []byte("\nNoNewPrivs:"))
+	return !ok || bytes.HasPrefix(bytes.TrimLeft(rest, " \t"), []byte("1"))
+}
+
+// isZombie reports a process that has exited and waits to be reaped.
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return errors.Is(err, os.ErrNotExist)
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
