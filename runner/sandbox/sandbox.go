@@ -82,13 +82,13 @@ type Sandbox struct {
 	// allowExecInterpreters are the ELF and script interpreters that the
 	// programs of sandbox.allow_exec need to start.
 	allowExecInterpreters []string
-	static   []rule // opened once: read grants, devices, workspace, allow lists
-	sysExec  []rule // the system program directories, for "any program" domains
-	noExec   []string
-	programs programs
-	tasks    *taskDirs
-	children *children
-	closeOne sync.Once
+	static                []rule // opened once: read grants, devices, workspace, allow lists
+	sysExec               []rule // the system program directories, for "any program" domains
+	noExec                []string
+	programs              programs
+	tasks                 *taskDirs
+	children              *children
+	closeOne              sync.Once
 }
 
 // rule is one Landlock path rule on an O_PATH descriptor.

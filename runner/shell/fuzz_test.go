@@ -12,7 +12,6 @@ import (
 	"mvdan.cc/sh/v3/interp"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
-	"github.com/flashcatcloud/flashduty-runner-k8s/runner/sandbox"
 )
 
 // FuzzNothingDeniedReachesExec runs every command the static check allows
@@ -50,7 +49,7 @@ func FuzzNothingDeniedReachesExec(f *testing.F) {
 			interp.Env(expand.ListEnviron()),
 			interp.Dir(t.TempDir()),
 			interp.StdIO(nil, io.Discard, io.Discard),
-			interp.CallHandler(s.callHandler(sandbox.Task{})),
+			interp.CallHandler(s.callHandler(&taskRun{procs: &groups{}, fifos: &fifos{}})),
 			interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 				return func(_ context.Context, args []string) error {
 					mu.Lock()

@@ -175,8 +175,10 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 		return nil, err
 	}
 	defer release() // after killAll (deferred later, run earlier)
+	tr := &taskRun{task: task, procs: procs, fifos: &fifos{dir: task.FifoDir}}
+	defer tr.fifos.close()
 
-	runner, err := s.interpreter(runCtx, procs, task, s.o.Sandbox.Env(s.env, task),
+	runner, err := s.interpreter(runCtx, tr, s.o.Sandbox.Env(s.env, task),
 		interp.Dir(dir),
 		interp.StdIO(devnull, stdout, stderr),
 	)
@@ -186,12 +188,11 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 	// Whatever the script waits on when its time is up (a process
 	// substitution nobody opens, `cat < >(…)`), it is released.
 	ran := make(chan struct{})
-	stopReaper := context.AfterFunc(runCtx, func() { releaseUntil(task, ran) })
+	stopReaper := context.AfterFunc(runCtx, func() { tr.fifos.releaseUntil(ran) })
 	runErr := runner.Run(runCtx, file)
 	close(ran)
 	stopReaper()
 	procs.killAll()
-	releaseFifos(task, nil)
 	s.o.Sandbox.TaskEnded()
 
 	res := &Result{}
@@ -241,14 +242,15 @@ var errTimeout = errors.New("command timed out")
 // opens names there itself, without the open handler, and it takes the
 // directory from TMPDIR when it is first reset. The script then sees the
 // task's own TMPDIR.
-func (s *Shell) interpreter(ctx context.Context, procs *groups, task sandbox.Task, env []string, opts ...interp.RunnerOption) (*interp.Runner, error) {
+func (s *Shell) interpreter(ctx context.Context, tr *taskRun, env []string, opts ...interp.RunnerOption) (*interp.Runner, error) {
+	task := tr.task
 	if task.FifoDir != "" {
 		env = append(withoutVar(env, "TMPDIR"), "TMPDIR="+task.FifoDir)
 	}
 	r, err := interp.New(append(opts,
 		interp.Env(expand.ListEnviron(env...)),
-		interp.CallHandler(s.callHandler(task)),
-		interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return s.execHandler(procs, task) }),
+		interp.CallHandler(s.callHandler(tr)),
+		interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return s.execHandler(tr) }),
 		interp.OpenHandler(s.openHandler(task)),
 	)...)
 	if err != nil {
@@ -282,7 +284,7 @@ func withoutVar(env []string, name string) []string {
 // child shell would: its own variables (the exported ones inherited), its
 // own directory, the same standard streams, and the same checks on every
 // command and write.
-func (s *Shell) embedded(ctx context.Context, e permission.Embedded, procs *groups, task sandbox.Task) error {
+func (s *Shell) embedded(ctx context.Context, e permission.Embedded, tr *taskRun) error {
 	hc := interp.HandlerCtx(ctx)
 	file, err := permission.Parse(e.Script)
 	if err != nil {
@@ -290,7 +292,7 @@ func (s *Shell) embedded(ctx context.Context, e permission.Embedded, procs *grou
 		return interp.ExitStatus(2)
 	}
 	params := append(append([]string(nil), e.Options...), "--")
-	r, err := s.interpreter(ctx, procs, task, exported(hc.Env),
+	r, err := s.interpreter(ctx, tr, exported(hc.Env),
 		interp.Dir(hc.Dir),
 		interp.StdIO(hc.Stdin, hc.Stdout, hc.Stderr),
 		interp.Params(append(params, e.Args...)...),
@@ -362,23 +364,23 @@ func (s *Shell) show(cmd string) string {
 // that source runs is checked as a whole before it runs. It bounds the
 // process substitutions waiting for a reader, and gives back those of a
 // builtin at once: a builtin never opens its arguments (but source).
-func (s *Shell) callHandler(task sandbox.Task) interp.CallHandlerFunc {
+func (s *Shell) callHandler(tr *taskRun) interp.CallHandlerFunc {
 	return func(ctx context.Context, args []string) ([]string, error) {
 		v := s.o.Policy.CheckArgs(ctx, args)
 		s.logDecisions(ctx, v.Decisions, "runtime")
 		if !v.Allowed {
 			return nil, v.Err
 		}
-		if err := checkFifos(task, args); err != nil {
+		if err := tr.fifos.check(args); err != nil {
 			return nil, err
 		}
 		switch {
 		case (args[0] == "source" || args[0] == ".") && len(args) > 1:
-			if err := s.checkSourced(ctx, task, args[1]); err != nil {
+			if err := s.checkSourced(ctx, tr.task, args[1]); err != nil {
 				return nil, err
 			}
 		case interp.IsBuiltin(args[0]):
-			releaseFifos(task, args[1:])
+			tr.fifos.release(args[1:])
 		}
 		return args, nil
 	}
@@ -471,14 +473,15 @@ var (
 // or cancel kills it and everything it started. Unlike the interpreter's
 // default handler it never falls back to running a file as an unchecked
 // script.
-func (s *Shell) execHandler(procs *groups, task sandbox.Task) interp.ExecHandlerFunc {
+func (s *Shell) execHandler(tr *taskRun) interp.ExecHandlerFunc {
+	task, procs := tr.task, tr.procs
 	return func(ctx context.Context, args []string) error {
 		v := s.o.Policy.CheckArgs(ctx, args)
 		if !v.Allowed {
 			return v.Err
 		}
 		if e, ok := permission.EmbeddedShell(args); ok {
-			return s.embedded(ctx, e, procs, task)
+			return s.embedded(ctx, e, tr)
 		}
 		hc := interp.HandlerCtx(ctx)
 		path, err := interp.LookPathDir(hc.Dir, s.lookup, args[0])
@@ -521,7 +524,7 @@ func (s *Shell) execHandler(procs *groups, task sandbox.Task) interp.ExecHandler
 		procs.add(cmd.Process.Pid)
 		err = cmd.Wait()
 		untrack()
-		releaseFifos(task, args[1:])
+		tr.fifos.release(args[1:])
 		var exitErr *exec.ExitError
 		switch {
 		case err == nil, errors.Is(err, exec.ErrWaitDelay):
@@ -561,6 +564,13 @@ func exported(env expand.Environ) []string {
 		}
 	}
 	return out
+}
+
+// taskRun is what the handlers of one task's interpreters share.
+type taskRun struct {
+	task  sandbox.Task
+	procs *groups
+	fifos *fifos
 }
 
 // groups remembers the process groups a task started.

@@ -1,0 +1,303 @@
+package agent
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
+	"github.com/flashcatcloud/flashduty-runner-k8s/test/platformsim"
+)
+
+// The tests below drive a sandboxed runner over the wire with tasks that
+// try to make the runner itself act outside the task's boundary. Every
+// attack only ever reads a marker file or creates one in a temp
+// directory.
+
+const secretMarker = "SECRET-MARKER-7c1d9e2a44b0"
+
+// boundaryEnv is a sandboxed runner whose configuration file (a secret
+// to its tasks) holds secretMarker.
+type boundaryEnv struct {
+	*gadgetEnv
+	secret string
+}
+
+func newBoundaryEnv(t *testing.T, rules config.Rules) *boundaryEnv {
+	t.Helper()
+	requireLandlock(t)
+	secret := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(secret, []byte("api_key: "+secretMarker+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := &gadgetEnv{out: t.TempDir()}
+	g.h = start(t, func(c *config.Config, _ *Options) {
+		c.Permission = config.Permission{Bash: rules}
+		c.Sandbox.Mode = config.SandboxRequired
+		c.File = secret
+		g.ws = c.WorkspaceRoot
+	})
+	g.c = g.h.conn(1)
+	if err := os.WriteFile(filepath.Join(g.ws, "f"), []byte("plain-text-here\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &boundaryEnv{gadgetEnv: g, secret: secret}
+}
+
+func (b *boundaryEnv) expand(s string) string {
+	return strings.NewReplacer("SECRET", b.secret, "OUT", b.out, "WS", b.ws).Replace(s)
+}
+
+// TestRunnerReadsForATaskInsideItsBoundary: the runner opens input
+// redirections, here-strings, `$(< …)`, exec'd descriptors and sourced
+// files itself; none of them may reach a file the task's children may
+// not read. Each attack has a benign twin on a workspace file.
+func TestRunnerReadsForATaskInsideItsBoundary(t *testing.T) {
+	b := newBoundaryEnv(t, allowRules("grep", "head", "cat", "echo", "read", "mapfile", "exec", "source", "ln", "wc", "printf"))
+	for name, target := range map[string]string{"lnk-s": "SECRET", "lnk-f": "WS/f"} {
+		if err := os.Symlink(b.expand(target), b.expand("WS/"+name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tmpl := range []string{
+		"grep -o . < FILE",
+		"head -c 40 < FILE",
+		`read -r x < FILE; echo "$x"`,
+		`mapfile -t a < FILE; echo "${a[@]}"`,
+		`echo "$(< FILE)"`,
+		`cat <<< "$(< FILE)"`,
+		"source FILE",
+		"cat < WS/lnk-KIND",
+		`while read -r l; do echo "$l"; done < FILE`,
+		"wc -c < FILE; head -c 40 0< FILE",
+	} {
+		attack := b.expand(strings.NewReplacer("FILE", "SECRET", "KIND", "s").Replace(tmpl))
+		r := b.bash(t, attack)
+		if strings.Contains(r.Stdout+r.Stderr+r.Error, "7c1d9e2a") {
+			t.Errorf("%s leaked the secret: %+v", attack, r)
+		}
+		benign := b.expand(strings.NewReplacer("FILE", "WS/f", "KIND", "f").Replace(tmpl))
+		if tmpl == "source FILE" {
+			continue // sourcing a text file only fails
+		}
+		if r := b.bash(t, benign); !strings.Contains(r.Stdout, "p") || r.Exit != 0 {
+			t.Errorf("benign twin %s: %+v", benign, r)
+		}
+	}
+}
+
+// TestRunnerWritesForATaskInsideItsBoundary races a link against the
+// runner's own redirections: the kernel decides each open where it lands.
+func TestRunnerWritesForATaskInsideItsBoundary(t *testing.T) {
+	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
+	r := b.bash(t, b.expand(`mkdir -p WS/d
+(for i in $(seq 300); do ln -sfn OUT WS/l; ln -sfn WS/d WS/l; done) &
+for i in $(seq 300); do echo x >> WS/l/f 2>/dev/null; done
+wait; echo finished`))
+	if !strings.Contains(r.Stdout, "finished") {
+		t.Fatalf("race task: %+v", r)
+	}
+	mustNotExistA(t, filepath.Join(b.out, "f"))
+	if _, err := os.Stat(filepath.Join(b.ws, "d", "f")); err != nil {
+		t.Fatalf("benign writes through the link did not land: %v", err)
+	}
+}
+
+// TestProcessSubstitutionStaysInTheTask: the interpreter makes its FIFOs
+// where the task cannot plant names, whatever TMPDIR the task sets, and
+// ordinary substitutions work.
+func TestProcessSubstitutionStaysInTheTask(t *testing.T) {
+	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
+	r := b.bash(t, b.expand(`export TMPDIR=OUT; bash -c 'echo <(true)'; echo <(true); echo "tmp=$TMPDIR"`))
+	if strings.Contains(r.Stdout, b.out+"/sh-interp") || !strings.Contains(r.Stdout, "/fifo/sh-interp-") {
+		t.Fatalf("FIFOs made in the task's TMPDIR: %+v", r)
+	}
+	for cmd, want := range map[string]string{
+		"cat <(echo hi)":                                               "hi",
+		"diff <(echo a) <(echo a) && echo same":                        "same",
+		`while read -r l; do echo "got $l"; done < <(printf 'x\ny\n')`: "got y",
+		"echo sent > >(cat); wait; sleep 0.2":                          "sent",
+		`echo "$TMPDIR"`:                                               "/tmp",
+	} {
+		if r := b.bash(t, cmd); !strings.Contains(r.Stdout, want) {
+			t.Errorf("%s: want %q in %+v", cmd, want, r)
+		}
+	}
+}
+
+// TestUnopenedSubstitutionsPinNoThreads: each substitution nobody opens
+// used to hold one of the runner's threads until the task ended, and a
+// loop of them ran the runner out of threads.
+func TestUnopenedSubstitutionsPinNoThreads(t *testing.T) {
+	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
+	var most atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if n := threads(t); int64(n) > most.Load() {
+				most.Store(int64(n))
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	r := b.bash(t, `for i in $(seq 300); do true <(true) <(true) <(true) <(true) <(true); /bin/true <(true) <(true) <(true) <(true) <(true); done; echo done`)
+	close(stop)
+	<-done
+	if !strings.Contains(r.Stdout, "done") {
+		t.Fatalf("loop: %+v", r)
+	}
+	if most.Load() > 200 {
+		t.Fatalf("the runner reached %d threads for 3000 unopened substitutions", most.Load())
+	}
+}
+
+func threads(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := bytes.Cut(b, []byte("\nThreads:"))
+	line, _, _ := bytes.Cut(rest, []byte("\n"))
+	n, _ := strconv.Atoi(strings.TrimSpace(string(line)))
+	return n
+}
+
+// TestWedgedTaskEndsAtItsTimeout: a redirection that waits on a FIFO
+// nobody will ever write (both ends opened for reading) ends with the
+// task's timeout instead of holding the runner for good; the plain
+// spelling is refused by the check.
+func TestWedgedTaskEndsAtItsTimeout(t *testing.T) {
+	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
+	begin := time.Now()
+	res, err := b.c.Run(ctxT(t), platformsim.Task{Operation: "bash", Args: map[string]any{"command": `f() { cat < "$1"; }; f >(true)`, "timeout": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(begin); took > 8*time.Second {
+		t.Fatalf("a wedged task took %s against a 1 s timeout", took)
+	}
+	var out struct {
+		ExitCode int `json:"exit_code"`
+	}
+	_ = res.Decode(&out)
+	if !res.Success || out.ExitCode != 124 {
+		t.Fatalf("wedged task: %+v %s", res, res.Result)
+	}
+	if r := b.bash(t, "cat < >(ls)"); r.Success {
+		t.Fatalf("a read redirection from >(…) was allowed: %+v", r)
+	}
+	if r := b.bash(t, "x=<(ls); echo $x"); r.Success {
+		t.Fatalf("a substitution in an assignment was allowed: %+v", r)
+	}
+}
+
+// TestTaskCannotSignalTheRunner: a child may signal its own processes,
+// never the runner (signal 0 only checks the permission).
+func TestTaskCannotSignalTheRunner(t *testing.T) {
+	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
+	b.bash(t, b.expand(`/bin/kill -0 `+strconv.Itoa(os.Getpid())+` && touch OUT/signalled`))
+	mustNotExistA(t, filepath.Join(b.out, "signalled"))
+	if r := b.bash(t, `timeout -s KILL 1 sleep 20; echo "rc=$?"`); !strings.Contains(r.Stdout, "rc=137") {
+		t.Fatalf("a child could not signal its own child: %+v", r)
+	}
+}
+
+// TestChildrenHaveNoControllingTerminal: every command leads a session
+// of its own, so it has no terminal of the runner's to read or to push
+// keystrokes into.
+func TestChildrenHaveNoControllingTerminal(t *testing.T) {
+	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
+	r := b.bash(t, `cut -d" " -f1,6,7 /proc/self/stat`)
+	f := strings.Fields(r.Stdout)
+	if len(f) != 3 {
+		t.Fatalf("output %+v", r)
+	}
+	own, _ := unix.Getsid(0)
+	if f[0] != f[1] || f[1] == strconv.Itoa(own) || f[2] != "0" {
+		t.Fatalf("session %s, tty %s for pid %s (runner's session %d)", f[1], f[2], f[0], own)
+	}
+}
+
+// TestNothingOutlivesItsTask: processes that leave their session or
+// their parent (setsid -f, a double fork) end with the task.
+func TestNothingOutlivesItsTask(t *testing.T) {
+	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
+	b.bash(t, `setsid -f sleep 313; sh -c '(sleep 314 &)'; true`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		left := findProcs("sleep\x00313", "sleep\x00314")
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes outlived their task: %v", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestChildrenHoldNoCapabilities: a runner started as root (tests run as
+// root on CI) gives its children no capability at all.
+func TestChildrenHoldNoCapabilities(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
+	r := b.bash(t, `grep -E '^Cap(Eff|Prm|Bnd|Amb)' /proc/self/status`)
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("output %+v", r)
+	}
+	for _, l := range lines {
+		if !strings.HasSuffix(l, "0000000000000000") {
+			t.Errorf("child holds capabilities: %s", l)
+		}
+	}
+}
+
+// findProcs lists processes whose command line starts with one of the
+// given NUL-separated prefixes.
+func findProcs(prefixes ...string) []string {
+	entries, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		for _, p := range prefixes {
+			if bytes.HasPrefix(cmd, []byte(p)) {
+				out = append(out, e.Name()+":"+strings.ReplaceAll(string(cmd), "\x00", " "))
+			}
+		}
+	}
+	return out
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func mustNotExistA(t *testing.T, p string) {
+	t.Helper()
+	if _, err := os.Lstat(p); err == nil {
+		t.Fatalf("%s exists: the attack succeeded", p)
+	}
+}
