@@ -208,8 +208,8 @@ func TestWedgedTaskEndsAtItsTimeout(t *testing.T) {
 // never the runner (signal 0 only checks the permission).
 func TestTaskCannotSignalTheRunner(t *testing.T) {
 	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
-	b.bash(t, b.expand(`/bin/kill -0 `+strconv.Itoa(os.Getpid())+` && touch OUT/signalled`))
-	mustNotExistA(t, filepath.Join(b.out, "signalled"))
+	b.bash(t, b.expand(`/bin/kill -0 `+strconv.Itoa(os.Getpid())+` && touch WS/signalled`))
+	mustNotExistA(t, filepath.Join(b.ws, "signalled"))
 	if r := b.bash(t, `timeout -s KILL 1 sleep 20; echo "rc=$?"`); !strings.Contains(r.Stdout, "rc=137") {
 		t.Fatalf("a child could not signal its own child: %+v", r)
 	}
