@@ -235,10 +235,13 @@ func TestChildrenHaveNoControllingTerminal(t *testing.T) {
 // their parent (setsid -f, a double fork) end with the task.
 func TestNothingOutlivesItsTask(t *testing.T) {
 	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
-	b.bash(t, `setsid -f sleep 313; sh -c '(sleep 314 &)'; true`)
+	// Durations of this run only: a process left by another run is not
+	// this one's.
+	a, c := strconv.Itoa(1000+os.Getpid()%9000), strconv.Itoa(10000+os.Getpid()%9000)
+	b.bash(t, `setsid -f sleep `+a+`; sh -c '(sleep `+c+` &)'; true`)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		left := findProcs("sleep\x00313", "sleep\x00314")
+		left := findProcs("sleep\x00"+a+"\x00", "sleep\x00"+c+"\x00")
 		if len(left) == 0 {
 			break
 		}

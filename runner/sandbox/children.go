@@ -125,6 +125,8 @@ const maxSweepRounds = 8
 // ones first.
 func (c *children) sweep(kill bool) {
 	for range maxSweepRounds {
+		// Listed under the lock: no child is started (and not yet
+		// tracked) meanwhile. Killed and reaped without it.
 		c.mu.Lock()
 		var orphans []int
 		for _, pid := range directChildren() {
@@ -132,6 +134,7 @@ func (c *children) sweep(kill bool) {
 				orphans = append(orphans, pid)
 			}
 		}
+		c.mu.Unlock()
 		found := false
 		for _, pid := range orphans {
 			zombie := isZombie(pid)
@@ -145,7 +148,6 @@ func (c *children) sweep(kill bool) {
 			var ws unix.WaitStatus
 			_, _ = unix.Wait4(pid, &ws, 0, nil)
 		}
-		c.mu.Unlock()
 		if !found || !kill {
 			return
 		}
