@@ -156,6 +156,10 @@ func keyOnly(env []string) error {
 }
 
 func cmdRun(args, env []string, stderr io.Writer) int {
+	if err := closeOnExecInherited(); err != nil {
+		fmt.Fprintf(stderr, "flashduty-runner: %v\n", err)
+		return 1
+	}
 	fs := flag.NewFlagSet("flashduty-runner run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	load := configFlags(fs, env, false)
@@ -194,6 +198,27 @@ func cmdRun(args, env []string, stderr io.Writer) int {
 	}
 	log.Info("runner stopped")
 	return 0
+}
+
+// closeOnExecInherited marks every descriptor the runner inherited,
+// beyond the standard three, close-on-exec: a descriptor its own parent
+// left open (a log file, a socket, a pipe to a supervisor) must not reach
+// a task's children, which could write to it.
+func closeOnExecInherited() error {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil //nolint:nilerr // no /proc (not Linux): nothing to mark
+	}
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && !errors.Is(err, unix.EBADF) {
+			return fmt.Errorf("mark inherited descriptor %d close-on-exec: %w", fd, err)
+		}
+	}
+	return nil
 }
 
 // secretsFDVar names the descriptor from which a re-executed runner reads
@@ -267,6 +292,10 @@ func readSecrets(fdText string, env []string) ([]string, error) {
 	data, err := io.ReadAll(io.LimitReader(f, maxSecrets+1))
 	if err != nil {
 		return nil, fmt.Errorf("read secrets from descriptor %d: %w", fd, err)
+	}
+	// The process environment too: children are started from it.
+	if err := os.Unsetenv(secretsFDVar); err != nil {
+		return nil, fmt.Errorf("clear %s: %w", secretsFDVar, err)
 	}
 	out := make([]string, 0, len(env)+2)
 	for _, kv := range env {

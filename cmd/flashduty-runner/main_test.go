@@ -237,3 +237,46 @@ func TestEnvOverridesKeyOnly(t *testing.T) {
 		t.Fatal("an unknown mode must be refused")
 	}
 }
+
+// TestInheritedDescriptorsAreCloseOnExec: a descriptor the runner's
+// parent left open never reaches a task's children.
+func TestInheritedDescriptorsAreCloseOnExec(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, w.Fd(), syscall.F_SETFD, 0); e != 0 {
+		t.Fatal(e)
+	}
+	if err := closeOnExecInherited(); err != nil {
+		t.Fatal(err)
+	}
+	flags, _, e := syscall.Syscall(syscall.SYS_FCNTL, w.Fd(), syscall.F_GETFD, 0)
+	if e != 0 || flags&syscall.FD_CLOEXEC == 0 {
+		t.Fatalf("descriptor %d still inherited by children (flags %d, %v)", w.Fd(), flags, e)
+	}
+}
+
+// TestSecretsDescriptorVariableIsCleared: the variable naming the
+// descriptor the key came through leaves the process environment.
+func TestSecretsDescriptorVariableIsCleared(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = w.Write([]byte("FLASHDUTY_RUNNER_API_KEY=k"))
+	_ = w.Close()
+	t.Setenv(secretsFDVar, strconv.Itoa(int(r.Fd())))
+	env, err := readSecrets(strconv.Itoa(int(r.Fd())), os.Environ())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := os.LookupEnv(secretsFDVar); ok || slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, secretsFDVar) }) {
+		t.Fatalf("%s still set", secretsFDVar)
+	}
+	if !slices.Contains(env, "FLASHDUTY_RUNNER_API_KEY=k") {
+		t.Fatalf("key not read back: %q", env)
+	}
+}

@@ -91,11 +91,11 @@ func New(o Options) *Shell {
 }
 
 // CleanEnv drops the runner's own FLASHDUTY_* variables (the API key among
-// them) from an environment.
+// them) and its internal _FLASHDUTY_* ones from an environment.
 func CleanEnv(env []string) []string {
 	out := make([]string, 0, len(env))
 	for _, kv := range env {
-		if !strings.HasPrefix(strings.ToUpper(kv), "FLASHDUTY_") {
+		if up := strings.ToUpper(kv); !strings.HasPrefix(up, "FLASHDUTY_") && !strings.HasPrefix(up, "_FLASHDUTY_") {
 			out = append(out, kv)
 		}
 	}

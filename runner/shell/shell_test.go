@@ -313,3 +313,10 @@ func TestWritesThroughLinks(t *testing.T) {
 		t.Fatalf("a link inside the workspace: %v %+v", err, r)
 	}
 }
+
+func TestCleanEnvDropsTheRunnersVariables(t *testing.T) {
+	got := CleanEnv([]string{"PATH=/bin", "FLASHDUTY_RUNNER_API_KEY=k", "_FLASHDUTY_RUNNER_SECRETS_FD=3", "flashduty_x=1", "HOME=/h"})
+	if strings.Join(got, " ") != "PATH=/bin HOME=/h" {
+		t.Fatalf("CleanEnv kept %q", got)
+	}
+}
