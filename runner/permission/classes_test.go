@@ -520,7 +520,7 @@ func TestMoreGadgets(t *testing.T) {
 		{"sg wheel -c 'rm x'", ""},
 		{"numactl --cpunodebind=0 ls", ""},
 		{"rlwrap rm x", "rlwrap ls"},
-		{"/lib64/ld-linux-x86-64.so.2 /bin/rm x", "/lib64/ld-linux-x86-64.so.2 /bin/ls"},
+		{"/lib64/ld-linux-x86-64.so.2 /bin/rm x", "ldd /bin/ls"},
 		{"ip netns exec ns rm x", "ip netns list"},
 		{"ip -batch cmds", "ip addr show"},
 		{"systemctl link /tmp/x.service", "systemctl status nginx"},
@@ -669,5 +669,25 @@ func TestSteeringThroughBuiltins(t *testing.T) {
 		{"export OPENSSL_CONF=/ws/e.cnf; openssl version", "openssl version"},
 		{"export RSYNC_RSH=/ws/x", ""},
 		{"export GLIBC_TUNABLES=glibc.malloc.check=3", ""},
+	})
+}
+
+// The dynamic loader runs any file it can read, and every domain may
+// execute it; env(1) sets loader variables where the runner's own filter
+// cannot drop them. Both need a rule that names them.
+func TestLoaderInvocation(t *testing.T) {
+	checkClass(t, "loader invocation", trustPlus, []classCase{
+		{"/lib64/ld-linux-x86-64.so.2 ./a.out", "/lib64/ld-linux-x86-64.so.2 --version"},
+		{"/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 /bin/true", "ldd /bin/true"},
+		{"ld.so ./a.out", ""},
+		{"/lib/ld-linux-aarch64.so.1 ./a.out", ""},
+		{"/lib/ld-musl-x86_64.so.1 ./a.out", ""},
+		{"exec /lib64/ld-linux-x86-64.so.2 ./a.out", "exec true"},
+		{"timeout 5 /lib64/ld-linux-x86-64.so.2 ./a.out", "timeout 5 true"},
+		{"env LD_PRELOAD=./x.so /bin/true", "env FOO=1 /bin/true"},
+		{"env GCONV_PATH=/ws BASH_ENV=/ws/x /bin/true", "env -i PATH=/bin true"},
+		{"env -i LD_AUDIT=./x.so true", "env -u HOME true"},
+		{`env -S "LD_PRELOAD=x true"`, `env -S "A=1 true"`},
+		{"env $V true", ""},
 	})
 }

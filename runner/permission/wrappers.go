@@ -81,7 +81,7 @@ func wrapperFor(name string) handler {
 		return aliasCall
 	case "rlwrap", "unbuffer", "proxychains", "proxychains4", "torsocks", "firejail", "dbus-run-session", "ssh-agent",
 		"pkexec", "systemd-run", "setpriv", "prlimit", "numactl", "cgexec", "runcon", "chpst", "catchsegv", "capsh", "sg", "newgrp",
-		"start-stop-daemon", "faketime", "daemonize", "softlimit", "nocache", "eatmydata", "fakeroot", "proot", "bwrap", "ld.so",
+		"start-stop-daemon", "faketime", "daemonize", "softlimit", "nocache", "eatmydata", "fakeroot", "proot", "bwrap",
 		"dbus-launch", "entr", "xvfb-run", "tsocks", "envdir", "envuidgid", "setuidgid", "fakechroot", "trickle", "cpulimit",
 		"chronic", "ifne", "lckdo", "timelimit", "setarch", "linux32", "linux64", "systemd-nspawn", "flatpak-spawn", "sem",
 		"watchexec", "retry":
@@ -89,10 +89,32 @@ func wrapperFor(name string) handler {
 	case "hyperfine", "pee", "mispipe":
 		return scriptOperands
 	}
-	if strings.HasPrefix(name, "ld-linux") || strings.HasPrefix(name, "ld64.so") {
-		return genericWrapper // the dynamic loader runs its operand
+	if IsLoaderProgram(name) {
+		return loaderCall
 	}
 	return nil
+}
+
+// IsLoaderProgram reports the dynamic loader by the names it is installed
+// under (ld-linux-x86-64.so.2, ld-linux-aarch64.so.1, ld-musl-x86_64.so.1,
+// ld.so, ld64.so.2): run as a program it maps and runs any file it can
+// read, and every domain may execute it, since it starts every
+// dynamically linked program. The kernel cannot tell the two uses apart,
+// so running it by name is decided here.
+func IsLoaderProgram(name string) bool {
+	return strings.HasPrefix(name, "ld-") && strings.Contains(name, ".so") ||
+		name == "ld.so" || strings.HasPrefix(name, "ld64.so")
+}
+
+// loaderCall: the loader runs its operand (checked as the command it
+// is), and running it by name needs a rule that names it.
+func loaderCall(c *call) {
+	args := c.args()
+	if len(args) == 1 && args[0].known && (args[0].text == "--version" || args[0].text == "--help") {
+		return
+	}
+	genericWrapper(c)
+	c.needs(c.name, "the dynamic loader runs any file it can read, even one the sandbox refuses to execute")
 }
 
 var (
@@ -382,6 +404,14 @@ func envCall(c *call) {
 	}
 	rest := p.rest
 	n := leadingAssignments(rest)
+	// env sets its variables in the program it starts, where the
+	// runner's own filter (Policy.ChildEnv) cannot drop them.
+	for _, w := range rest[:n] {
+		name, _, _ := strings.Cut(w.text, "=")
+		if !w.known || IsLoaderVariable(name) {
+			c.needs(name+"=", "env sets "+name+", which makes the program load or run other code")
+		}
+	}
 	if n < len(rest) {
 		c.run(rest)
 	}

@@ -545,6 +545,13 @@ func (s *Shell) execHandler(tr *taskRun) interp.ExecHandlerFunc {
 // link leads to (sandbox.Disguised) with the same arguments. Programs
 // found on the runner's PATH are not links a task made.
 func (s *Shell) checkLinkTarget(ctx context.Context, path string, args []string) error {
+	// The loader under any name (a system link such as /usr/bin/ld.so
+	// included) is checked as the loader.
+	if real, err := filepath.EvalSymlinks(path); err == nil && permission.IsLoaderProgram(filepath.Base(real)) {
+		if v := s.o.Policy.CheckArgs(ctx, append([]string{real}, args[1:]...)); !v.Allowed {
+			return v.Err
+		}
+	}
 	real, ok := sandbox.Disguised(path)
 	if !ok || !strings.Contains(args[0], "/") {
 		return nil
