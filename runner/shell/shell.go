@@ -163,6 +163,9 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 	runCtx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
 	defer cancel()
 	stdout, stderr := &capped{max: s.o.MaxOutput}, &capped{max: s.o.MaxOutput}
+	// Redacted before the cap: a secret that straddles the cut would
+	// otherwise leave without its tail, unrecognised.
+	outW, errW := s.redacting(stdout), s.redacting(stderr)
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return nil, fmt.Errorf("open %s for stdin: %w", os.DevNull, err)
@@ -180,7 +183,7 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 
 	runner, err := s.interpreter(runCtx, tr, s.o.Sandbox.Env(s.env, task),
 		interp.Dir(dir),
-		interp.StdIO(devnull, stdout, stderr),
+		interp.StdIO(devnull, outW, errW),
 	)
 	if err != nil {
 		return nil, err
@@ -193,6 +196,10 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 	close(ran)
 	stopReaper()
 	procs.killAll()
+	outW.Close()
+	errW.Close()
+	audit.Redacted(outW.Counts())
+	audit.Redacted(errW.Counts())
 	s.o.Sandbox.TaskEnded()
 
 	res := &Result{}
@@ -223,8 +230,8 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 	out := s.o.Spill.Apply("bash", taskID, stdout.String(), stdout.total)
 	errOut := s.o.Spill.Apply("bash_stderr", taskID, stderr.String(), stderr.total)
 	res.Stdout, res.Stderr = out.Content, errOut.Content
-	audit.Redacted(out.Redactions)
-	audit.Redacted(errOut.Redactions)
+	// Apply's own pass finds nothing new in redacted text (it counts
+	// placeholders of Secret data again): the streams' counts stand.
 	res.Truncated, res.FilePath, res.TotalSize = out.Truncated, out.FilePath, out.TotalSize
 	if !out.Truncated && errOut.Truncated {
 		res.Truncated, res.FilePath = true, errOut.FilePath
@@ -599,6 +606,51 @@ func (g *groups) killAll() {
 		_ = syscall.Kill(-p, syscall.SIGKILL) // ESRCH when already gone
 	}
 	g.pgid = nil
+}
+
+// redacting returns the writer a task's output goes through: redacted,
+// then capped. Children and builtins write concurrently.
+func (s *Shell) redacting(c *capped) *redactingWriter {
+	w := &redactingWriter{dst: c}
+	if s.o.Redactor != nil {
+		w.stream = s.o.Redactor.NewStream(c)
+	}
+	return w
+}
+
+type redactingWriter struct {
+	mu     sync.Mutex
+	dst    *capped
+	stream *redact.Stream // nil: no redaction
+}
+
+func (w *redactingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stream == nil {
+		return w.dst.Write(p)
+	}
+	_, _ = w.stream.Write(p)
+	return len(p), nil // a command's output is never refused
+}
+
+// Close flushes the last partial line.
+func (w *redactingWriter) Close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stream != nil {
+		_ = w.stream.Close()
+	}
+}
+
+// Counts is what was redacted.
+func (w *redactingWriter) Counts() redact.Counts {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stream == nil {
+		return nil
+	}
+	return w.stream.Counts()
 }
 
 // capped keeps the first max bytes and counts the rest.

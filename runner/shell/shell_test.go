@@ -17,6 +17,7 @@ import (
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/spill"
 )
 
@@ -318,5 +319,29 @@ func TestCleanEnvDropsTheRunnersVariables(t *testing.T) {
 	got := CleanEnv([]string{"PATH=/bin", "FLASHDUTY_RUNNER_API_KEY=k", "_FLASHDUTY_RUNNER_SECRETS_FD=3", "flashduty_x=1", "HOME=/h"})
 	if strings.Join(got, " ") != "PATH=/bin HOME=/h" {
 		t.Fatalf("CleanEnv kept %q", got)
+	}
+}
+
+// TestSecretStraddlingTheCapIsRedacted: output is redacted before it is
+// capped, so a key cut by the cap does not leave without its tail.
+func TestSecretStraddlingTheCapIsRedacted(t *testing.T) {
+	const key = "fk_live_0123456789abcdefghij"
+	red, err := redact.New(redact.Options{Secrets: []string{key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := permission.Compile([]permission.Rule{{Pattern: "*", Action: permission.Allow}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	s := New(Options{Policy: p, Root: root, MaxOutput: 100, Spill: &spill.Spiller{Root: root, Redactor: red}, Redactor: red, Logger: logr.Discard()})
+	// The key starts at byte 90: the cap at 100 would keep its head.
+	r, audit, err := run(t, s, args{Command: "printf '%089d\\n' 0; echo " + key + "; echo " + key + " >&2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(r.Stdout+r.Stderr, "fk_live_0") || audit.Redactions[redact.APIKey] != 2 {
+		t.Fatalf("key left in part: %q %q (redactions %v)", r.Stdout, r.Stderr, audit.Redactions)
 	}
 }
