@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -109,7 +110,13 @@ func configFlags(fs *flag.FlagSet, env []string, noKey bool) func() (*config.Con
 		src := config.Source{Env: env, Flags: flags, Identity: config.Identity{Home: home, Hostname: hostname}, NoKey: noKey}
 		switch {
 		case *path != "":
-			src.Path, src.PathExplicit = *path, true
+			// Absolute, so that errors and the sandbox's secret rule name
+			// the file itself.
+			abs, err := filepath.Abs(*path)
+			if err != nil {
+				return nil, fmt.Errorf("--config %s: %w", *path, err)
+			}
+			src.Path, src.PathExplicit = abs, true
 		case home != "":
 			src.Path = config.DefaultPath(home)
 		}

@@ -140,6 +140,9 @@ func newSandbox(cfg *config.Config) (*sandbox.Sandbox, error) {
 	if cfg.File != "" {
 		o.Secrets = []string{cfg.File}
 	}
+	if exe, err := os.Executable(); err == nil {
+		o.Protected = []string{exe}
+	}
 	return sandbox.New(o)
 }
 

@@ -61,6 +61,9 @@ type Options struct {
 	AllowWrite []string
 	// Secrets are files no child may read (the runner's config file).
 	Secrets []string
+	// Protected are files no writable place may cover (the runner's
+	// binary); the secrets and the state directory are protected too.
+	Protected []string
 	// StateDir holds the private HOME and per-task TMPDIRs; a fresh
 	// directory under os.TempDir() when empty. It is removed by Close.
 	StateDir string
@@ -72,13 +75,14 @@ type Options struct {
 // Sandbox confines child processes. Its methods are safe for concurrent
 // use.
 type Sandbox struct {
-	mode     string
-	enforced bool
-	abi      int
-	reason   string // why not enforced
-	state    string
-	handled  uint64
-	scoped   uint64
+	mode      string
+	enforced  bool
+	abi       int
+	reason    string // why not enforced
+	state     string
+	handled   uint64
+	scoped    uint64
+	workspace string
 	// allowExecInterpreters are the ELF and script interpreters that the
 	// programs of sandbox.allow_exec need to start.
 	allowExecInterpreters []string
@@ -201,6 +205,7 @@ func (s *Sandbox) prepare(o Options) error {
 		return fmt.Errorf("sandbox: create state directory: %w", err)
 	}
 	s.state = RealPath(state)
+	s.workspace = RealPath(o.Workspace)
 	if err := os.MkdirAll(filepath.Join(state, "tmp"), 0o700); err != nil {
 		return fmt.Errorf("sandbox: create state directory: %w", err)
 	}
@@ -223,6 +228,9 @@ func (s *Sandbox) prepare(o Options) error {
 				return fmt.Errorf("sandbox: %s is inside the system program directory %s; move it elsewhere", n, d)
 			}
 		}
+	}
+	if err := checkCovers(append([]string{o.Workspace}, o.AllowWrite...), append(append([]string{s.state}, o.Secrets...), o.Protected...)); err != nil {
+		return err
 	}
 	for _, p := range o.AllowExec {
 		for _, n := range s.noExec {
@@ -269,6 +277,21 @@ func (s *Sandbox) prepare(o Options) error {
 			return err
 		}
 		s.sysExec = append(s.sysExec, r)
+	}
+	return nil
+}
+
+// checkCovers refuses writable places that hold one of the runner's own
+// files: one task could rewrite the configuration (`sandbox: {mode:
+// off}` for the next start), the binary, or another task's directories.
+func checkCovers(writable, own []string) error {
+	for _, w := range writable {
+		rw := RealPath(w)
+		for _, o := range own {
+			if ro := RealPath(o); ro != "" && within(ro, rw) {
+				return fmt.Errorf("sandbox: the writable place %s holds the runner's own %s, which a task could then rewrite; move one of them", w, o)
+			}
+		}
 	}
 	return nil
 }
@@ -375,6 +398,10 @@ func (s *Sandbox) NewTask() (Task, func(), error) {
 	if !s.Enforced() {
 		return Task{}, func() {}, nil
 	}
+	// A task may chmod what the runner's user owns (Landlock does not
+	// govern modes): the next one must still find its directories usable.
+	repairMode(s.workspace)
+	repairMode(s.tasks.parent)
 	dir, err := s.tasks.get()
 	if err != nil {
 		return Task{}, nil, err
@@ -419,6 +446,14 @@ func (s *Sandbox) Env(env []string, t Task) []string {
 		out = append(out, "TMPDIR="+t.TmpDir)
 	}
 	return out
+}
+
+// repairMode gives the runner back its own access to a directory.
+func repairMode(dir string) {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err == nil && st.Mode&0o700 != 0o700 {
+		_ = unix.Chmod(dir, (st.Mode&0o7777)|0o700)
+	}
 }
 
 func fileExists(p string) bool {

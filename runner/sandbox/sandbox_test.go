@@ -455,3 +455,58 @@ func startCmd(cmd *exec.Cmd) func() (int, error) {
 		return cmd.Process.Pid, nil
 	}
 }
+
+// TestWritablePlacesNeverHoldTheRunnersFiles: a workspace or allow_write
+// entry that covers the configuration, the binary or the state directory
+// would let one task switch the sandbox off for the next start.
+func TestWritablePlacesNeverHoldTheRunnersFiles(t *testing.T) {
+	if _, err := Supported(); err != nil {
+		t.Skipf("no sandbox here: %v", err)
+	}
+	top := t.TempDir()
+	ws := filepath.Join(top, "ws")
+	cfg := filepath.Join(top, "config.yaml")
+	if err := os.MkdirAll(ws, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]Options{
+		"workspace over config":   {Workspace: top, Secrets: []string{cfg}, StateDir: filepath.Join(t.TempDir(), "s")},
+		"allow_write over config": {Workspace: ws, AllowWrite: []string{top}, Secrets: []string{cfg}, StateDir: filepath.Join(t.TempDir(), "s")},
+		"workspace over binary":   {Workspace: top, Protected: []string{cfg}, StateDir: filepath.Join(t.TempDir(), "s")},
+		"workspace over state":    {Workspace: top, StateDir: filepath.Join(top, "state")},
+	}
+	for name, o := range cases {
+		o.Mode = ModeRequired
+		s, err := New(o)
+		if err == nil || !strings.Contains(err.Error(), "holds the runner's own") {
+			s.Close()
+			t.Errorf("%s: started (%v)", name, err)
+		}
+	}
+	// The benign twin: side by side.
+	s, err := New(Options{Mode: ModeRequired, Workspace: ws, Secrets: []string{cfg}, StateDir: filepath.Join(t.TempDir(), "s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}
+
+// TestModesAreRepaired: a task that takes the runner's own access to
+// the workspace root away does not fail every later task.
+func TestModesAreRepaired(t *testing.T) {
+	s, ws := enforced(t, Options{})
+	if err := os.Chmod(ws, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, done, err := s.NewTask()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	if st, err := os.Stat(ws); err != nil || st.Mode().Perm()&0o700 != 0o700 {
+		t.Fatalf("workspace mode not repaired: %v %v", st.Mode(), err)
+	}
+}
