@@ -293,11 +293,6 @@ func findProcs(prefixes ...string) []string {
 	return out
 }
 
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
 func mustNotExistA(t *testing.T, p string) {
 	t.Helper()
 	if _, err := os.Lstat(p); err == nil {

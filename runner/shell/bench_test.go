@@ -91,3 +91,31 @@ func sandboxedShell(tb testing.TB, rules ...string) *Shell {
 	o.Sandbox = sb
 	return New(o)
 }
+
+// BenchmarkRunnerOpens: the runner's own opens for a task, which happen
+// inside the task's boundary when sandboxed: a loop of 1,000 appending
+// redirections, and a pipeline that reads a process substitution.
+func BenchmarkRunnerOpens(b *testing.B) {
+	cases := map[string]string{
+		"redirects-1000": "for i in $(seq 1000); do echo x >> f; done; rm f",
+		"procsubst":      "cat <(echo hello) | wc -c",
+	}
+	for name, cmd := range cases {
+		raw, _ := json.Marshal(args{Command: cmd})
+		for _, mode := range []string{"unconfined", "sandboxed"} {
+			b.Run(name+"/"+mode, func(b *testing.B) {
+				var s *Shell
+				if mode == "sandboxed" {
+					s = sandboxedShell(b, "*", "allow")
+				} else {
+					s, _ = newShell(b, "*", "allow")
+				}
+				for b.Loop() {
+					if res, err := s.Run(b.Context(), raw, &dispatch.Audit{}); err != nil || res.(*Result).ExitCode != 0 {
+						b.Fatalf("%v %v", res, err)
+					}
+				}
+			})
+		}
+	}
+}
