@@ -201,7 +201,9 @@ func namespace(t *testing.T) string {
 // eventually polls cond until it holds, failing the test after 15 s.
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	// Generous: a busy two-core machine runs the API server, the
+	// manager and the race detector at once.
+	deadline := time.Now().Add(60 * time.Second)
 	var err error
 	for time.Now().Before(deadline) {
 		if err = cond(); err == nil {

@@ -620,11 +620,11 @@ func TestPatternComplexityBounded(t *testing.T) {
 func TestGrepStopsOnCancel(t *testing.T) {
 	f := newFixture(t)
 	// Many long lines: matching all of them takes seconds.
-	must(t, os.WriteFile(filepath.Join(f.root, "big.txt"), bytes.Repeat(append(bytes.Repeat([]byte("a"), 4095), '\n'), 768), 0o644))
+	must(t, os.WriteFile(filepath.Join(f.root, "big.txt"), bytes.Repeat(append(bytes.Repeat([]byte("a"), 4095), '\n'), 4*768), 0o644))
 	huge, err := os.Create(filepath.Join(f.root, "oneline.txt"))
 	must(t, err)
 	_, _ = huge.Write(bytes.Repeat([]byte("b"), binarySniff))
-	must(t, huge.Truncate(4<<30)) // sparse: no disk used, no newline in 4 GiB
+	must(t, huge.Truncate(64<<30)) // sparse: no disk used, no newline in 64 GiB
 	must(t, huge.Close())
 	for name, args := range map[string]grepArgs{
 		"costly pattern": {Pattern: "a{490}b", Include: []string{"big.txt"}},
@@ -636,7 +636,9 @@ func TestGrepStopsOnCancel(t *testing.T) {
 		_, err := f.callCtx(ctx, "grep", args)
 		took := time.Since(start)
 		cancel()
-		if err == nil || took > 1800*time.Millisecond { // cancel at 200 ms; generous for -race on two cores
+		// Cancelled at 200 ms; uncancelled, either search takes far
+		// longer than this generous bound (a busy machine, -race).
+		if err == nil || took > 10*time.Second {
 			t.Errorf("%s: returned after %s with %v", name, took, err)
 		}
 	}
