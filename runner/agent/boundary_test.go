@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -298,4 +299,45 @@ func mustNotExistA(t *testing.T, p string) {
 	if _, err := os.Lstat(p); err == nil {
 		t.Fatalf("%s exists: the attack succeeded", p)
 	}
+}
+
+// TestGitConfigInTheWorkspaceRunsNothing: git settings that name a
+// program, in files tasks write (a delivered repository's .git/config,
+// the task's ~/.gitconfig, includes), make git refuse to start; a plain
+// repository works.
+func TestGitConfigInTheWorkspaceRunsNothing(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
+	repo := filepath.Join(b.ws, "r")
+	for _, step := range []string{"git init -q R", "echo hi > R/a", "git -C R add a", "git -C R -c user.name=t -c user.email=t@t commit -qm one",
+		"echo '* diff=x' > R/.gitattributes", "echo there >> R/a", "git -C R -c user.name=t -c user.email=t@t commit -qam two"} {
+		if out, err := exec.Command("sh", "-c", strings.ReplaceAll(step, "R", repo)).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v %s", step, err, out)
+		}
+	}
+	if r := b.bash(t, b.expand("git -C WS/r log -p --oneline")); !strings.Contains(r.Stdout, "+there") {
+		t.Fatalf("benign git log -p: %+v", r)
+	}
+	attacks := []struct{ prepare, run string }{
+		{`printf '[diff "x"]\n\ttextconv = touch WS/m1\n' >> WS/r/.git/config`, "git -C WS/r log -p"},
+		{`printf '[diff]\n\texternal = touch WS/m2\n' >> WS/r/.git/config`, "git -C WS/r diff HEAD~1"},
+		{`printf '[include]\n\tpath = ../../inc\n' >> WS/r/.git/config; printf '[diff "x"]\n  textconv = "touch WS/m3"\n' > WS/inc`, "git -C WS/r log -p"},
+		{`printf '[diff "x"]\n\ttextconv = touch WS/m4\n' > ~/.gitconfig`, "git -C WS/r log -p"},
+		{`printf '[Diff "x"] TextConv = touch WS/m5\n' >> WS/r/.git/config`, "git -C WS/r diff HEAD~1"},
+		{`printf '[core]\n\tfsmonitor = touch WS/m6\n' >> WS/r/.git/config`, "git -C WS/r status"},
+	}
+	for i, a := range attacks {
+		// Each attack on a fresh copy of the repository's config.
+		b.bash(t, b.expand("cp WS/r/.git/config WS/config.orig 2>/dev/null; "+a.prepare+"; "+a.run+"; cp WS/config.orig WS/r/.git/config"))
+		if marker := filepath.Join(b.ws, "m"+strconv.Itoa(i+1)); fileExistsA(marker) {
+			t.Errorf("%s; %s: git ran the configured program", a.prepare, a.run)
+		}
+	}
+}
+
+func fileExistsA(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }

@@ -499,6 +499,12 @@ func (s *Shell) execHandler(tr *taskRun) interp.ExecHandlerFunc {
 		if err := s.checkLinkTarget(ctx, path, args); err != nil {
 			return err
 		}
+		if filepath.Base(path) == "git" {
+			if err := s.checkGitConfig(ctx, task, hc.Env, hc.Dir, args); err != nil {
+				fmt.Fprintln(hc.Stderr, err)
+				return interp.ExitStatus(126)
+			}
+		}
 		cmd := exec.CommandContext(ctx, path)
 		cmd.Args = args
 		cmd.Env = s.o.Policy.ChildEnv(CleanEnv(exported(hc.Env)))
