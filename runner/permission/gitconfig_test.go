@@ -7,9 +7,9 @@ import (
 
 func TestReadGitConfig(t *testing.T) {
 	for text, want := range map[string][]string{
-		"[core]\n\tpager = less -R\n":                   {"core.pager"},
+		"[core]\n\tpager = less -R\n":                    {"core.pager"},
 		"[core] sshCommand = ssh -i k":                   {"core.sshcommand"},
-		`[diff "my.drv"]` + "\n textconv = x":           {"diff.my.drv.textconv"},
+		`[diff "my.drv"]` + "\n textconv = x":            {"diff.my.drv.textconv"},
 		"[diff.x]\ncommand=y":                            {"diff.x.command"},
 		"[filter \"lfs\"]\nsmudge = git-lfs smudge %f":   {"filter.lfs.smudge"},
 		"[alias]\n\tst = !sh -c x":                       {"alias.st"},
