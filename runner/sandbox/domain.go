@@ -74,6 +74,9 @@ func (s *Sandbox) confine(t Task, x Exec, start func() error) error {
 	if err := dropCapabilities(); err != nil {
 		return err
 	}
+	if err := s.seccomp.load(); err != nil {
+		return err
+	}
 	return start()
 }
 

@@ -82,6 +82,7 @@ type Sandbox struct {
 	state     string
 	handled   uint64
 	scoped    uint64
+	seccomp   memfdFilter
 	workspace string
 	// allowExecInterpreters are the ELF and script interpreters that the
 	// programs of sandbox.allow_exec need to start.
@@ -184,6 +185,10 @@ func New(o Options) (*Sandbox, error) {
 
 func (s *Sandbox) prepare(o Options) error {
 	s.handled = ll.AccessFSExecute | dirWrite
+	var err error
+	if s.seccomp, err = newMemfdFilter(); err != nil {
+		return err
+	}
 	if s.abi >= 5 {
 		// Device ioctls only on descriptors the runner handed over: a
 		// child that opens a terminal cannot push keystrokes (TIOCSTI).
