@@ -554,8 +554,19 @@ func (d *Dispatcher) Drain(ctx context.Context) {
 	}
 	d.log.Info("shutdown grace over; cancelling running tasks", "running", d.Running())
 	d.cancelBase(ErrShuttingDown)
-	<-done
+	// A cancelled task ends within seconds (its processes killed, its
+	// waits released); one that does not must not hold the exit.
+	t := time.NewTimer(cancelWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		d.log.Info("tasks still running after cancel; exiting without them", "running", d.Running())
+	}
 }
+
+// cancelWait bounds how long Drain waits for cancelled tasks.
+const cancelWait = 5 * time.Second
 
 func redactionSummary(m map[string]int) string {
 	keys := make([]string, 0, len(m))

@@ -258,3 +258,30 @@ func TestDispatcherUnits(t *testing.T) {
 		t.Fatal("a repeated task id was answered twice")
 	}
 }
+
+// TestDrainDoesNotWaitForAWedgedTask: a task that ignores its cancel
+// does not hold the runner's exit beyond the grace and cancelWait.
+func TestDrainDoesNotWaitForAWedgedTask(t *testing.T) {
+	wedge := make(chan struct{})
+	defer close(wedge)
+	started := make(chan struct{})
+	d := New(Options{
+		Operations: map[string]Operation{"wedge": func(context.Context, json.RawMessage, *Audit) (any, error) {
+			close(started)
+			<-wedge
+			return nil, nil
+		}},
+		MaxConcurrent: 1, Outbox: newBox(), Logger: logr.Discard(),
+	})
+	d.HandleFrame(t.Context(), request(t, "w", "wedge"))
+	<-started
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // the grace is over
+	returned := make(chan struct{})
+	go func() { d.Drain(ctx); close(returned) }()
+	select {
+	case <-returned:
+	case <-time.After(cancelWait + 25*time.Second):
+		t.Fatal("Drain waits for a task that ignores its cancel")
+	}
+}
