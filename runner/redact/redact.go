@@ -92,6 +92,7 @@ func cases(words ...string) []string {
 // concurrent use; each Stream has its own state.
 type Redactor struct {
 	secrets []string
+	pieces  []*fragments // of each secret
 	rules   []lineRule
 	pem     bool
 	k8s     bool
@@ -116,6 +117,9 @@ func New(o Options) (*Redactor, error) {
 		// far longer.
 		if len(s) >= minSecretLen {
 			r.secrets = append(r.secrets, s)
+			if f := newFragments(s); f != nil {
+				r.pieces = append(r.pieces, f)
+			}
 		}
 	}
 	for _, b := range builtinRules() {
@@ -228,6 +232,12 @@ func (r *Redactor) line(s string, counts Counts, active []bool) string {
 				s = strings.ReplaceAll(s, sec, Placeholder(APIKey))
 				counts[APIKey] += n
 			}
+		}
+	}
+	for _, f := range r.pieces {
+		var n int
+		if s, n = f.redact(s); n > 0 {
+			counts[APIKey] += n
 		}
 	}
 	for i, rule := range r.rules {

@@ -234,3 +234,28 @@ func TestSecretDataSpellings(t *testing.T) {
 		t.Errorf("a ConfigMap was redacted: %s", out)
 	}
 }
+
+// TestKeyInPieces: the runner's key cut short or spread with whitespace
+// is still caught; a short piece of it, or text that merely looks like
+// it, is not touched.
+func TestKeyInPieces(t *testing.T) {
+	const key = "fk_live_0123456789abcdefghijXYZ"
+	r := mustNew(t, Options{Secrets: []string{key}})
+	for in, leaked := range map[string]string{
+		"api_key: " + key[:20]:                        key[:20],
+		"tail: " + key[14:] + " end":                  key[14:],
+		"fk_l ive_ 0123 4567 89ab cdef ghij XYZ":      "0123 4567",
+		"f k _ l i v e _ 0 1 2 3 4 5 6 7 8 9 a b c d": "7 8 9",
+		"x\tfk_live_01\t23456789ab\tcdef":             "23456789ab",
+	} {
+		out, counts := r.String(in)
+		if strings.Contains(out, leaked) || counts[APIKey] == 0 {
+			t.Errorf("%q -> %q (counts %v)", in, out, counts)
+		}
+	}
+	for _, in := range []string{"short " + key[:15], "fk_live_ is a prefix people write", "0123456789abcdeX is hex"} {
+		if out, _ := r.String(in); out != in {
+			t.Errorf("benign %q -> %q", in, out)
+		}
+	}
+}
