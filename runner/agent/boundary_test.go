@@ -98,9 +98,9 @@ func TestRunnerReadsForATaskInsideItsBoundary(t *testing.T) {
 // runner's own redirections: the kernel decides each open where it lands.
 func TestRunnerWritesForATaskInsideItsBoundary(t *testing.T) {
 	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
-	r := b.bash(t, b.expand(`mkdir -p WS/d
-(for i in $(seq 300); do ln -sfn OUT WS/l; ln -sfn WS/d WS/l; done) &
-for i in $(seq 300); do echo x >> WS/l/f 2>/dev/null; done
+	r := b.bash(t, b.expand(`mkdir -p WS/d; ln -sfn WS/d WS/l
+(for i in $(seq 200); do ln -sfn OUT WS/l; ln -sfn WS/d WS/l; done) &
+for i in $(seq 20000); do echo x >> WS/l/f 2>/dev/null; done
 wait; echo finished`))
 	if !strings.Contains(r.Stdout, "finished") {
 		t.Fatalf("race task: %+v", r)
@@ -117,8 +117,15 @@ wait; echo finished`))
 func TestProcessSubstitutionStaysInTheTask(t *testing.T) {
 	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
 	r := b.bash(t, b.expand(`export TMPDIR=OUT; bash -c 'echo <(true)'; echo <(true); echo "tmp=$TMPDIR"`))
-	if strings.Contains(r.Stdout, b.out+"/sh-interp") || !strings.Contains(r.Stdout, "/fifo/sh-interp-") {
-		t.Fatalf("FIFOs made in the task's TMPDIR: %+v", r)
+	lines := strings.Fields(r.Stdout)
+	if len(lines) != 3 || !strings.HasPrefix(lines[2], "tmp=") {
+		t.Fatalf("output %+v", r)
+	}
+	for _, fifo := range lines[:2] {
+		dir := filepath.Dir(fifo)
+		if !strings.Contains(fifo, "/sh-interp-") || dir == b.out || dir == strings.TrimPrefix(lines[2], "tmp=") {
+			t.Fatalf("a FIFO made where the task writes: %s (%+v)", fifo, r)
+		}
 	}
 	for cmd, want := range map[string]string{
 		"cat <(echo hi)":                                               "hi",
@@ -260,15 +267,25 @@ func TestChildrenHoldNoCapabilities(t *testing.T) {
 		t.Skip("needs root")
 	}
 	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
-	r := b.bash(t, `grep -E '^Cap(Eff|Prm|Bnd|Amb)' /proc/self/status`)
+	r := b.bash(t, `grep -E '^Cap(Eff|Prm|Amb)' /proc/self/status`)
 	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
-	if len(lines) != 4 {
+	if len(lines) != 3 {
 		t.Fatalf("output %+v", r)
 	}
 	for _, l := range lines {
 		if !strings.HasSuffix(l, "0000000000000000") {
 			t.Errorf("child holds capabilities: %s", l)
 		}
+	}
+	// What a capability would allow: giving a file to another owner
+	// (CAP_CHOWN), here a file of the test's own workspace.
+	if err := os.WriteFile(filepath.Join(b.ws, "owned"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.bash(t, b.expand("chown 1:1 WS/owned"))
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(b.ws, "owned"), &st); err != nil || st.Uid != 0 {
+		t.Fatalf("a root child changed a file's owner (uid %d, %v)", st.Uid, err)
 	}
 }
 
@@ -340,4 +357,20 @@ func TestGitConfigInTheWorkspaceRunsNothing(t *testing.T) {
 func fileExistsA(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
+}
+
+// TestStandardStreamsAndTerminals: /dev/stdout and /dev/stderr are the
+// task's own streams, never the runner's; a terminal is not opened for a
+// task at all.
+func TestStandardStreamsAndTerminals(t *testing.T) {
+	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
+	r := b.bash(t, `echo to-err > /dev/stderr; echo to-out > /dev/stdout; echo fd2 >/dev/fd/2`)
+	if !strings.Contains(r.Stderr, "to-err") || !strings.Contains(r.Stderr, "fd2") || !strings.Contains(r.Stdout, "to-out") {
+		t.Fatalf("standard streams: %+v", r)
+	}
+	for _, cmd := range []string{"echo x > /dev/tty", "read -r x < /dev/tty", "echo x > /dev/console"} {
+		if r := b.bash(t, cmd); r.Exit == 0 {
+			t.Errorf("%s: %+v", cmd, r)
+		}
+	}
 }

@@ -6,9 +6,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,8 +28,11 @@ import (
 // it holds (tests hold many): the registry is the process's, shared by
 // reference count, and its sweeper ends with the last sandbox.
 type children struct {
-	mu      sync.Mutex
-	refs    int
+	// starting is held (shared) while a child starts and is tracked, and
+	// exclusively while a sweep lists the runner's children.
+	starting sync.RWMutex
+	mu       sync.Mutex
+	refs     int
 	tracked map[int]bool
 	wake    chan bool // true: kill live orphans too
 	sigchld chan os.Signal
@@ -68,16 +73,18 @@ func (c *children) release() {
 
 // start calls start, which starts one child and returns its PID, and
 // tracks the child until the returned function is called (after its
-// owner has waited for it). No sweep runs in between, so a child is
-// never taken for an orphan before it is tracked.
+// owner has waited for it). A sweep filters its list only between
+// starts, so a child is never taken for an orphan before it is tracked.
 func (c *children) start(start func() (int, error)) (func(), error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.starting.RLock()
+	defer c.starting.RUnlock()
 	pid, err := start()
 	if err != nil {
 		return func() {}, err
 	}
+	c.mu.Lock()
 	c.tracked[pid] = true
+	c.mu.Unlock()
 	return func() {
 		c.mu.Lock()
 		delete(c.tracked, pid)
@@ -112,10 +119,19 @@ func (c *children) run(wake <-chan bool, sigchld <-chan os.Signal, stop <-chan s
 		case kill := <-wake:
 			c.sweep(kill)
 		case <-sigchld:
+			// Exited orphans are reaped a moment later, together: every
+			// child's exit signals, and most are waited for by their owner.
+			select {
+			case <-stop:
+			case <-time.After(reapDelay):
+			}
 			c.sweep(false)
 		}
 	}
 }
+
+// reapDelay gathers the exits that one sweep reaps.
+const reapDelay = 100 * time.Millisecond
 
 // maxSweepRounds bounds one sweep: each round kills the orphans it finds,
 // whose own children then become the runner's.
@@ -127,14 +143,21 @@ func (c *children) sweep(kill bool) {
 	for range maxSweepRounds {
 		// Listed under the lock: no child is started (and not yet
 		// tracked) meanwhile. Killed and reaped without it.
+		// Listed without holding up starts; then filtered once every
+		// start under way has tracked its child, so a child listed
+		// before it was tracked is not taken for an orphan.
+		listed := directChildren()
+		c.starting.Lock()
 		c.mu.Lock()
 		var orphans []int
-		for _, pid := range directChildren() {
-			if !c.tracked[pid] && confined(pid) {
+		for _, pid := range listed {
+			if !c.tracked[pid] {
 				orphans = append(orphans, pid)
 			}
 		}
 		c.mu.Unlock()
+		c.starting.Unlock()
+		orphans = slices.DeleteFunc(orphans, func(pid int) bool { return !confined(pid) })
 		found := false
 		for _, pid := range orphans {
 			zombie := isZombie(pid)

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 
@@ -106,7 +105,7 @@ func (s *Sandbox) restrictThread(t Task, x Exec) error {
 	}
 	switch {
 	case t.dir != nil:
-		for _, r := range []rule{t.dir.tmp, t.dir.home, t.dir.fifos} {
+		for _, r := range []rule{t.dir.tmp, t.dir.fifos} {
 			if err := addRule(fd, r); err != nil {
 				return err
 			}
@@ -125,27 +124,31 @@ func (s *Sandbox) restrictThread(t Task, x Exec) error {
 	return nil
 }
 
-// dropCapabilities empties this thread's capability sets, bounding and
-// ambient sets included, so that no child holds a capability, not even
-// one started by a runner that runs as root: a root child could otherwise
-// read the runner's memory (CAP_SYS_PTRACE), change any file's owner or
-// mode, or lift resource limits. The thread is thrown away after the
-// start, so the runner keeps its own. Capabilities the thread may not drop
-// (no CAP_SETPCAP) are not in the bounding set's reach anyway.
+// Securebits (linux/securebits.h; x/sys/unix does not define them).
+const (
+	secbitNoRoot       = 1 << 0
+	secbitNoRootLocked = 1 << 1
+)
+
+// dropCapabilities empties this thread's capability sets, the ambient
+// set included, and makes uid 0 gain none at exec (SECBIT_NOROOT, locked
+// with no_new_privs already set), so that no child holds a capability,
+// not even one started by a runner that runs as root: a root child could
+// otherwise read the runner's memory (CAP_SYS_PTRACE), change any file's
+// owner or mode, or lift resource limits. The thread is thrown away after
+// the start, so the runner keeps its own.
 func dropCapabilities() error {
-	_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("sandbox: read capabilities: %w", err)
 	}
 	if data[0].Effective|data[0].Permitted|data[0].Inheritable|data[1].Effective|data[1].Permitted|data[1].Inheritable == 0 {
-		return nil // an ordinary user: nothing to drop, bounding set included (no CAP_SETPCAP)
+		return nil // an ordinary user: nothing to drop, and nothing gained at exec
 	}
-	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
-			return fmt.Errorf("sandbox: drop capability %d from the bounding set: %w", c, err)
-		}
+	_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+	if err := unix.Prctl(unix.PR_SET_SECUREBITS, secbitNoRoot|secbitNoRootLocked, 0, 0, 0); err != nil {
+		return fmt.Errorf("sandbox: set securebits: %w", err)
 	}
 	data = [2]unix.CapUserData{}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {

@@ -83,6 +83,7 @@ type Sandbox struct {
 	handled   uint64
 	scoped    uint64
 	seccomp   memfdFilter
+	secrets   []string // resolved, for the runner's own opens
 	workspace string
 	// allowExecInterpreters are the ELF and script interpreters that the
 	// programs of sandbox.allow_exec need to start.
@@ -245,6 +246,9 @@ func (s *Sandbox) prepare(o Options) error {
 		}
 	}
 
+	for _, p := range o.Secrets {
+		s.secrets = append(s.secrets, RealPath(p))
+	}
 	if len(o.Secrets) > 0 {
 		s.handled |= ll.AccessFSReadFile
 		grants, err := readGrants(o.Secrets)
@@ -385,19 +389,18 @@ func (s *Sandbox) Close() {
 // Task is the writable scratch space of one task, and its boundary for
 // what the runner itself opens on the task's behalf.
 type Task struct {
-	// TmpDir is the task's private TMPDIR, Home its private HOME, and
-	// FifoDir where the runner makes its process-substitution FIFOs;
-	// all empty when not enforced.
+	// TmpDir is the task's private TMPDIR, Home its private HOME (the
+	// same directory: one fewer to make), and FifoDir where the runner
+	// makes its process-substitution FIFOs; all empty when not enforced.
 	TmpDir, Home, FifoDir string
 	// dir holds the rules of TmpDir, Home and FifoDir, open until the
 	// task is released; nil for a Task made by hand, whose directories
 	// are opened per command.
-	dir    *taskDir
-	opener *opener
+	dir *taskDir
 }
 
 // NewTask gives a task its private, empty TMPDIR, HOME and FIFO
-// directory. Its release function ends the task's opener and removes the
+// directory. Its release function removes the
 // directories with everything in them (right after, off the task's path).
 func (s *Sandbox) NewTask() (Task, func(), error) {
 	if !s.Enforced() {
@@ -411,14 +414,8 @@ func (s *Sandbox) NewTask() (Task, func(), error) {
 	if err != nil {
 		return Task{}, nil, err
 	}
-	t := Task{TmpDir: dir.tmp.real, Home: dir.home.real, FifoDir: dir.fifos.real, dir: &dir}
-	t.opener = newOpener(func() error {
-		if err := s.restrictThread(t, Exec{}); err != nil {
-			return err
-		}
-		return dropCapabilities()
-	})
-	return t, func() { t.opener.close(); s.tasks.put(dir) }, nil
+	t := Task{TmpDir: dir.tmp.real, Home: dir.tmp.real, FifoDir: dir.fifos.real, dir: &dir}
+	return t, func() { s.tasks.put(dir) }, nil
 }
 
 // Env sets HOME and TMPDIR of a child environment to the task's private

@@ -39,47 +39,38 @@ func newTaskDirs(parent string) *taskDirs {
 	return d
 }
 
-// taskDir is a task's directory: its TMPDIR and HOME, which its
-// children write freely, and the directory where the runner makes the
-// task's process-substitution FIFOs, where children may open those FIFOs
-// but create nothing (so no task can plant a name the interpreter would
-// open unconfined). The directory itself gets no rule.
+// taskDir is a task's directory. The runner makes the task's
+// process-substitution FIFOs in it: children may open those FIFOs but
+// create nothing there (so no task can plant a name the interpreter would
+// open unconfined). Below it, tmp is the task's TMPDIR and HOME, which its
+// children write freely.
 type taskDir struct {
-	path             string
-	tmp, home, fifos rule
+	path       string
+	tmp, fifos rule
 }
 
-// Names of a task directory's parts.
-const (
-	tmpPart  = "tmp"
-	homePart = "home"
-	fifoPart = "fifo"
-)
+// tmpPart names the TMPDIR inside a task directory.
+const tmpPart = "tmp"
 
-// make creates a new, empty task directory.
+// make creates a new, empty task directory: two directories, since making
+// one costs as much as starting a process on a journaled disk.
 func (d *taskDirs) make() (taskDir, error) {
 	t := taskDir{path: filepath.Join(d.parent, fmt.Sprintf("t%d", d.n.Add(1)))}
-	if err := os.Mkdir(t.path, 0o700); err != nil {
-		return taskDir{}, fmt.Errorf("sandbox: create task directory: %w", err)
+	tmp := filepath.Join(t.path, tmpPart)
+	err := os.Mkdir(t.path, 0o700)
+	if err == nil {
+		err = os.Mkdir(tmp, 0o700)
 	}
-	parts := []struct {
-		name   string
-		access uint64
-		rule   *rule
-	}{{tmpPart, dirWrite, &t.tmp}, {homePart, dirWrite, &t.home}, {fifoPart, fileWrite, &t.fifos}}
-	for i, p := range parts {
-		dir := filepath.Join(t.path, p.name)
-		err := os.Mkdir(dir, 0o700)
-		if err == nil {
-			*p.rule, err = openRule(dir, p.access)
-		}
-		if err != nil {
-			for _, done := range parts[:i] {
-				closeFD(done.rule.fd)
+	if err == nil {
+		if t.fifos, err = openRule(t.path, fileWrite); err == nil {
+			if t.tmp, err = openRule(tmp, dirWrite); err != nil {
+				closeFD(t.fifos.fd)
 			}
-			_ = os.RemoveAll(t.path)
-			return taskDir{}, fmt.Errorf("sandbox: create task directory: %w", err)
 		}
+	}
+	if err != nil {
+		_ = os.RemoveAll(t.path)
+		return taskDir{}, fmt.Errorf("sandbox: create task directory: %w", err)
 	}
 	return t, nil
 }
@@ -87,9 +78,8 @@ func (d *taskDirs) make() (taskDir, error) {
 // remove closes the directory's descriptors and removes it with
 // everything in it.
 func (t taskDir) remove() {
-	for _, r := range []rule{t.tmp, t.home, t.fifos} {
-		closeFD(r.fd)
-	}
+	closeFD(t.tmp.fd)
+	closeFD(t.fifos.fd)
 	_ = os.RemoveAll(t.path)
 }
 

@@ -440,6 +440,9 @@ func (s *Shell) openHandler(task sandbox.Task) interp.OpenHandlerFunc {
 		if path == os.DevNull {
 			return os.OpenFile(path, flag, perm)
 		}
+		if f, ok := standardStream(interp.HandlerCtx(ctx), path); ok {
+			return f, nil
+		}
 		abs := path
 		if !filepath.IsAbs(abs) {
 			abs = filepath.Join(interp.HandlerCtx(ctx).Dir, abs)
@@ -470,6 +473,43 @@ func (s *Shell) openHandler(task sandbox.Task) interp.OpenHandlerFunc {
 		return f, nil
 	}
 }
+
+// standardStream gives the task's own streams for their /dev names: the
+// runner opening them would reach its own standard streams instead.
+func standardStream(hc interp.HandlerContext, path string) (io.ReadWriteCloser, bool) {
+	switch path {
+	case "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0":
+		return stream{r: hc.Stdin}, true
+	case "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1":
+		return stream{w: hc.Stdout}, true
+	case "/dev/stderr", "/dev/fd/2", "/proc/self/fd/2":
+		return stream{w: hc.Stderr}, true
+	}
+	return nil, false
+}
+
+// stream is a standard stream reopened by name; closing it leaves the
+// stream open.
+type stream struct {
+	r io.Reader
+	w io.Writer
+}
+
+func (s stream) Read(p []byte) (int, error) {
+	if s.r == nil {
+		return 0, io.EOF
+	}
+	return s.r.Read(p)
+}
+
+func (s stream) Write(p []byte) (int, error) {
+	if s.w == nil {
+		return 0, os.ErrInvalid
+	}
+	return s.w.Write(p)
+}
+
+func (stream) Close() error { return nil }
 
 var (
 	errOutsideWriteScope = errors.New("permission denied by the sandbox: outside the workspace, $TMPDIR, $HOME and sandbox.allow_write")
