@@ -127,6 +127,14 @@ func TestProcessSubstitutionStaysInTheTask(t *testing.T) {
 			t.Fatalf("a FIFO made where the task writes: %s (%+v)", fifo, r)
 		}
 	}
+	// A name planted where the interpreter once made its FIFOs is opened
+	// like any other file, inside the boundary.
+	for _, attack := range []string{`ln -s SECRET "$TMPDIR/sh-interp-9"; cat < "$TMPDIR/sh-interp-9"`,
+		`ln -s SECRET "$TMPDIR/sh-interp-9"; cat <(true) < "$TMPDIR/sh-interp-9"`} {
+		if r := b.bash(t, b.expand(attack)); strings.Contains(r.Stdout+r.Stderr, "7c1d9e2a") {
+			t.Errorf("%s leaked the secret: %+v", attack, r)
+		}
+	}
 	for cmd, want := range map[string]string{
 		"cat <(echo hi)":                                               "hi",
 		"diff <(echo a) <(echo a) && echo same":                        "same",

@@ -105,7 +105,7 @@ func (s *Sandbox) restrictThread(t Task, x Exec) error {
 	}
 	switch {
 	case t.dir != nil:
-		for _, r := range []rule{t.dir.tmp, t.dir.fifos} {
+		for _, r := range t.dir.rules() {
 			if err := addRule(fd, r); err != nil {
 				return err
 			}

@@ -390,8 +390,10 @@ func (s *Sandbox) Close() {
 // what the runner itself opens on the task's behalf.
 type Task struct {
 	// TmpDir is the task's private TMPDIR, Home its private HOME (the
-	// same directory: one fewer to make), and FifoDir where the runner
-	// makes its process-substitution FIFOs; all empty when not enforced.
+	// same directory: making one costs as much as starting a process),
+	// and FifoDir where the runner makes its process-substitution FIFOs,
+	// made by MakeFifoDir (until then nothing can be made or planted
+	// there); all empty when not enforced.
 	TmpDir, Home, FifoDir string
 	// dir holds the rules of TmpDir, Home and FifoDir, open until the
 	// task is released; nil for a Task made by hand, whose directories
@@ -414,7 +416,7 @@ func (s *Sandbox) NewTask() (Task, func(), error) {
 	if err != nil {
 		return Task{}, nil, err
 	}
-	t := Task{TmpDir: dir.tmp.real, Home: dir.tmp.real, FifoDir: dir.fifos.real, dir: &dir}
+	t := Task{TmpDir: dir.tmp.real, Home: dir.tmp.real, FifoDir: dir.fifoDir(), dir: dir}
 	return t, func() { s.tasks.put(dir) }, nil
 }
 
@@ -456,6 +458,15 @@ func repairMode(dir string) {
 	if err := unix.Stat(dir, &st); err == nil && st.Mode&0o700 != 0o700 {
 		_ = unix.Chmod(dir, (st.Mode&0o7777)|0o700)
 	}
+}
+
+// MakeFifoDir makes t's FIFO directory, for a script that uses process
+// substitution; children of t started afterwards may open its FIFOs.
+func (s *Sandbox) MakeFifoDir(t Task) error {
+	if t.dir == nil {
+		return nil
+	}
+	return t.dir.makeFifos()
 }
 
 func fileExists(p string) bool {

@@ -23,9 +23,9 @@ const readyDirs = 2
 type taskDirs struct {
 	parent string
 	n      atomic.Uint64
-	ready  chan taskDir  // only the worker sends
+	ready  chan *taskDir  // only the worker sends
 	wake   chan struct{} // a directory was taken: restock
-	trash  chan taskDir
+	trash  chan *taskDir
 	stop   chan struct{}
 	done   chan struct{}
 	mu     sync.RWMutex // closed, and the trash's last sends
@@ -33,58 +33,82 @@ type taskDirs struct {
 }
 
 func newTaskDirs(parent string) *taskDirs {
-	d := &taskDirs{parent: parent, ready: make(chan taskDir, readyDirs), wake: make(chan struct{}, 1),
-		trash: make(chan taskDir, 64), stop: make(chan struct{}), done: make(chan struct{})}
+	d := &taskDirs{parent: parent, ready: make(chan *taskDir, readyDirs), wake: make(chan struct{}, 1),
+		trash: make(chan *taskDir, 64), stop: make(chan struct{}), done: make(chan struct{})}
 	go d.run()
 	return d
 }
 
-// taskDir is a task's directory. The runner makes the task's
-// process-substitution FIFOs in it: children may open those FIFOs but
-// create nothing there (so no task can plant a name the interpreter would
-// open unconfined). Below it, tmp is the task's TMPDIR and HOME, which its
-// children write freely.
+// taskDir is a task's directory, its TMPDIR and HOME, which its
+// children write freely, and beside it (made only for a task that uses
+// process substitution) the directory where the runner makes the task's
+// FIFOs: children may open those FIFOs but create nothing there, so no
+// task can plant a name the interpreter would open unconfined.
 type taskDir struct {
-	path       string
-	tmp, fifos rule
+	path string
+	tmp  rule
+	mu   sync.Mutex
+	fifo *rule // once made
 }
 
-// tmpPart names the TMPDIR inside a task directory.
-const tmpPart = "tmp"
+// fifoDir is where the task's FIFOs go, made or not.
+func (t *taskDir) fifoDir() string { return t.path + ".fifo" }
 
-// make creates a new, empty task directory: two directories, since making
-// one costs as much as starting a process on a journaled disk.
-func (d *taskDirs) make() (taskDir, error) {
-	t := taskDir{path: filepath.Join(d.parent, fmt.Sprintf("t%d", d.n.Add(1)))}
-	tmp := filepath.Join(t.path, tmpPart)
-	err := os.Mkdir(t.path, 0o700)
-	if err == nil {
-		err = os.Mkdir(tmp, 0o700)
+// makeFifos makes the FIFO directory once.
+func (t *taskDir) makeFifos() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.fifo != nil {
+		return nil
 	}
-	if err == nil {
-		if t.fifos, err = openRule(t.path, fileWrite); err == nil {
-			if t.tmp, err = openRule(tmp, dirWrite); err != nil {
-				closeFD(t.fifos.fd)
-			}
-		}
+	if err := os.Mkdir(t.fifoDir(), 0o700); err != nil {
+		return fmt.Errorf("sandbox: create the task's FIFO directory: %w", err)
 	}
+	r, err := openRule(t.fifoDir(), fileWrite)
 	if err != nil {
-		_ = os.RemoveAll(t.path)
-		return taskDir{}, fmt.Errorf("sandbox: create task directory: %w", err)
+		return err
 	}
+	t.fifo = &r
+	return nil
+}
+
+// rules are the task's directory rules.
+func (t *taskDir) rules() []rule {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.fifo != nil {
+		return []rule{t.tmp, *t.fifo}
+	}
+	return []rule{t.tmp}
+}
+
+// make creates a new, empty task directory.
+func (d *taskDirs) make() (*taskDir, error) {
+	t := &taskDir{path: filepath.Join(d.parent, fmt.Sprintf("t%d", d.n.Add(1)))}
+	if err := os.Mkdir(t.path, 0o700); err != nil {
+		return nil, fmt.Errorf("sandbox: create task TMPDIR: %w", err)
+	}
+	r, err := openRule(t.path, dirWrite)
+	if err != nil {
+		_ = os.Remove(t.path)
+		return nil, err
+	}
+	t.tmp = r
 	return t, nil
 }
 
 // remove closes the directory's descriptors and removes it with
 // everything in it.
-func (t taskDir) remove() {
-	closeFD(t.tmp.fd)
-	closeFD(t.fifos.fd)
+func (t *taskDir) remove() {
+	for _, r := range t.rules() {
+		closeFD(r.fd)
+	}
 	_ = os.RemoveAll(t.path)
+	_ = os.RemoveAll(t.fifoDir())
 }
 
 // get returns a fresh directory: one from the stock, or a new one.
-func (d *taskDirs) get() (taskDir, error) {
+func (d *taskDirs) get() (*taskDir, error) {
 	defer d.restock()
 	select {
 	case dir := <-d.ready:
@@ -102,7 +126,7 @@ func (d *taskDirs) restock() {
 }
 
 // put discards a used directory with everything in it.
-func (d *taskDirs) put(dir taskDir) {
+func (d *taskDirs) put(dir *taskDir) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if d.closed { // a task that outlived the sandbox

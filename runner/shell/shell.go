@@ -180,6 +180,9 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 	defer release() // after killAll (deferred later, run earlier)
 	tr := &taskRun{task: task, procs: procs, fifos: &fifos{dir: task.FifoDir}}
 	defer tr.fifos.close()
+	if err := s.fifosFor(tr, file); err != nil {
+		return nil, err
+	}
 
 	runner, err := s.interpreter(runCtx, tr, s.o.Sandbox.Env(s.env, task),
 		interp.Dir(dir),
@@ -276,6 +279,22 @@ func (s *Shell) interpreter(ctx context.Context, tr *taskRun, env []string, opts
 	return r, nil
 }
 
+// fifosFor makes the task's FIFO directory when file uses process
+// substitution (most scripts do not, and a directory costs as much as a
+// process to make).
+func (s *Shell) fifosFor(tr *taskRun, file *syntax.File) error {
+	uses := false
+	syntax.Walk(file, func(n syntax.Node) bool {
+		_, ps := n.(*syntax.ProcSubst)
+		uses = uses || ps
+		return !uses
+	})
+	if !uses {
+		return nil
+	}
+	return s.o.Sandbox.MakeFifoDir(tr.task)
+}
+
 // withoutVar drops name's entries from env.
 func withoutVar(env []string, name string) []string {
 	out := make([]string, 0, len(env))
@@ -297,6 +316,10 @@ func (s *Shell) embedded(ctx context.Context, e permission.Embedded, tr *taskRun
 	if err != nil {
 		fmt.Fprintln(hc.Stderr, err)
 		return interp.ExitStatus(2)
+	}
+	if err := s.fifosFor(tr, file); err != nil {
+		fmt.Fprintln(hc.Stderr, err)
+		return interp.ExitStatus(1)
 	}
 	params := append(append([]string(nil), e.Options...), "--")
 	r, err := s.interpreter(ctx, tr, exported(hc.Env),
