@@ -33,11 +33,11 @@ type children struct {
 	starting sync.RWMutex
 	mu       sync.Mutex
 	refs     int
-	tracked map[int]bool
-	wake    chan bool // true: kill live orphans too
-	sigchld chan os.Signal
-	stop    chan struct{}
-	done    chan struct{}
+	tracked  map[int]bool
+	wake     chan bool // true: kill live orphans too
+	sigchld  chan os.Signal
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 var processChildren = &children{}

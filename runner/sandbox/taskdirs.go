@@ -23,7 +23,7 @@ const readyDirs = 2
 type taskDirs struct {
 	parent string
 	n      atomic.Uint64
-	ready  chan *taskDir  // only the worker sends
+	ready  chan *taskDir // only the worker sends
 	wake   chan struct{} // a directory was taken: restock
 	trash  chan *taskDir
 	stop   chan struct{}
