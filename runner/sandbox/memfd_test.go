@@ -57,11 +57,11 @@ func TestMemfdHelper(t *testing.T) {
 	prog, marker, _ := strings.Cut(spec, ":")
 	if fd, err := unix.MemfdCreate("sealed", unix.MFD_NOEXEC_SEAL|unix.MFD_CLOEXEC); err == nil {
 		_ = unix.Close(fd)
-		os.Stdout.WriteString("sealed ok\n")
+		_, _ = os.Stdout.WriteString("sealed ok\n")
 	}
 	fd, err := unix.MemfdCreate("prog", 0)
 	if err != nil {
-		os.Stdout.WriteString("memfd refused: " + err.Error() + "\n")
+		_, _ = os.Stdout.WriteString("memfd refused: " + err.Error() + "\n")
 		return
 	}
 	data, err := os.ReadFile(prog)
@@ -72,5 +72,5 @@ func TestMemfdHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = unix.Exec("/proc/self/fd/"+strconv.Itoa(fd), []string{"touch", marker}, nil)
-	os.Stdout.WriteString("exec: " + err.Error() + "\n")
+	_, _ = os.Stdout.WriteString("exec: " + err.Error() + "\n")
 }
