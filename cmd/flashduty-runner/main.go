@@ -192,6 +192,10 @@ func cmdRun(args, env []string, stderr io.Writer) int {
 	}
 	defer flush()
 
+	// A hang-up is no reason to stop: the terminal a runner was started
+	// from may close, and as PID 1 of a container the runner would die
+	// of Go's default handling of it.
+	signal.Ignore(syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	a, err := agent.New(cfg, agent.Options{Version: version, Logger: log})

@@ -183,6 +183,10 @@ func TestSIGTERMDrains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A hang-up (its terminal closed) does not stop the runner.
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
 	id, _ := c.SendTask(platformsim.Task{Operation: "bash", Args: map[string]any{"command": "sleep 1; echo finished"}})
 	time.Sleep(300 * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
