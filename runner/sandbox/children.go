@@ -118,6 +118,12 @@ func (c *children) run(wake <-chan bool, sigchld <-chan os.Signal, stop <-chan s
 			return
 		case kill := <-wake:
 			c.sweep(kill)
+			// Tasks ending meanwhile share the next sweep: one reads every
+			// thread's children.
+			select {
+			case <-stop:
+			case <-time.After(sweepGap):
+			}
 		case <-sigchld:
 			// Exited orphans are reaped a moment later, together: every
 			// child's exit signals, and most are waited for by their owner.
@@ -129,6 +135,9 @@ func (c *children) run(wake <-chan bool, sigchld <-chan os.Signal, stop <-chan s
 		}
 	}
 }
+
+// sweepGap separates two sweeps for ended tasks.
+const sweepGap = 20 * time.Millisecond
 
 // reapDelay gathers the exits that one sweep reaps.
 const reapDelay = 100 * time.Millisecond

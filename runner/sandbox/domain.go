@@ -118,6 +118,11 @@ func (s *Sandbox) restrictThread(t Task, x Exec) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("sandbox: set no_new_privs: %w", err)
 	}
+	if s.readLayer >= 0 {
+		if err := ll.LandlockRestrictSelf(s.readLayer, 0); err != nil {
+			return fmt.Errorf("sandbox: enforce the read layer: %w", err)
+		}
+	}
 	if err := ll.LandlockRestrictSelf(fd, 0); err != nil {
 		return fmt.Errorf("sandbox: enforce Landlock ruleset: %w", err)
 	}

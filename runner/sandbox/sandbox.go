@@ -83,6 +83,7 @@ type Sandbox struct {
 	handled   uint64
 	scoped    uint64
 	seccomp   memfdFilter
+	readLayer int      // the ruleset of the secrets' read layer; -1 when none
 	secrets   []string // resolved, for the runner's own opens
 	workspace string
 	// allowExecInterpreters are the ELF and script interpreters that the
@@ -148,7 +149,7 @@ func Probe(mode string) (enforced bool, detail string) {
 // With ModeRequired and no usable Landlock it fails with an error naming
 // the kernel requirement.
 func New(o Options) (*Sandbox, error) {
-	s := &Sandbox{mode: o.Mode}
+	s := &Sandbox{mode: o.Mode, readLayer: -1}
 	switch o.Mode {
 	case ModeOff:
 		s.reason = "sandbox.mode is off"
@@ -250,15 +251,8 @@ func (s *Sandbox) prepare(o Options) error {
 		s.secrets = append(s.secrets, RealPath(p))
 	}
 	if len(o.Secrets) > 0 {
-		s.handled |= ll.AccessFSReadFile
-		grants, err := readGrants(o.Secrets)
-		if err != nil {
+		if err := s.prepareReads(o.Secrets); err != nil {
 			return err
-		}
-		for _, g := range grants {
-			if err := s.addStatic(g, ll.AccessFSReadFile, false); err != nil {
-				return err
-			}
 		}
 	}
 	for _, d := range devices {
@@ -286,6 +280,36 @@ func (s *Sandbox) prepare(o Options) error {
 			return err
 		}
 		s.sysExec = append(s.sysExec, r)
+	}
+	return nil
+}
+
+// prepareReads builds, once, the ruleset that keeps children from
+// reading the secrets. It is a layer of its own in every child's domain
+// (Landlock grants only where every layer allows): "everything but these
+// files" takes a rule for every sibling on the way down to each secret,
+// hundreds under /etc or /tmp, too many to add again for every command.
+func (s *Sandbox) prepareReads(secrets []string) error {
+	grants, err := readGrants(secrets)
+	if err != nil {
+		return err
+	}
+	attr := ll.RulesetAttr{HandledAccessFS: ll.AccessFSReadFile}
+	fd, err := ll.LandlockCreateRuleset(&attr, 0)
+	if err != nil {
+		return fmt.Errorf("sandbox: create Landlock ruleset: %w", err)
+	}
+	s.readLayer = fd
+	for _, g := range grants {
+		r, err := openRule(g, ll.AccessFSReadFile)
+		if err != nil {
+			return err
+		}
+		err = addRule(fd, r)
+		closeFD(r.fd)
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -379,6 +403,10 @@ func (s *Sandbox) Close() {
 			closeFD(r.fd)
 		}
 		s.static, s.sysExec = nil, nil
+		if s.readLayer >= 0 {
+			closeFD(s.readLayer)
+			s.readLayer = -1
+		}
 		s.programs.close()
 		if s.state != "" {
 			_ = os.RemoveAll(s.state)
