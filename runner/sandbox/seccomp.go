@@ -52,8 +52,13 @@ func newMemfdFilter() (memfdFilter, error) {
 // already); the child started from it inherits the filter.
 func (f memfdFilter) load() error {
 	prog := unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
-	if err := unix.Prctl(unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&prog)), 0, 0); err != nil {
-		return fmt.Errorf("sandbox: load the seccomp filter: %w", err)
+	// SPEC_ALLOW: a filter would otherwise switch on the speculative
+	// store bypass mitigation for the child, which slows every program
+	// (ls -la of 1,000 files by ~5%); processes without a filter run
+	// without it too.
+	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW, uintptr(unsafe.Pointer(&prog)))
+	if errno != 0 {
+		return fmt.Errorf("sandbox: load the seccomp filter: %w", errno)
 	}
 	return nil
 }
