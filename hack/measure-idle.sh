@@ -14,7 +14,7 @@ trap cleanup EXIT
 ./bin/flashduty-platform-sim --addr "127.0.0.1:$port" --api-key idle --keep-running </dev/null >"$work/sim.log" 2>&1 &
 sim=$!
 # Keep the simulator's stdin open so it waits instead of ending at EOF.
-FLASHDUTY_RUNNER_API_KEY=idle FLASHDUTY_RUNNER_API_URL="ws://127.0.0.1:$port/runner/ws" \
+FLASHDUTY_RUNNER_API_KEY=idle FLASHDUTY_RUNNER_API_URL="ws://127.0.0.1:$port/safari/worknode/ws" \
 FLASHDUTY_RUNNER_WORKSPACE_ROOT="$work/ws" FLASHDUTY_RUNNER_HTTP_ADDR=127.0.0.1:0 \
   ./bin/flashduty-runner run >"$work/runner.log" 2>&1 &
 runner=$!

@@ -23,7 +23,7 @@ Usage:
   flashduty-platform-sim [--addr 127.0.0.1:8090] [--api-key KEY] [--script FILE]
 
 Point a runner at it:
-  FLASHDUTY_RUNNER_API_KEY=KEY FLASHDUTY_RUNNER_API_URL=ws://127.0.0.1:8090/runner/ws flashduty-runner run
+  FLASHDUTY_RUNNER_API_KEY=KEY FLASHDUTY_RUNNER_API_URL=ws://127.0.0.1:8090/safari/worknode/ws flashduty-runner run
 
 Then type commands (or list them in --script FILE, one per line):
 ` + platformsim.ScriptHelp + `

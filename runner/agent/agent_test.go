@@ -317,7 +317,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	}
 	h := startWith(t, sim)
 	h.conn(1)
-	addr := strings.TrimSuffix(strings.TrimPrefix(sim.URL(), "ws://"), "/runner/ws")
+	addr := strings.TrimSuffix(strings.TrimPrefix(sim.URL(), "ws://"), "/safari/worknode/ws")
 	sim.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for h.agent.Established() && time.Now().Before(deadline) {

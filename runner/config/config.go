@@ -18,7 +18,7 @@ import (
 
 // Defaults a user can rely on (documented in docs/configuration.md).
 const (
-	DefaultAPIURL             = "wss://api.flashcat.cloud/runner/ws"
+	DefaultAPIURL             = "wss://api.flashcat.cloud/safari/worknode/ws"
 	DefaultMaxConcurrentTasks = 16
 	DefaultHTTPAddr           = ":8081"
 	DefaultShutdownGrace      = 30 * time.Second

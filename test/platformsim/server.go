@@ -111,7 +111,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, ln: ln, results: map[string][]*Result{}, sent: map[string]bool{}}
 	s.cond = sync.NewCond(&s.mu)
-	s.url = "ws://" + ln.Addr().String() + "/runner/ws"
+	s.url = "ws://" + ln.Addr().String() + "/safari/worknode/ws"
 	if opts.TLS {
 		cert, caPEM, err := selfSigned()
 		if err != nil {
@@ -121,7 +121,7 @@ func Start(opts Options) (*Server, error) {
 		s.caPEM = caPEM
 		s.ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		ln = s.ln
-		s.url = "wss://" + ln.Addr().String() + "/runner/ws"
+		s.url = "wss://" + ln.Addr().String() + "/safari/worknode/ws"
 	}
 	s.http = &http.Server{Handler: http.HandlerFunc(s.serveWS), ReadHeaderTimeout: 10 * time.Second}
 	s.conns.Add(1)
