@@ -31,6 +31,10 @@ const (
 	tmpDir             = spill.WorkDir + "/tmp"
 )
 
+// skillChecksumFile holds, in a synced skill's directory, the checksum it
+// was synced with.
+const skillChecksumFile = ".checksum"
+
 type skillArgs struct {
 	SkillName string `json:"skill_name"`
 	SkillDir  string `json:"skill_dir"`
@@ -52,9 +56,10 @@ func (w *Workspace) syncSkill(ctx context.Context, a skillArgs, audit *dispatch.
 	if err != nil {
 		return nil, err
 	}
-	want, ok := strings.CutPrefix(a.Checksum, "sha256:")
-	if !ok || len(want) != 64 {
-		return nil, fmt.Errorf("invalid sync_skill args: checksum must be sha256:<64 hex digits>, got %q", a.Checksum)
+	// Upstream's platform sends bare hex; the sha256: prefix is ours.
+	want := strings.TrimPrefix(a.Checksum, "sha256:")
+	if _, err := hex.DecodeString(want); err != nil || len(want) != 64 {
+		return nil, fmt.Errorf("invalid sync_skill args: checksum must be 64 hex digits, optionally after sha256:, got %q", a.Checksum)
 	}
 	sum := sha256.Sum256(data)
 	if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, want) {
@@ -96,6 +101,11 @@ func (w *Workspace) syncSkill(ctx context.Context, a skillArgs, audit *dispatch.
 	written, err := extract(ctx, r, zr, staging)
 	if err != nil {
 		return nil, err
+	}
+	// The checksum as sent, where the platform's prompts and upstream
+	// runners look for the installed version.
+	if err := r.WriteFile(path.Join(staging, skillChecksumFile), []byte(a.Checksum), 0o644); err != nil {
+		return nil, pathErr(path.Join(a.SkillDir, skillChecksumFile), err)
 	}
 	if err := swapDir(r, staging, rel, a.SkillDir); err != nil {
 		return nil, err

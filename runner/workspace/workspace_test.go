@@ -699,3 +699,24 @@ func TestSymlinkTargets(t *testing.T) {
 		t.Fatalf("absolute symlink: %v", err)
 	}
 }
+
+// TestSyncSkillChecksumForms: upstream's bare hex and our sha256:<hex>
+// both verify, and the checksum as sent is written to <skill_dir>/.checksum.
+func TestSyncSkillChecksumForms(t *testing.T) {
+	f := newFixture(t)
+	data, sum := zipOf(t, map[string]string{"SKILL.md": "# skill"}, "")
+	bare := strings.TrimPrefix(sum, "sha256:")
+	for dir, checksum := range map[string]string{"skills/a": sum, "skills/b": bare, "skills/c": strings.ToUpper(bare)} {
+		if _, err := f.call("sync_skill", skillArgs{SkillDir: dir, ZipData: data, Checksum: checksum}); err != nil {
+			t.Fatalf("%s: %v", checksum, err)
+		}
+		if got, err := os.ReadFile(filepath.Join(f.root, dir, ".checksum")); err != nil || string(got) != checksum {
+			t.Fatalf("%s/.checksum: %q %v", dir, got, err)
+		}
+	}
+	for _, checksum := range []string{"", "sha256:", bare[:63], "zz" + bare[2:], "md5:" + bare, strings.Repeat("0", 64)} {
+		if _, err := f.call("sync_skill", skillArgs{SkillDir: "skills/d", ZipData: data, Checksum: checksum}); err == nil {
+			t.Errorf("checksum %q accepted", checksum)
+		}
+	}
+}
