@@ -149,6 +149,7 @@ type Dispatcher struct {
 	queued      int   // accepted tasks waiting for a slot
 	argsBytes   int64 // arguments of accepted tasks
 	draining    bool
+	upgradeTo   string // the last target version logged
 	wg          sync.WaitGroup
 	// base is the parent of every task context; cancelling it with a
 	// cause stops every task at once (end of the shutdown grace).
@@ -236,10 +237,29 @@ func (d *Dispatcher) HandleFrame(_ context.Context, env protocol.Envelope) {
 		// task id, so task.cancel stops it too.
 		d.submit(protocol.TaskRequest{TaskID: callID, Operation: LegacyMCPOperation, Args: env.Payload}, true)
 	case protocol.TypeUpgrade:
-		d.log.Info("ignoring upgrade request: this runner is upgraded by replacing its binary or image")
+		d.upgrade(env)
 	default:
 		d.log.Info("ignoring message of unknown type", "type", env.Type)
 	}
+}
+
+// upgrade logs an upgrade offer once per target version (the platform
+// repeats it with every heartbeat while the runner is behind), then at
+// debug level: this runner never replaces itself.
+func (d *Dispatcher) upgrade(env protocol.Envelope) {
+	var u struct {
+		TargetVersion string `json:"target_version"`
+	}
+	_ = protocol.DecodePayload(env, &u)
+	d.mu.Lock()
+	first := u.TargetVersion != d.upgradeTo
+	d.upgradeTo = u.TargetVersion
+	d.mu.Unlock()
+	log := d.log.V(1)
+	if first {
+		log = d.log
+	}
+	log.Info("ignoring upgrade offer: this runner is upgraded by replacing its binary or image", "target_version", u.TargetVersion)
 }
 
 func (d *Dispatcher) handleRequest(env protocol.Envelope) {

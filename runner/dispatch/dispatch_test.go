@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/protocol"
 )
@@ -283,5 +284,32 @@ func TestDrainDoesNotWaitForAWedgedTask(t *testing.T) {
 	case <-returned:
 	case <-time.After(cancelWait + 25*time.Second):
 		t.Fatal("Drain waits for a task that ignores its cancel")
+	}
+}
+
+// TestUpgradeLoggedOncePerVersion: the platform repeats an upgrade offer
+// with every heartbeat; the runner says so once per target version.
+func TestUpgradeLoggedOncePerVersion(t *testing.T) {
+	var mu sync.Mutex
+	var infos []string
+	log := funcr.New(func(prefix, args string) {
+		mu.Lock()
+		infos = append(infos, args)
+		mu.Unlock()
+	}, funcr.Options{Verbosity: 0})
+	d := New(Options{Operations: map[string]Operation{}, MaxConcurrent: 1, Outbox: newBox(), Logger: log})
+	offer := func(v string) {
+		payload, _ := json.Marshal(map[string]string{"target_version": v, "download_url": "https://x/y", "sha256": "ab"})
+		d.HandleFrame(t.Context(), protocol.Envelope{Type: protocol.TypeUpgrade, Payload: payload})
+	}
+	for range 5 {
+		offer("1.4.0")
+	}
+	offer("1.5.0")
+	offer("1.5.0")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(infos) != 2 || !strings.Contains(infos[0], "1.4.0") || !strings.Contains(infos[1], "1.5.0") {
+		t.Fatalf("upgrade logged %d times: %q", len(infos), infos)
 	}
 }
