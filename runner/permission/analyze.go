@@ -355,6 +355,8 @@ func (a *analyzer) command(words []word, depth int) {
 	if n := leadingAssignments(words); n > 0 && n < len(words) {
 		a.command(words[n:], depth)
 		return
+	} else if n == len(words) {
+		return // assignments only: no program (`X=/usr/bin/rm` runs nothing)
 	}
 	a.program(words)
 	if depth > maxNesting {

@@ -691,3 +691,12 @@ func TestLoaderInvocation(t *testing.T) {
 		{"env $V true", ""},
 	})
 }
+
+// An assignment alone runs nothing, whatever path it holds; the command
+// that later runs its value is checked.
+func TestAssignmentsRunNothing(t *testing.T) {
+	checkClass(t, "assignments", trustPlus, []classCase{
+		{"X=/usr/bin/rm; $X -rf /tmp/x", "X=/usr/bin/rm"},
+		{"KUBECONFIG=/ws/k rm x", "KUBECONFIG=/ws/k kubectl get pods"},
+	})
+}

@@ -8,6 +8,7 @@ package redact
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -147,6 +148,26 @@ func New(o Options) (*Redactor, error) {
 		r.rules = append(r.rules, rule)
 	}
 	return r, nil
+}
+
+// With returns a redactor that also replaces the given literal secrets
+// (a task's own, such as the values of its per-call environment).
+func (r *Redactor) With(secrets ...string) *Redactor {
+	if r == nil {
+		r = &Redactor{}
+	}
+	c := *r
+	c.secrets = slices.Clone(r.secrets)
+	c.pieces = slices.Clone(r.pieces)
+	for _, s := range secrets {
+		if len(s) >= minSecretLen && !slices.Contains(c.secrets, s) {
+			c.secrets = append(c.secrets, s)
+			if f := newFragments(s); f != nil {
+				c.pieces = append(c.pieces, f)
+			}
+		}
+	}
+	return &c
 }
 
 func builtinRules() []lineRule {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,11 +92,13 @@ func New(o Options) *Shell {
 }
 
 // CleanEnv drops the runner's own FLASHDUTY_* variables (the API key among
-// them) and its internal _FLASHDUTY_* ones from an environment.
-func CleanEnv(env []string) []string {
+// them) and its internal _FLASHDUTY_* ones from an environment, except the
+// names in keep (a call's own env).
+func CleanEnv(env []string, keep ...string) []string {
 	out := make([]string, 0, len(env))
 	for _, kv := range env {
-		if up := strings.ToUpper(kv); !strings.HasPrefix(up, "FLASHDUTY_") && !strings.HasPrefix(up, "_FLASHDUTY_") {
+		name, _, _ := strings.Cut(kv, "=")
+		if up := strings.ToUpper(kv); !strings.HasPrefix(up, "FLASHDUTY_") && !strings.HasPrefix(up, "_FLASHDUTY_") || slices.Contains(keep, name) {
 			out = append(out, kv)
 		}
 	}
@@ -106,6 +109,9 @@ type args struct {
 	Command string   `json:"command"`
 	Workdir string   `json:"workdir"`
 	Timeout *float64 `json:"timeout"`
+	// Env is added to the command's environment: the platform hands each
+	// call the member's own credentials this way.
+	Env map[string]string `json:"env"`
 }
 
 // Result is the bash result object (docs/protocol.md).
@@ -150,7 +156,10 @@ func (s *Shell) bash(ctx context.Context, a args, audit *dispatch.Audit) (any, e
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.exec(ctx, file, dir, timeout, audit)
+	if err := s.checkCallEnv(ctx, a.Env); err != nil {
+		return nil, err
+	}
+	res, err := s.exec(ctx, file, dir, timeout, a.Env, audit)
 	if err != nil {
 		return nil, err
 	}
@@ -158,14 +167,54 @@ func (s *Shell) bash(ctx context.Context, a args, audit *dispatch.Audit) (any, e
 	return res, nil
 }
 
-// exec runs the checked program.
-func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout time.Duration, audit *dispatch.Audit) (*Result, error) {
+// checkCallEnv checks a call's env as assignments written before the
+// command: a name must be a variable name; a loader variable needs a rule
+// that names it, and a steering one (HOME, PATH, KUBECONFIG…) must pass
+// the rules as `NAME=VALUE`.
+func (s *Shell) checkCallEnv(ctx context.Context, env map[string]string) error {
+	for name, value := range env {
+		switch {
+		case !validName(name):
+			return fmt.Errorf("invalid bash args: env name %q is not a variable name", name)
+		case permission.IsLoaderVariable(name) && !s.o.Policy.NamesVariable(name):
+			return fmt.Errorf("bash env sets %s, which makes programs load or run other code; allow it with a rule that names %s=", name, name)
+		case permission.IsSteeringVariable(name):
+			if v := s.o.Policy.Check(name + "='" + strings.ReplaceAll(value, "'", `'\''`) + "'"); !v.Allowed {
+				return fmt.Errorf("bash env: %w", v.Err)
+			}
+		}
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	for i, r := range s {
+		if r != '_' && (r < 'A' || r > 'Z') && (r < 'a' || r > 'z') && (i == 0 || r < '0' || r > '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// exec runs the checked program, with callEnv (checked) added to its
+// environment; the values of callEnv are secrets of the task, redacted
+// from everything it returns.
+func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout time.Duration, callEnv map[string]string, audit *dispatch.Audit) (*Result, error) {
 	runCtx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
 	defer cancel()
 	stdout, stderr := &capped{max: s.o.MaxOutput}, &capped{max: s.o.MaxOutput}
+	red, env, keep := s.o.Redactor, s.env, []string(nil)
+	if len(callEnv) > 0 {
+		var values []string
+		for name, value := range callEnv {
+			env = append(withoutVar(env, name), name+"="+value)
+			values, keep = append(values, value), append(keep, name)
+		}
+		red = red.With(values...)
+	}
 	// Redacted before the cap: a secret that straddles the cut would
 	// otherwise leave without its tail, unrecognised.
-	outW, errW := s.redacting(stdout), s.redacting(stderr)
+	outW, errW := redacting(red, stdout), redacting(red, stderr)
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return nil, fmt.Errorf("open %s for stdin: %w", os.DevNull, err)
@@ -178,13 +227,13 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 		return nil, err
 	}
 	defer release() // after killAll (deferred later, run earlier)
-	tr := &taskRun{task: task, procs: procs, fifos: &fifos{dir: task.FifoDir}}
+	tr := &taskRun{task: task, procs: procs, fifos: &fifos{dir: task.FifoDir}, keep: keep}
 	defer tr.fifos.close()
 	if err := s.fifosFor(tr, file); err != nil {
 		return nil, err
 	}
 
-	runner, err := s.interpreter(runCtx, tr, s.o.Sandbox.Env(s.env, task),
+	runner, err := s.interpreter(runCtx, tr, s.o.Sandbox.Env(env, task),
 		interp.Dir(dir),
 		interp.StdIO(devnull, outW, errW),
 	)
@@ -233,6 +282,12 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 	out := s.o.Spill.Apply("bash", taskID, stdout.String(), stdout.total)
 	errOut := s.o.Spill.Apply("bash_stderr", taskID, stderr.String(), stderr.total)
 	res.Stdout, res.Stderr = out.Content, errOut.Content
+	if len(callEnv) > 0 {
+		// The runner's own notes (an interpreter error) did not pass the
+		// streams.
+		res.Stdout, _ = red.String(res.Stdout)
+		res.Stderr, _ = red.String(res.Stderr)
+	}
 	// Apply's own pass finds nothing new in redacted text (it counts
 	// placeholders of Secret data again): the streams' counts stand.
 	res.Truncated, res.FilePath, res.TotalSize = out.Truncated, out.FilePath, out.TotalSize
@@ -570,7 +625,7 @@ func (s *Shell) execHandler(tr *taskRun) interp.ExecHandlerFunc {
 		}
 		cmd := exec.CommandContext(ctx, path)
 		cmd.Args = args
-		cmd.Env = s.o.Policy.ChildEnv(CleanEnv(exported(hc.Env)))
+		cmd.Env = s.o.Policy.ChildEnv(CleanEnv(exported(hc.Env), tr.keep...))
 		cmd.Dir = hc.Dir
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = hc.Stdin, hc.Stdout, hc.Stderr
 		// A session of its own: its own process group (killed as one),
@@ -654,6 +709,7 @@ type taskRun struct {
 	task  sandbox.Task
 	procs *groups
 	fifos *fifos
+	keep  []string // FLASHDUTY_* names the call's env sets
 }
 
 // groups remembers the process groups a task started.
@@ -679,10 +735,10 @@ func (g *groups) killAll() {
 
 // redacting returns the writer a task's output goes through: redacted,
 // then capped. Children and builtins write concurrently.
-func (s *Shell) redacting(c *capped) *redactingWriter {
+func redacting(red *redact.Redactor, c *capped) *redactingWriter {
 	w := &redactingWriter{dst: c}
-	if s.o.Redactor != nil {
-		w.stream = s.o.Redactor.NewStream(c)
+	if red != nil {
+		w.stream = red.NewStream(c)
 	}
 	return w
 }

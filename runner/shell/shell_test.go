@@ -345,3 +345,40 @@ func TestSecretStraddlingTheCapIsRedacted(t *testing.T) {
 		t.Fatalf("key left in part: %q %q (redactions %v)", r.Stdout, r.Stderr, audit.Redactions)
 	}
 }
+
+// TestCallEnv: a call's env reaches the command and its children (the
+// platform's FLASHDUTY_* credentials for the flashduty CLI included), its
+// values never come back (every value is a secret; one too short to
+// redact, "cn", does), and the runner's own variables stay out.
+func TestCallEnv(t *testing.T) {
+	s, _ := newShell(t, "*", "deny", "printenv *", "allow", "wc *", "allow", "echo *", "allow")
+	s.o.Redactor = mustRedactor(t)
+	env := map[string]string{"FLASHDUTY_APP_KEY": "appkey-0123456789", "FLASHDUTY_API_BASE": "https://api.example", "REGION": "cn"}
+	r, _, err := run(t, s, args{Command: "printenv FLASHDUTY_APP_KEY | wc -c; printenv FLASHDUTY_APP_KEY FLASHDUTY_API_BASE REGION; echo \"$FLASHDUTY_APP_KEY\"; printenv FLASHDUTY_RUNNER_API_KEY || echo no-runner-key", Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(r.Stdout, "18\n") || strings.Contains(r.Stdout, "0123456789") || strings.Contains(r.Stdout, "fk_secret") ||
+		strings.Contains(r.Stdout, "https://api.example") || !strings.Contains(r.Stdout, "\ncn\n") || !strings.Contains(r.Stdout, "no-runner-key") {
+		t.Fatalf("stdout %q", r.Stdout)
+	}
+	for _, bad := range []map[string]string{{"LD_PRELOAD": "/ws/x.so"}, {"BASH_ENV": "/ws/x"}, {"HOME": "/ws"}, {"KUBECONFIG": "/ws/k"}, {"A-B": "x"}, {"": "x"}} {
+		if _, _, err := run(t, s, args{Command: "echo hi", Env: bad}); err == nil {
+			t.Errorf("env %v accepted", bad)
+		}
+	}
+	// A rule may allow a steering variable by name.
+	s2, _ := newShell(t, "*", "deny", "echo *", "allow", "KUBECONFIG=*", "allow")
+	if _, _, err := run(t, s2, args{Command: "echo hi", Env: map[string]string{"KUBECONFIG": "/ws/k"}}); err != nil {
+		t.Fatalf("named steering variable refused: %v", err)
+	}
+}
+
+func mustRedactor(t *testing.T) *redact.Redactor {
+	t.Helper()
+	r, err := redact.New(redact.Options{Secrets: []string{"fk_secret_runner"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
