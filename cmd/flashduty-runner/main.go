@@ -82,20 +82,29 @@ func configFlags(fs *flag.FlagSet, env []string, noKey bool) func() (*config.Con
 	envMode := fs.String("env-overrides", envAll, "which "+config.EnvPrefix+"* variables apply: "+envAll+", or "+envKeyOnly+
 		" (only the API key; any other is an error, and the runner's own TLS ignores "+strings.Join(tlsVars, ", ")+")")
 	values := map[string]*string{}
+	keyOf := map[string]string{} // flag name → key name
 	for _, k := range config.Keys() {
 		if f := k.Flag(); f != "" {
-			values[k.Name] = fs.String(f, "", k.Usage+" (env "+k.Env()+")")
+			values[k.Name] = new(string)
+			var v flag.Value = (*stringFlag)(values[k.Name])
+			if k.Bool {
+				v = (*boolFlag)(values[k.Name])
+			}
+			fs.Var(v, f, k.Usage+" (env "+k.Env()+")")
+			keyOf[f] = k.Name
+			for _, a := range k.FlagAliases {
+				fs.Var(v, a, "the same as --"+f+" (as the upstream runner spells it)")
+				keyOf[a] = k.Name
+			}
 		}
 	}
 	return func() (*config.Config, error) {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		flags := map[string]string{}
-		for name, v := range values {
-			if set[config.FlagName(name)] {
-				flags[name] = *v
+		fs.Visit(func(f *flag.Flag) {
+			if name, ok := keyOf[f.Name]; ok {
+				flags[name] = *values[name]
 			}
-		}
+		})
 		switch *envMode {
 		case envAll:
 		case envKeyOnly:
@@ -123,6 +132,18 @@ func configFlags(fs *flag.FlagSet, env []string, noKey bool) func() (*config.Con
 		return config.Load(src)
 	}
 }
+
+// stringFlag and boolFlag keep a flag's value as text for config.Load.
+type (
+	stringFlag string
+	boolFlag   string
+)
+
+func (f *stringFlag) String() string     { return string(*f) }
+func (f *stringFlag) Set(v string) error { *f = stringFlag(v); return nil }
+func (f *boolFlag) String() string       { return string(*f) }
+func (f *boolFlag) Set(v string) error   { *f = boolFlag(v); return nil }
+func (f *boolFlag) IsBoolFlag() bool     { return true }
 
 // The --env-overrides modes. The operator runs the runner with
 // envKeyOnly: whoever may set a FlashdutyRunner's envFrom must not be able

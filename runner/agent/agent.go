@@ -173,6 +173,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		"workspace_root", a.cfg.WorkspaceRoot, "probe_addr", a.probe.Addr(),
 		"max_concurrent_tasks", a.cfg.MaxConcurrentTasks, "bash_rules", len(a.cfg.Permission.EffectiveBash()),
 		"sandbox", a.sandbox.Status(), "sandbox_detail", a.sandbox.Describe())
+	if len(a.cfg.Permission.EffectiveBash()) == 0 {
+		a.log.Info("no bash rules: every bash command is denied (an upstream runner without rules allows every command); set permission.preset or permission.bash")
+	}
 	if !a.sandbox.Enforced() && a.cfg.Sandbox.Mode != config.SandboxOff {
 		a.log.Info("WARNING: child processes run without the kernel sandbox", "reason", a.sandbox.Describe())
 	}

@@ -58,6 +58,9 @@ type Config struct {
 	Redaction Redaction `yaml:"redaction,omitempty"`
 	// Sandbox confines every process the runner starts (docs/sandbox.md).
 	Sandbox Sandbox `yaml:"sandbox,omitempty"`
+	// PermissionConfig is an upstream runner's permission file; its rules
+	// become the bash rules (LoadUpstreamPermission).
+	PermissionConfig string `yaml:"permission_config,omitempty"`
 	// File is the configuration file read, if any; children may not
 	// read it (it may hold api_key).
 	File string `yaml:"-" json:"-"`
@@ -144,6 +147,23 @@ type Permission struct {
 	MCP Rules `yaml:"mcp,omitempty"`
 	// Webfetch rules match URLs that the built-in checks would refuse.
 	Webfetch Rules `yaml:"webfetch,omitempty"`
+}
+
+// loadUpstreamPermission puts the rules of permission_config in place of
+// permission.bash; setting both is an error (which would win is a guess).
+func (c *Config) loadUpstreamPermission() error {
+	if c.PermissionConfig == "" {
+		return nil
+	}
+	if len(c.Permission.Bash) > 0 {
+		return fmt.Errorf("permission_config and permission.bash are both set: use one")
+	}
+	rules, err := LoadUpstreamPermission(c.PermissionConfig)
+	if err != nil {
+		return err
+	}
+	c.Permission.Bash = rules
+	return nil
 }
 
 // EffectiveBash returns the preset's rules followed by the file's own, the

@@ -48,6 +48,10 @@ func DefaultPath(home string) string {
 type Key struct {
 	Name    string   // dotted YAML path, e.g. "log.level"
 	Aliases []string // older/newer environment names, without the prefix
+	// FlagAliases are further flags for the key (the upstream runner's).
+	FlagAliases []string
+	// Bool keys are flags that take no value (`--x` is `--x=true`).
+	Bool bool
 	Secret  bool     // never settable by flag (flags show in `ps`)
 	Usage   string
 	set     func(*Config, string) error
@@ -73,14 +77,23 @@ func Keys() []Key {
 	return []Key{
 		{Name: "api_key", Aliases: []string{"TOKEN"}, Secret: true, Usage: "Flashduty API key (never pass it as a flag)",
 			set: str(func(c *Config) *string { return &c.APIKey })},
-		{Name: "api_url", Aliases: []string{"URL"}, Usage: "platform WebSocket URL (ws:// or wss://)",
+		{Name: "api_url", Aliases: []string{"URL"}, FlagAliases: []string{"url"}, Usage: "platform WebSocket URL (ws:// or wss://)",
 			set: str(func(c *Config) *string { return &c.APIURL })},
 		{Name: "name", Usage: "runner display name (default: host name)",
 			set: str(func(c *Config) *string { return &c.Name })},
 		{Name: "labels", Usage: "routing labels, comma-separated",
 			set: func(c *Config, v string) error { c.Labels = splitList(v); return nil }},
-		{Name: "workspace_root", Aliases: []string{"WORKSPACE"}, Usage: "directory that file operations are confined to",
+		{Name: "workspace_root", Aliases: []string{"WORKSPACE"}, FlagAliases: []string{"workspace"}, Usage: "directory that file operations are confined to",
 			set: str(func(c *Config) *string { return &c.WorkspaceRoot })},
+		{Name: "permission_config", Usage: "an upstream runner's permission file (permission: pattern: allow|deny, most specific wins), translated into bash rules",
+			set: str(func(c *Config) *string { return &c.PermissionConfig })},
+		{Name: "disable_auto_update", Bool: true, Usage: "accepted for upstream deployments: this runner never replaces itself (images and packages do)",
+			set: func(c *Config, v string) error {
+				if _, err := strconv.ParseBool(strings.TrimSpace(v)); err != nil {
+					return fmt.Errorf("not true or false: %q", v)
+				}
+				return nil
+			}},
 		{Name: "permission.preset", Usage: "built-in bash rules placed before the file's own (" + strings.Join(PresetNames(), ", ") + ")",
 			set: str(func(c *Config) *string { return &c.Permission.Preset })},
 		{Name: "log.level", Usage: "debug, info, warn or error",
@@ -153,6 +166,9 @@ func Load(src Source) (*Config, error) {
 		return nil, err
 	}
 	if err := applyFlags(cfg, src.Flags); err != nil {
+		return nil, err
+	}
+	if err := cfg.loadUpstreamPermission(); err != nil {
 		return nil, err
 	}
 	cfg.APIKey = strings.TrimSpace(cfg.APIKey) // Secrets made with `echo` end in a newline
