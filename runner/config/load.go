@@ -51,10 +51,10 @@ type Key struct {
 	// FlagAliases are further flags for the key (the upstream runner's).
 	FlagAliases []string
 	// Bool keys are flags that take no value (`--x` is `--x=true`).
-	Bool bool
-	Secret  bool     // never settable by flag (flags show in `ps`)
-	Usage   string
-	set     func(*Config, string) error
+	Bool   bool
+	Secret bool // never settable by flag (flags show in `ps`)
+	Usage  string
+	set    func(*Config, string) error
 }
 
 // Env returns the key's environment variable.
