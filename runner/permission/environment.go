@@ -97,3 +97,7 @@ func IsSteeringVariable(name string) bool {
 	}
 	return IsLoaderVariable(name) || slices.Contains(steeringVariables, name)
 }
+
+// IsVariableName reports a shell variable name (what an assignment may
+// set).
+func IsVariableName(s string) bool { return isName(s) }

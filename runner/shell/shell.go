@@ -174,7 +174,7 @@ func (s *Shell) bash(ctx context.Context, a args, audit *dispatch.Audit) (any, e
 func (s *Shell) checkCallEnv(ctx context.Context, env map[string]string) error {
 	for name, value := range env {
 		switch {
-		case !validName(name):
+		case !permission.IsVariableName(name):
 			return fmt.Errorf("invalid bash args: env name %q is not a variable name", name)
 		case permission.IsLoaderVariable(name) && !s.o.Policy.NamesVariable(name):
 			return fmt.Errorf("bash env sets %s, which makes programs load or run other code; allow it with a rule that names %s=", name, name)
@@ -187,14 +187,6 @@ func (s *Shell) checkCallEnv(ctx context.Context, env map[string]string) error {
 	return nil
 }
 
-func validName(s string) bool {
-	for i, r := range s {
-		if r != '_' && (r < 'A' || r > 'Z') && (r < 'a' || r > 'z') && (i == 0 || r < '0' || r > '9') {
-			return false
-		}
-	}
-	return s != ""
-}
 
 // exec runs the checked program, with callEnv (checked) added to its
 // environment; the values of callEnv are secrets of the task, redacted
