@@ -187,7 +187,6 @@ func (s *Shell) checkCallEnv(ctx context.Context, env map[string]string) error {
 	return nil
 }
 
-
 // exec runs the checked program, with callEnv (checked) added to its
 // environment; the values of callEnv are secrets of the task, redacted
 // from everything it returns.
