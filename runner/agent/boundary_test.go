@@ -382,3 +382,27 @@ func TestStandardStreamsAndTerminals(t *testing.T) {
 		}
 	}
 }
+
+// TestCallEnvOverTheWire: the platform's per-call env reaches the
+// command (its FLASHDUTY_* credentials included) and never comes back.
+func TestCallEnvOverTheWire(t *testing.T) {
+	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
+	r, err := b.c.Run(ctxT(t), platformsim.Task{Operation: "bash", Args: map[string]any{
+		"command": `printenv FLASHDUTY_APP_KEY | wc -c; printenv FLASHDUTY_APP_KEY; printenv FLASHDUTY_RUNNER_API_KEY || echo no-runner-key`,
+		"env":     map[string]string{"FLASHDUTY_APP_KEY": "member-app-key-31337", "FLASHDUTY_API_BASE": "https://api.flashcat.cloud"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Stdout string }
+	_ = r.Decode(&out)
+	if !r.Success || !strings.HasPrefix(out.Stdout, "21\n") || strings.Contains(string(r.Result), "31337") || !strings.Contains(out.Stdout, "no-runner-key") {
+		t.Fatalf("%+v %s", r, r.Result)
+	}
+	if strings.Contains(b.h.logs.String(), "31337") {
+		t.Fatal("an env value was logged")
+	}
+	if r, _ := b.c.Run(ctxT(t), platformsim.Task{Operation: "bash", Args: map[string]any{"command": "true", "env": map[string]string{"LD_PRELOAD": "/x.so"}}}); r.Success {
+		t.Fatalf("a loader variable in env was accepted: %+v", r)
+	}
+}
