@@ -62,6 +62,40 @@ type Options struct {
 	// Sandbox confines every program a task starts; nil runs them
 	// unconfined.
 	Sandbox *sandbox.Sandbox
+	// CLIDirs are where a bundled Flashduty CLI may be (default
+	// BundledCLIDir); nil means the default.
+	CLIDirs []string
+}
+
+// BundledCLIDir is where an image bundles the Flashduty CLI (flashduty
+// or fduty), which the platform's built-in Flashduty skill runs.
+const BundledCLIDir = "/usr/local/lib/flashduty-runner/bin"
+
+// managedVar tells the Flashduty CLI that the runner runs it (and hands
+// it the member's credentials through the call's env).
+const managedVar = "FLASHDUTY_MANAGED_BY_RUNNER"
+
+// withCLI puts the first of dirs that holds the Flashduty CLI first on
+// env's PATH and marks the CLI as run by the runner; env is unchanged
+// when no dir holds it.
+func withCLI(env []string, dirs []string) []string {
+	for _, d := range dirs {
+		for _, name := range []string{"flashduty", "fduty"} {
+			if st, err := os.Stat(filepath.Join(d, name)); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+				path := ""
+				for _, kv := range env {
+					if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+						path = v
+					}
+				}
+				if path != "" {
+					path = ":" + path
+				}
+				return append(withoutVar(withoutVar(env, "PATH"), managedVar), "PATH="+d+path, managedVar+"=1")
+			}
+		}
+	}
+	return env
 }
 
 // Shell runs bash tasks.
@@ -86,7 +120,10 @@ func New(o Options) *Shell {
 	if o.MaxOutput <= 0 {
 		o.MaxOutput = DefaultMaxOutput
 	}
-	env := o.Policy.ChildEnv(CleanEnv(o.Env))
+	if o.CLIDirs == nil {
+		o.CLIDirs = []string{BundledCLIDir}
+	}
+	env := withCLI(o.Policy.ChildEnv(CleanEnv(o.Env)), o.CLIDirs)
 	lookup := expand.ListEnviron(env...)
 	return &Shell{o: o, env: env, lookup: lookup, path: lookup.Get("PATH").String(), anyProgram: o.Policy.AllowsAnyProgram()}
 }
@@ -616,7 +653,7 @@ func (s *Shell) execHandler(tr *taskRun) interp.ExecHandlerFunc {
 		}
 		cmd := exec.CommandContext(ctx, path)
 		cmd.Args = args
-		cmd.Env = s.o.Policy.ChildEnv(CleanEnv(exported(hc.Env), tr.keep...))
+		cmd.Env = s.o.Policy.ChildEnv(CleanEnv(exported(hc.Env), append(tr.keep, managedVar)...))
 		cmd.Dir = hc.Dir
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = hc.Stdin, hc.Stdout, hc.Stderr
 		// A session of its own: its own process group (killed as one),

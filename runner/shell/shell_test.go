@@ -382,3 +382,31 @@ func mustRedactor(t *testing.T) *redact.Redactor {
 	}
 	return r
 }
+
+// TestBundledCLIComesFirst: a Flashduty CLI where images bundle it comes
+// first on the command's PATH and knows the runner runs it.
+func TestBundledCLIComesFirst(t *testing.T) {
+	cliDir, shadow := t.TempDir(), t.TempDir()
+	for dir, text := range map[string]string{cliDir: "bundled", shadow: "shadow"} {
+		script := "#!/bin/sh\necho \"" + text + " managed=$FLASHDUTY_MANAGED_BY_RUNNER\"\n"
+		if err := os.WriteFile(filepath.Join(dir, "flashduty"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := permission.Compile([]permission.Rule{{Pattern: "*", Action: permission.Allow}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	env := []string{"PATH=" + shadow + ":/usr/bin:/bin"}
+	s := New(Options{Policy: p, Root: root, Env: env, CLIDirs: []string{cliDir}, Spill: &spill.Spiller{Root: root}, Logger: logr.Discard()})
+	r, _, err := run(t, s, args{Command: "flashduty"})
+	if err != nil || r.Stdout != "bundled managed=1\n" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	// Without a bundled CLI nothing changes.
+	s = New(Options{Policy: p, Root: root, Env: env, CLIDirs: []string{t.TempDir()}, Spill: &spill.Spiller{Root: root}, Logger: logr.Discard()})
+	if r, _, err := run(t, s, args{Command: "flashduty"}); err != nil || r.Stdout != "shadow managed=\n" {
+		t.Fatalf("%+v %v", r, err)
+	}
+}
