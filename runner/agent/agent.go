@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/hostinfo"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/knowledge"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/mcp"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/metrics"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/probe"
@@ -143,6 +145,9 @@ func newSandbox(cfg *config.Config) (*sandbox.Sandbox, error) {
 	if exe, err := os.Executable(); err == nil {
 		o.Protected = []string{exe}
 	}
+	// Knowledge Packs live in the workspace; tasks find them where the
+	// platform's prompts look, ~/.flashduty/knowledge.
+	o.HomeLinks = map[string]string{knowledge.HomeLink: filepath.Join(cfg.WorkspaceRoot, knowledge.HomeLink)}
 	return sandbox.New(o)
 }
 

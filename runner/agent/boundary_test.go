@@ -2,6 +2,9 @@ package agent
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -405,4 +408,23 @@ func TestCallEnvOverTheWire(t *testing.T) {
 	if r, _ := b.c.Run(ctxT(t), platformsim.Task{Operation: "bash", Args: map[string]any{"command": "true", "env": map[string]string{"LD_PRELOAD": "/x.so"}}}); r.Success {
 		t.Fatalf("a loader variable in env was accepted: %+v", r)
 	}
+}
+
+// TestKnowledgeReachesTasks: a pack staged over the wire is where the
+// platform's prompts tell tasks to look, ~/.flashduty/knowledge, though
+// each task's HOME is its own.
+func TestKnowledgeReachesTasks(t *testing.T) {
+	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
+	content := "# On call\nrestart the thing\n"
+	sum := sha256.Sum256([]byte(content))
+	r, err := b.c.Run(ctxT(t), platformsim.Task{Operation: "stage_knowledge_files", Args: map[string]any{"scope": "team_7", "files": []any{
+		map[string]any{"rel_path": "DUTY.md", "checksum": hex.EncodeToString(sum[:]), "content_b64": base64.StdEncoding.EncodeToString([]byte(content))},
+	}}})
+	if err != nil || !r.Success || !strings.Contains(string(r.Result), `"staged"`) {
+		t.Fatalf("stage: %+v %v", r, err)
+	}
+	if r := b.bash(t, "cat ~/.flashduty/knowledge/team_7/DUTY.md"); r.Stdout != content {
+		t.Fatalf("task read %+v", r)
+	}
+	b.h.noViolations()
 }

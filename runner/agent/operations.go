@@ -9,6 +9,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/config"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/egress"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/knowledge"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/mcp"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
@@ -34,6 +35,9 @@ func operations(cfg *config.Config, bashPolicy *permission.Policy, redactor *red
 		return nil, err
 	}
 	ops := ws.Operations()
+	for name, op := range knowledge.New(cfg.WorkspaceRoot).Operations() {
+		ops[name] = op
+	}
 	ops["bash"] = sh.Run
 	ops["webfetch"] = webfetch.New(webfetch.Options{Egress: web, Spill: spill}).Run
 	m := &mcp.Ops{M: mcps, Spill: spill}

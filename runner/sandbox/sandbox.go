@@ -64,6 +64,9 @@ type Options struct {
 	// Protected are files no writable place may cover (the runner's
 	// binary); the secrets and the state directory are protected too.
 	Protected []string
+	// HomeLinks are symbolic links made in every task's HOME, name →
+	// target: what the platform expects there (~/.flashduty/knowledge).
+	HomeLinks map[string]string
 	// StateDir holds the private HOME and per-task TMPDIRs; a fresh
 	// directory under os.TempDir() when empty. It is removed by Close.
 	StateDir string
@@ -216,7 +219,7 @@ func (s *Sandbox) prepare(o Options) error {
 	if err := os.MkdirAll(filepath.Join(state, "tmp"), 0o700); err != nil {
 		return fmt.Errorf("sandbox: create state directory: %w", err)
 	}
-	s.tasks = newTaskDirs(filepath.Join(s.state, "tmp"))
+	s.tasks = newTaskDirs(filepath.Join(s.state, "tmp"), o.HomeLinks)
 	s.children = processChildren.acquire()
 	// Nothing a task can write may become executable: the workspace, the
 	// task directories (HOME, TMPDIR) and the listed writable places.

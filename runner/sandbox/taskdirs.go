@@ -22,6 +22,7 @@ const readyDirs = 2
 // used.
 type taskDirs struct {
 	parent string
+	links  map[string]string // made in every task directory: name → target
 	n      atomic.Uint64
 	ready  chan *taskDir // only the worker sends
 	wake   chan struct{} // a directory was taken: restock
@@ -32,8 +33,8 @@ type taskDirs struct {
 	closed bool
 }
 
-func newTaskDirs(parent string) *taskDirs {
-	d := &taskDirs{parent: parent, ready: make(chan *taskDir, readyDirs), wake: make(chan struct{}, 1),
+func newTaskDirs(parent string, links map[string]string) *taskDirs {
+	d := &taskDirs{parent: parent, links: links, ready: make(chan *taskDir, readyDirs), wake: make(chan struct{}, 1),
 		trash: make(chan *taskDir, 64), stop: make(chan struct{}), done: make(chan struct{})}
 	go d.run()
 	return d
@@ -88,9 +89,15 @@ func (d *taskDirs) make() (*taskDir, error) {
 	if err := os.Mkdir(t.path, 0o700); err != nil {
 		return nil, fmt.Errorf("sandbox: create task TMPDIR: %w", err)
 	}
+	for name, target := range d.links {
+		if err := os.Symlink(target, filepath.Join(t.path, name)); err != nil {
+			_ = os.RemoveAll(t.path)
+			return nil, fmt.Errorf("sandbox: link %s in a task directory: %w", name, err)
+		}
+	}
 	r, err := openRule(t.path, dirWrite)
 	if err != nil {
-		_ = os.Remove(t.path)
+		_ = os.RemoveAll(t.path)
 		return nil, err
 	}
 	t.tmp = r
