@@ -255,7 +255,7 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 		return nil, err
 	}
 	defer release() // after killAll (deferred later, run earlier)
-	tr := &taskRun{task: task, procs: procs, fifos: &fifos{dir: task.FifoDir}, keep: keep}
+	tr := &taskRun{task: task, procs: procs, fifos: &fifos{dir: task.FifoDir}, keep: append(keep, managedVar)}
 	defer tr.fifos.close()
 	if err := s.fifosFor(tr, file); err != nil {
 		return nil, err
@@ -653,7 +653,7 @@ func (s *Shell) execHandler(tr *taskRun) interp.ExecHandlerFunc {
 		}
 		cmd := exec.CommandContext(ctx, path)
 		cmd.Args = args
-		cmd.Env = s.o.Policy.ChildEnv(CleanEnv(exported(hc.Env), append(tr.keep, managedVar)...))
+		cmd.Env = s.o.Policy.ChildEnv(CleanEnv(exported(hc.Env), tr.keep...))
 		cmd.Dir = hc.Dir
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = hc.Stdin, hc.Stdout, hc.Stderr
 		// A session of its own: its own process group (killed as one),
@@ -737,7 +737,7 @@ type taskRun struct {
 	task  sandbox.Task
 	procs *groups
 	fifos *fifos
-	keep  []string // FLASHDUTY_* names the call's env sets
+	keep  []string // FLASHDUTY_* names children keep: the call's env's, managedVar
 }
 
 // groups remembers the process groups a task started.
