@@ -255,6 +255,10 @@ func deployment(in Inputs) (*appsv1.Deployment, error) {
 		ObjectMeta: objectMeta(fdr, deploymentName(fdr)),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(replicas(fdr)),
+			// The platform allows one connection per environment (one
+			// token): a rollout never starts a new pod while an old one may
+			// still be connected.
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 			Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(fdr)},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: annotations},

@@ -89,6 +89,10 @@ func TestCreateBuildsChildren(t *testing.T) {
 	ns := namespace(t)
 	create(t, secret(ns, "fd-key", "api_key", "fk_first"), runner(ns, "prod"))
 	dep := getDeployment(t, ns, "prod")
+	// One connection per environment: no rollout overlaps old and new pods.
+	if dep.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType || dep.Spec.Strategy.RollingUpdate != nil {
+		t.Fatalf("strategy %+v: a rollout could run two connections with one token", dep.Spec.Strategy)
+	}
 
 	// The Deployment runs the runner as the operator says, with the key
 	// from the Secret and restricted security.
