@@ -173,6 +173,22 @@ func (s *Store) stage(_ context.Context, a stageArgs, audit *dispatch.Audit) (an
 	if total > MaxPackBytes {
 		return nil, fmt.Errorf("invalid stage_knowledge_files args: %d bytes, at most %d in a pack", total, MaxPackBytes)
 	}
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = f.rel
+	}
+	return s.perFile(scope, names, "staged", func(r *os.Root, i int) error {
+		if files[i].err != nil {
+			return files[i].err
+		}
+		audit.Bytes += int64(len(files[i].data))
+		return writeAtomic(r, path.Join(Dir, scope, files[i].rel), files[i].data)
+	})
+}
+
+// perFile runs do for each of the named files of scope, under the scope's
+// lock and inside the store, and reports each file's outcome.
+func (s *Store) perFile(scope string, names []string, done string, do func(r *os.Root, i int) error) (any, error) {
 	unlock := s.lock(scope)
 	defer unlock()
 	r, err := s.open()
@@ -180,15 +196,11 @@ func (s *Store) stage(_ context.Context, a stageArgs, audit *dispatch.Audit) (an
 		return nil, err
 	}
 	defer r.Close()
-	out := make([]FileStatus, len(files))
-	for i, f := range files {
-		out[i] = FileStatus{RelPath: f.rel, Status: "staged"}
-		if f.err == nil {
-			f.err = writeAtomic(r, path.Join(Dir, scope, f.rel), f.data)
-			audit.Bytes += int64(len(f.data))
-		}
-		if f.err != nil {
-			out[i].Status, out[i].Error = "error", f.err.Error()
+	out := make([]FileStatus, len(names))
+	for i, n := range names {
+		out[i] = FileStatus{RelPath: n, Status: done}
+		if err := do(r, i); err != nil {
+			out[i].Status, out[i].Error = "error", err.Error()
 		}
 	}
 	return map[string]any{"scope": scope, "files": out}, nil
@@ -266,27 +278,15 @@ func (s *Store) delete(_ context.Context, a deleteArgs, audit *dispatch.Audit) (
 	for _, f := range a.Files {
 		names = append(names, f.RelPath)
 	}
-	unlock := s.lock(scope)
-	defer unlock()
-	r, err := s.open()
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	out := make([]FileStatus, len(names))
-	for i, n := range names {
-		out[i] = FileStatus{RelPath: n, Status: "deleted"}
-		err := checkRelPath(n)
-		if err == nil {
-			if err = r.Remove(path.Join(Dir, scope, n)); errors.Is(err, fs.ErrNotExist) {
-				err = nil // gone already: what was asked for
-			}
+	return s.perFile(scope, names, "deleted", func(r *os.Root, i int) error {
+		if err := checkRelPath(names[i]); err != nil {
+			return err
 		}
-		if err != nil {
-			out[i].Status, out[i].Error = "error", err.Error()
+		if err := r.Remove(path.Join(Dir, scope, names[i])); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err // gone already is what was asked for
 		}
-	}
-	return map[string]any{"scope": scope, "files": out}, nil
+		return nil
+	})
 }
 
 // manifestEntry is one file the platform holds.
