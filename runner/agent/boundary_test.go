@@ -428,3 +428,20 @@ func TestKnowledgeReachesTasks(t *testing.T) {
 	}
 	b.h.noViolations()
 }
+
+// TestBackgroundCommandsEndWithTheTask: a command left in the background
+// neither runs on after its task nor starts later.
+func TestBackgroundCommandsEndWithTheTask(t *testing.T) {
+	b := newBoundaryEnv(t, config.Rules{{Pattern: "*", Action: "allow"}})
+	begin := time.Now()
+	b.bash(t, b.expand("(sleep 30; touch WS/late) & sleep 0.3"))
+	if took := time.Since(begin); took > 15*time.Second {
+		t.Fatalf("the task waited %s for its background command", took)
+	}
+	b.bash(t, b.expand("(sleep 0.2; touch WS/early) & wait"))
+	time.Sleep(1500 * time.Millisecond)
+	mustNotExistA(t, filepath.Join(b.ws, "late"))
+	if !fileExistsA(filepath.Join(b.ws, "early")) {
+		t.Fatal("a waited-for background command did not run")
+	}
+}

@@ -273,6 +273,10 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 	ran := make(chan struct{})
 	stopReaper := context.AfterFunc(runCtx, func() { tr.fifos.releaseUntil(ran) })
 	runErr := runner.Run(runCtx, file)
+	// The script may have left background commands (`cmd &`) running:
+	// they end with it, and none may start any more.
+	cancel()
+	tr.end()
 	close(ran)
 	stopReaper()
 	procs.killAll()
@@ -629,6 +633,10 @@ var (
 func (s *Shell) execHandler(tr *taskRun) interp.ExecHandlerFunc {
 	task, procs := tr.task, tr.procs
 	return func(ctx context.Context, args []string) error {
+		if !tr.begin() {
+			return context.Canceled // the task has ended
+		}
+		defer tr.done()
 		v := s.o.Policy.CheckArgs(ctx, args)
 		if !v.Allowed {
 			return v.Err
@@ -738,6 +746,44 @@ type taskRun struct {
 	procs *groups
 	fifos *fifos
 	keep  []string // FLASHDUTY_* names children keep: the call's env's, managedVar
+
+	mu      sync.Mutex
+	idle    *sync.Cond
+	running int  // exec handlers under way
+	ended   bool // no exec handler may begin
+}
+
+// begin admits an exec handler unless the task has ended.
+func (tr *taskRun) begin() bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.ended {
+		return false
+	}
+	tr.running++
+	return true
+}
+
+func (tr *taskRun) done() {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.running--; tr.running == 0 && tr.idle != nil {
+		tr.idle.Broadcast()
+	}
+}
+
+// end refuses new exec handlers and waits for those under way (their
+// context is cancelled: they end within the kill wait).
+func (tr *taskRun) end() {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.ended = true
+	if tr.idle == nil {
+		tr.idle = sync.NewCond(&tr.mu)
+	}
+	for tr.running > 0 {
+		tr.idle.Wait()
+	}
 }
 
 // groups remembers the process groups a task started.
