@@ -178,7 +178,7 @@ func TestUnopenedSubstitutionsPinNoThreads(t *testing.T) {
 	if !strings.Contains(r.Stdout, "done") {
 		t.Fatalf("loop: %+v", r)
 	}
-	if most.Load() > 200 {
+	if most.Load() > 400 { // without the release: one thread per substitution, thousands
 		t.Fatalf("the runner reached %d threads for 3000 unopened substitutions", most.Load())
 	}
 }
