@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -76,6 +77,7 @@ func (r *RunnerSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, nil // nothing to retry until the ConfigMap changes
 	}
 	want := map[string]bool{}
+	var retry error // a write that may succeed when tried again (a conflict)
 	for _, e := range entries {
 		ns := e.Namespace
 		if ns == "" {
@@ -101,6 +103,12 @@ func (r *RunnerSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			return ctrl.Result{}, err
 		}
 		if err := r.apply(ctx, cm, fdr); err != nil {
+			if apierrors.IsConflict(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err) {
+				// The runner changed meanwhile (its own controller writes
+				// it too): the set is tried again, not left half applied.
+				retry = errors.Join(retry, fmt.Errorf("apply runner %s/%s: %w", ns, e.Name, err))
+				continue
+			}
 			r.Recorder.Eventf(cm, nil, corev1.EventTypeWarning, "RunnerRejected", "Apply", "FlashdutyRunner %s/%s: %v", ns, e.Name, err)
 			continue
 		}
@@ -120,7 +128,7 @@ func (r *RunnerSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		}
 		r.Recorder.Eventf(cm, nil, corev1.EventTypeNormal, "Deleted", "Delete", "deleted FlashdutyRunner %s/%s: no longer listed", f.Namespace, f.Name)
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, retry
 }
 
 // apply creates the runner or updates its spec when the set changed it.
