@@ -311,8 +311,10 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 		stderr.note(runErr.Error())
 	}
 	taskID := dispatch.TaskID(ctx)
-	out := s.o.Spill.Apply("bash", taskID, stdout.String(), stdout.total)
-	errOut := s.o.Spill.Apply("bash_stderr", taskID, stderr.String(), stderr.total)
+	outText, outTotal := stdout.snapshot()
+	errText, errTotal := stderr.snapshot()
+	out := s.o.Spill.Apply("bash", taskID, outText, outTotal)
+	errOut := s.o.Spill.Apply("bash_stderr", taskID, errText, errTotal)
 	res.Stdout, res.Stderr = out.Content, errOut.Content
 	if len(callEnv) > 0 {
 		// The runner's own notes (an interpreter error) did not pass the
@@ -326,7 +328,7 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 	if !out.Truncated && errOut.Truncated {
 		res.Truncated, res.FilePath = true, errOut.FilePath
 	}
-	audit.Bytes = stdout.total + stderr.total
+	audit.Bytes = outTotal + errTotal
 	return res, nil
 }
 
@@ -821,11 +823,15 @@ type redactingWriter struct {
 	mu     sync.Mutex
 	dst    *capped
 	stream *redact.Stream // nil: no redaction
+	closed bool
 }
 
 func (w *redactingWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.closed {
+		return len(p), nil // after the task's result was taken
+	}
 	if w.stream == nil {
 		return w.dst.Write(p)
 	}
@@ -837,6 +843,7 @@ func (w *redactingWriter) Write(p []byte) (int, error) {
 func (w *redactingWriter) Close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.closed = true
 	if w.stream != nil {
 		_ = w.stream.Close()
 	}
@@ -877,9 +884,21 @@ func (c *capped) note(s string) {
 	c.mu.Unlock()
 }
 
+// snapshot is the text and the total so far, together: the interpreter's
+// own goroutines (a process substitution's) may still write.
+func (c *capped) snapshot() (string, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.string(), c.total
+}
+
 func (c *capped) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.string()
+}
+
+func (c *capped) string() string {
 	s := string(c.buf)
 	if c.total > int64(len(c.buf)) {
 		s += fmt.Sprintf("\n[flashduty-runner] output cut at %d bytes; %d bytes in all\n", len(c.buf), c.total)
