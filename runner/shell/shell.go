@@ -277,6 +277,9 @@ func (s *Shell) exec(ctx context.Context, file *syntax.File, dir string, timeout
 	// they end with it, and none may start any more.
 	cancel()
 	tr.end()
+	// Substitutions still waiting for a reader end too (closed when the
+	// task's FIFOs are let go, below).
+	tr.fifos.releaseAll()
 	close(ran)
 	stopReaper()
 	procs.killAll()
