@@ -34,7 +34,7 @@ type children struct {
 	mu       sync.Mutex
 	refs     int
 	tracked  map[int]bool
-	wake     chan bool // true: kill live orphans too
+	wake     chan struct{} // a task ended: kill its orphans
 	sigchld  chan os.Signal
 	stop     chan struct{}
 	done     chan struct{}
@@ -48,7 +48,7 @@ func (c *children) acquire() *children {
 	defer c.mu.Unlock()
 	if c.refs++; c.refs == 1 {
 		c.tracked = map[int]bool{}
-		c.wake, c.sigchld = make(chan bool, 1), make(chan os.Signal, 1)
+		c.wake, c.sigchld = make(chan struct{}, 1), make(chan os.Signal, 1)
 		c.stop, c.done = make(chan struct{}), make(chan struct{})
 		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 		signal.Notify(c.sigchld, syscall.SIGCHLD)
@@ -95,29 +95,20 @@ func (c *children) start(start func() (int, error)) (func(), error) {
 // taskEnded asks for the orphans to be killed, off the task's path.
 func (c *children) taskEnded() {
 	select {
-	case c.wake <- true:
-	default:
-		// A sweep is due already; make it a killing one.
-		select {
-		case <-c.wake:
-		default:
-		}
-		select {
-		case c.wake <- true:
-		default:
-		}
+	case c.wake <- struct{}{}:
+	default: // a sweep is due already
 	}
 }
 
-func (c *children) run(wake <-chan bool, sigchld <-chan os.Signal, stop <-chan struct{}, done chan<- struct{}) {
+func (c *children) run(wake <-chan struct{}, sigchld <-chan os.Signal, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	for {
 		select {
 		case <-stop:
 			c.sweep(true)
 			return
-		case kill := <-wake:
-			c.sweep(kill)
+		case <-wake:
+			c.sweep(true)
 			// Tasks ending meanwhile share the next sweep: one reads every
 			// thread's children.
 			select {
