@@ -546,8 +546,8 @@ func refused(stderr string) bool {
 
 // openHandler opens every file the shell itself opens for a task
 // (redirections, here-strings, `$(< file)`) inside the task's boundary,
-// as its children would (sandbox.Open): the kernel decides, at the open,
-// where links lead. Writes are checked against the rules first: the path
+// as its children would (sandbox.Open: decided on the opened descriptor,
+// so links and races lead nowhere else). Writes are checked against the rules first: the path
 // as written, where it lands (after cd) and the file it reaches through
 // links (`ln -s /etc/passwd p; echo > p`) must all pass.
 func (s *Shell) openHandler(task sandbox.Task) interp.OpenHandlerFunc {
