@@ -138,6 +138,7 @@ func newSandbox(cfg *config.Config) (*sandbox.Sandbox, error) {
 	o := sandbox.Options{
 		Mode: cfg.Sandbox.Mode, Workspace: cfg.WorkspaceRoot,
 		AllowExec: cfg.Sandbox.AllowExec, AllowWrite: cfg.Sandbox.AllowWrite,
+		Concurrency: cfg.MaxConcurrentTasks,
 	}
 	if cfg.File != "" {
 		o.Secrets = []string{cfg.File}

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,26 +18,30 @@ import (
 // children keeps every process a task starts from outliving it. The
 // runner is a child subreaper, so a process whose parent exits (a
 // double fork, `setsid -f`, a daemon) becomes the runner's own child
-// instead of init's. The runner knows the children it started (each
-// waited for by its owner); any other confined child (no_new_privs, which
-// every task process has and nothing else the runner starts) is an
-// orphan of some task, killed when a task ends. Exited orphans are
-// reaped, so a runner that is PID 1 collects no zombies.
+// instead of init's: the kernel gives it to the runner's first live
+// thread, the main thread, which never exits (see init in domain.go).
+// The children the runner starts are the children of the confined
+// threads that started them (see starters), tracked until their owner
+// has waited for them. So every untracked confined child (no_new_privs,
+// which every task process has and nothing else the runner starts) of
+// the main thread is an orphan of some task, killed when a task ends.
+// Exited orphans are reaped, so a runner that is PID 1 collects no
+// zombies.
 //
 // The children of a process are one set, whatever number of sandboxes
 // it holds (tests hold many): the registry is the process's, shared by
 // reference count, and its sweeper ends with the last sandbox.
 type children struct {
-	// starting is held (shared) while a child starts and is tracked, and
-	// exclusively while a sweep lists the runner's children.
-	starting sync.RWMutex
-	mu       sync.Mutex
-	refs     int
-	tracked  map[int]bool
-	wake     chan struct{} // a task ended: kill its orphans
-	sigchld  chan os.Signal
-	stop     chan struct{}
-	done     chan struct{}
+	mu      sync.Mutex
+	refs    int
+	tracked map[int]bool
+	// asked counts the sweeps asked for; through is the last of them
+	// that a finished sweep has covered: it killed every orphan it found.
+	asked, through atomic.Uint64
+	wake           chan struct{} // a task ended: kill its orphans
+	sigchld        chan os.Signal
+	stop           chan struct{}
+	done           chan struct{}
 }
 
 var processChildren = &children{}
@@ -71,46 +75,59 @@ func (c *children) release() {
 	<-done
 }
 
-// start calls start, which starts one child and returns its PID, and
-// tracks the child until the returned function is called (after its
-// owner has waited for it). A sweep filters its list only between
-// starts, so a child is never taken for an orphan before it is tracked.
-func (c *children) start(start func() (int, error)) (func(), error) {
-	c.starting.RLock()
-	defer c.starting.RUnlock()
+// start calls start, which starts one child on a confined thread and
+// returns its PID, and tracks the child until the returned function is
+// called. The child is its thread's until then, not the main thread's:
+// a sweep never sees it before it is tracked. The returned function
+// reports whether the child was gone already, as it is once its owner
+// has waited for it.
+func (c *children) start(start func() (int, error)) (func() (gone bool), error) {
 	pid, err := start()
 	if err != nil {
-		return func() {}, err
+		return func() bool { return true }, err
 	}
 	c.mu.Lock()
 	c.tracked[pid] = true
 	c.mu.Unlock()
-	return func() {
+	return func() bool {
 		c.mu.Lock()
 		delete(c.tracked, pid)
 		c.mu.Unlock()
+		return unix.Kill(pid, 0) != nil
 	}, nil
 }
 
-// taskEnded asks for the orphans to be killed, off the task's path.
-func (c *children) taskEnded() {
+// taskEnded asks for the orphans to be killed, off the task's path, and
+// returns the number of the request: once swept reaches it, every orphan
+// that existed when it was asked is gone.
+func (c *children) taskEnded() uint64 {
+	n := c.asked.Add(1)
 	select {
 	case c.wake <- struct{}{}:
 	default: // a sweep is due already
 	}
+	return n
 }
+
+// swept returns the last request a finished sweep has covered.
+func (c *children) swept() uint64 { return c.through.Load() }
 
 func (c *children) run(wake <-chan struct{}, sigchld <-chan os.Signal, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
+	killOrphans := func() {
+		asked := c.asked.Load()
+		if c.sweep(true) {
+			c.through.Store(asked)
+		}
+	}
 	for {
 		select {
 		case <-stop:
 			c.sweep(true)
 			return
 		case <-wake:
-			c.sweep(true)
-			// Tasks ending meanwhile share the next sweep: one reads every
-			// thread's children.
+			killOrphans()
+			// Tasks ending meanwhile share the next sweep.
 			select {
 			case <-stop:
 			case <-time.After(sweepGap):
@@ -120,9 +137,11 @@ func (c *children) run(wake <-chan struct{}, sigchld <-chan os.Signal, stop <-ch
 			// child's exit signals, and most are waited for by their owner.
 			select {
 			case <-stop:
+			case <-wake:
+				killOrphans()
 			case <-time.After(reapDelay):
+				c.sweep(false)
 			}
-			c.sweep(false)
 		}
 	}
 }
@@ -138,59 +157,62 @@ const reapDelay = 100 * time.Millisecond
 const maxSweepRounds = 8
 
 // sweep reaps orphans that have exited and, with kill, kills the live
-// ones first.
-func (c *children) sweep(kill bool) {
+// ones first; it reports whether it ended with none left to kill.
+func (c *children) sweep(kill bool) bool {
 	for range maxSweepRounds {
-		// Listed under the lock: no child is started (and not yet
-		// tracked) meanwhile. Killed and reaped without it.
-		// Listed without holding up starts; then filtered once every
-		// start under way has tracked its child, so a child listed
-		// before it was tracked is not taken for an orphan.
-		listed := directChildren()
-		c.starting.Lock()
-		c.mu.Lock()
-		var orphans []int
-		for _, pid := range listed {
-			if !c.tracked[pid] {
-				orphans = append(orphans, pid)
+		// Another round is needed only after a kill: the killed orphan's
+		// own children become the runner's.
+		killed := false
+		for _, pid := range mainThreadChildren() {
+			c.mu.Lock()
+			tracked := c.tracked[pid]
+			c.mu.Unlock()
+			if !tracked && c.settle(pid, kill) {
+				killed = true
 			}
 		}
-		c.mu.Unlock()
-		c.starting.Unlock()
-		orphans = slices.DeleteFunc(orphans, func(pid int) bool { return !confined(pid) })
-		found := false
-		for _, pid := range orphans {
-			zombie := isZombie(pid)
-			if !zombie && !kill {
-				continue
-			}
-			found = true
-			if !zombie {
-				_ = unix.Kill(pid, unix.SIGKILL)
-			}
-			var ws unix.WaitStatus
-			_, _ = unix.Wait4(pid, &ws, 0, nil)
-		}
-		if !found || !kill {
-			return
+		if !killed || !kill {
+			return true
 		}
 	}
+	return false
 }
 
-// directChildren lists the runner's child processes, from every thread
-// (a child belongs to the thread that started it).
-func directChildren() []int {
-	threads, _ := os.ReadDir("/proc/self/task")
+// settle reaps the orphan pid if it has exited and, with kill, kills it
+// first; it reports a kill. The orphan is held by a pidfd, and checked to
+// be still the main thread's child once held: a PID freed meanwhile and
+// given to a child that a confined thread is starting is never signalled.
+func (c *children) settle(pid int, kill bool) bool {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return false // gone
+	}
+	defer closeFD(fd)
+	if !slices.Contains(mainThreadChildren(), pid) || !confined(pid) {
+		return false
+	}
+	zombie := isZombie(pid)
+	if !zombie && !kill {
+		return false
+	}
+	killed := !zombie && unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) == nil
+	var info unix.Siginfo
+	_ = unix.Waitid(unix.P_PIDFD, fd, &info, unix.WEXITED, nil)
+	return killed
+}
+
+// mainThreadChildren lists the children of the runner's main thread:
+// the orphans the runner adopted, and children of confined threads that
+// have ended (tracked still).
+func mainThreadChildren() []int {
+	b, err := os.ReadFile("/proc/self/task/" + strconv.Itoa(os.Getpid()) + "/children")
+	if err != nil {
+		return nil
+	}
 	var out []int
-	for _, th := range threads {
-		b, err := os.ReadFile(filepath.Join("/proc/self/task", th.Name(), "children"))
-		if err != nil {
-			continue
-		}
-		for _, f := range bytes.Fields(b) {
-			if pid, err := strconv.Atoi(string(f)); err == nil {
-				out = append(out, pid)
-			}
+	for _, f := range bytes.Fields(b) {
+		if pid, err := strconv.Atoi(string(f)); err == nil {
+			out = append(out, pid)
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"runtime"
+	"sync"
 
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
@@ -37,26 +38,60 @@ func (s *Sandbox) Start(t Task, x Exec, start func() (int, error)) (untrack func
 		_, err := start()
 		return func() {}, err
 	}
-	return s.children.start(func() (int, error) {
-		type started struct {
-			pid int
-			err error
+	key, err := s.domainKey(t, x)
+	if err != nil {
+		return func() {}, err
+	}
+	st := s.starters.take(key)
+	if st == nil {
+		if st, err = s.starters.spawn(key, func() error { return s.confine(t, x) }); err != nil {
+			return func() {}, err
 		}
-		c := make(chan started, 1)
-		go func() {
-			// The domain is applied to this thread only, and the child
-			// inherits it at fork. The thread is never unlocked, so the Go
-			// runtime destroys it when this goroutine returns instead of
-			// running other goroutines on it; new threads are never cloned
-			// from a locked thread (the runtime uses its template thread).
-			runtime.LockOSThread()
-			var pid int
-			err := s.confine(t, x, func() (err error) { pid, err = start(); return err })
-			c <- started{pid, err}
-		}()
-		r := <-c
-		return r.pid, r.err
+	}
+	defer s.starters.put(st)
+	if t.dir != nil {
+		t.dir.live.Add(1)
+	}
+	stopTracking, err := s.children.start(func() (pid int, err error) {
+		st.run(func() { pid, err = start() })
+		return pid, err
 	})
+	var once sync.Once
+	untrack = func() {
+		once.Do(func() {
+			gone := stopTracking()
+			if t.dir != nil {
+				// A child let go alive (an MCP server the SDK is still
+				// stopping) may yet write the directory: never kept.
+				if !gone {
+					t.dir.tainted.Store(true)
+				}
+				t.dir.live.Add(-1)
+			}
+		})
+	}
+	if err != nil {
+		untrack()
+	}
+	return untrack, err
+}
+
+// domainKey names the domain of t and x: the task's directory and the
+// files given execute rules; "" for a task whose directories are opened
+// per command, whose domain is not kept.
+func (s *Sandbox) domainKey(t Task, x Exec) (string, error) {
+	if t.dir == nil && t.TmpDir != "" {
+		return "", nil
+	}
+	var key []byte
+	if t.dir != nil {
+		key = fmt.Appendf(key, "t%d:%d;", t.dir.id, len(t.dir.rules()))
+	}
+	if x.Any {
+		key = append(key, "any;"...)
+	}
+	key, err := s.programs.identify(key, append(x.Programs, s.allowExecInterpreters...), x.Path, s.executable)
+	return string(key), err
 }
 
 // TaskEnded has the orphans of ended tasks killed, off the caller's path.
@@ -66,20 +101,19 @@ func (s *Sandbox) TaskEnded() {
 	}
 }
 
-func (s *Sandbox) confine(t Task, x Exec, start func() error) error {
+// confine puts the calling (locked) thread into the domain of task t and
+// exec, without capabilities and under the memfd filter.
+func (s *Sandbox) confine(t Task, x Exec) error {
 	if err := s.restrictThread(t, x); err != nil {
 		return err
 	}
 	if err := dropCapabilities(); err != nil {
 		return err
 	}
-	if err := s.seccomp.load(); err != nil {
-		return err
-	}
-	return start()
+	return s.seccomp.load()
 }
 
-// restrictThread puts the calling (locked, throw-away) thread into the
+// restrictThread puts the calling (locked) thread into the
 // domain of task t and exec: what a child of t started from it may reach.
 func (s *Sandbox) restrictThread(t Task, x Exec) error {
 	attr := ll.RulesetAttr{HandledAccessFS: s.handled, Scoped: s.scoped}

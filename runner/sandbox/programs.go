@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,6 +58,32 @@ func (c *programs) add(rulesetFD int, names []string, path string, executable fu
 	// closed by another command.
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.visit(names, path, func(r rule) error {
+		if !executable(r) {
+			return nil
+		}
+		return addRule(rulesetFD, r)
+	})
+}
+
+// identify appends to key the identity of each file add would give a
+// rule for: two commands whose programs are the same files get the same
+// rules.
+func (c *programs) identify(key []byte, names []string, path string, executable func(rule) bool) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.visit(names, path, func(r rule) error {
+		if executable(r) {
+			key = fmt.Appendf(key, "x%d:%d;", r.dev, r.ino)
+		}
+		return nil
+	})
+	return key, err
+}
+
+// visit calls fn once for each program of names and what starts it
+// (see add); the caller holds mu.
+func (c *programs) visit(names []string, path string, fn func(rule) error) error {
 	seen := map[string]bool{}
 	var visit func(p string, depth int) error
 	visit = func(p string, depth int) error {
@@ -71,10 +98,8 @@ func (c *programs) add(rulesetFD int, names []string, path string, executable fu
 		if err != nil {
 			return err
 		}
-		if executable(e.rule) {
-			if err := addRule(rulesetFD, e.rule); err != nil {
-				return err
-			}
+		if err := fn(e.rule); err != nil {
+			return err
 		}
 		for _, next := range e.startedBy {
 			if err := visit(next, depth+1); err != nil {

@@ -67,6 +67,9 @@ type Options struct {
 	// HomeLinks are symbolic links made in every task's HOME, name →
 	// target: what the platform expects there (~/.flashduty/knowledge).
 	HomeLinks map[string]string
+	// Concurrency is how many tasks run at once (max_concurrent_tasks):
+	// it sizes what is kept for later tasks.
+	Concurrency int
 	// StateDir holds the private HOME and per-task TMPDIRs; a fresh
 	// directory under os.TempDir() when empty. It is removed by Close.
 	StateDir string
@@ -98,6 +101,7 @@ type Sandbox struct {
 	programs              programs
 	tasks                 *taskDirs
 	children              *children
+	starters              starters
 	closeOne              sync.Once
 }
 
@@ -219,8 +223,9 @@ func (s *Sandbox) prepare(o Options) error {
 	if err := os.MkdirAll(filepath.Join(state, "tmp"), 0o700); err != nil {
 		return fmt.Errorf("sandbox: create state directory: %w", err)
 	}
-	s.tasks = newTaskDirs(filepath.Join(s.state, "tmp"), o.HomeLinks)
 	s.children = processChildren.acquire()
+	s.starters.maxIdle = max(minIdleStarters, idleStartersPerTask*o.Concurrency)
+	s.tasks = newTaskDirs(filepath.Join(s.state, "tmp"), o.HomeLinks, s.children)
 	// Nothing a task can write may become executable: the workspace, the
 	// task directories (HOME, TMPDIR) and the listed writable places.
 	// Other temporary directories are not refused as such: a checkout
@@ -396,6 +401,7 @@ func (s *Sandbox) Close() {
 		return
 	}
 	s.closeOne.Do(func() {
+		s.starters.close()
 		if s.tasks != nil {
 			s.tasks.close()
 		}
