@@ -174,8 +174,8 @@ const (
 // with no_new_privs already set), so that no child holds a capability,
 // not even one started by a runner that runs as root: a root child could
 // otherwise read the runner's memory (CAP_SYS_PTRACE), change any file's
-// owner or mode, or lift resource limits. The thread is thrown away after
-// the start, so the runner keeps its own.
+// owner or mode, or lift resource limits. Only the confined thread loses
+// them; it only ever starts children, so the runner keeps its own.
 func dropCapabilities() error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData

@@ -9,8 +9,8 @@
 //
 // Go cannot run code between fork and exec, so the domain is applied to a
 // dedicated, locked OS thread that then starts the child (which inherits
-// the thread's credentials) and is thrown away: the rest of the runner is
-// never restricted.
+// the thread's credentials) and later children of the same domain (see
+// starters): the rest of the runner is never restricted.
 package sandbox
 
 import (

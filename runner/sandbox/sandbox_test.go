@@ -49,10 +49,12 @@ func run(t *testing.T, s *Sandbox, task Task, x Exec, script string) (string, er
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Env = s.Env([]string{"PATH=" + os.Getenv("PATH")}, task)
-	if _, err := s.Start(task, x, startCmd(cmd)); err != nil {
+	untrack, err := s.Start(task, x, startCmd(cmd))
+	if err != nil {
 		return out.String(), err
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
+	untrack()
 	return out.String(), err
 }
 
