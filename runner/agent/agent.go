@@ -22,6 +22,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/dispatch"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/hostinfo"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/knowledge"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/lease"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/mcp"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/metrics"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/probe"
@@ -42,6 +43,10 @@ type Options struct {
 	Session session.Options
 	// Limits bound queued tasks and results (zero: the defaults).
 	Limits dispatch.Limits
+	// Lease tunes where and how the Lease of lease.name is held (tests
+	// point it at their API server); its name, namespace and identity
+	// always come from the configuration.
+	Lease lease.Options
 }
 
 // Agent is one runner.
@@ -55,6 +60,7 @@ type Agent struct {
 	probe      *probe.Server
 	mcp        *mcp.Manager
 	sandbox    *sandbox.Sandbox
+	elector    *lease.Elector // nil: this runner always connects
 }
 
 // New prepares the workspace, binds the probe listener and builds every
@@ -125,6 +131,17 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	if a.session, err = session.New(so); err != nil {
 		return nil, err
 	}
+	if cfg.Lease.Name != "" {
+		lo := o.Lease
+		lo.Namespace, lo.Name, lo.Identity = cfg.Lease.Namespace, cfg.Lease.Name, cfg.Lease.Identity
+		if lo.Identity == "" {
+			lo.Identity = hostname
+		}
+		lo.Logger = o.Logger.WithName("lease")
+		if a.elector, err = lease.New(lo); err != nil {
+			return nil, err
+		}
+	}
 	if a.probe, err = probe.Listen(cfg.HTTPAddr, a.session.Established, a.sandbox.Status(), a.metrics.Registry); err != nil {
 		return nil, err
 	}
@@ -172,7 +189,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	wg.Add(3)
-	go func() { defer wg.Done(); errs <- a.session.Run(linkCtx) }()
+	go func() { defer wg.Done(); errs <- a.connect(linkCtx) }()
 	go func() { defer wg.Done(); errs <- a.probe.Serve(linkCtx) }()
 	go func() { defer wg.Done(); a.mcp.Run(linkCtx) }() // closes every MCP session at the end
 	a.log.Info("runner started", "name", a.cfg.Name, "url", session.RedactURL(a.cfg.APIURL),
@@ -201,6 +218,17 @@ func (a *Agent) Run(ctx context.Context) error {
 		runErr = errors.Join(runErr, err)
 	}
 	return runErr
+}
+
+// connect keeps the platform link up: always, or while this runner holds
+// the Lease. A runner that loses the Lease drops the link before a
+// standby may take over; tasks it is running finish, and their results
+// wait for its next turn.
+func (a *Agent) connect(ctx context.Context) error {
+	if a.elector == nil {
+		return a.session.Run(ctx)
+	}
+	return a.elector.Run(ctx, a.session.Run)
 }
 
 func (a *Agent) shutdown() {

@@ -58,12 +58,24 @@ type Config struct {
 	Redaction Redaction `yaml:"redaction,omitempty"`
 	// Sandbox confines every process the runner starts (docs/sandbox.md).
 	Sandbox Sandbox `yaml:"sandbox,omitempty"`
+	// Lease, when named, makes this runner one of several sharing the API
+	// key: only the Lease's holder connects (docs/operations.md).
+	Lease Lease `yaml:"lease,omitempty"`
 	// PermissionConfig is an upstream runner's permission file; its rules
 	// become the bash rules (LoadUpstreamPermission).
 	PermissionConfig string `yaml:"permission_config,omitempty"`
 	// File is the configuration file read, if any; children may not
 	// read it (it may hold api_key).
 	File string `yaml:"-" json:"-"`
+}
+
+// Lease names a Kubernetes Lease (coordination.k8s.io/v1) that runners
+// sharing one API key hold in turn.
+type Lease struct {
+	Name      string `yaml:"name,omitempty"`
+	Namespace string `yaml:"namespace,omitempty"`
+	// Identity defaults to the host name (in a pod, the pod's name).
+	Identity string `yaml:"identity,omitempty"`
 }
 
 // Sandbox modes (docs/sandbox.md).
@@ -253,6 +265,9 @@ func (c *Config) ValidateFormat() error {
 	}
 	if err := validateURL(c.APIURL); err != nil {
 		bad("api_url", "%v", err)
+	}
+	if c.Lease.Name != "" && c.Lease.Namespace == "" {
+		bad("lease.namespace", "is required with lease.name")
 	}
 	switch {
 	case c.Name == "":

@@ -118,6 +118,12 @@ func Keys() []Key {
 			set: func(c *Config, v string) error { c.Sandbox.AllowExec = splitList(v); return nil }},
 		{Name: "sandbox.allow_write", Usage: "extra paths children may write, comma-separated",
 			set: func(c *Config, v string) error { c.Sandbox.AllowWrite = splitList(v); return nil }},
+		{Name: "lease.name", Usage: "a Kubernetes Lease: only its holder connects (standbys share one API key)",
+			set: str(func(c *Config) *string { return &c.Lease.Name })},
+		{Name: "lease.namespace", Usage: "the Lease's namespace",
+			set: str(func(c *Config) *string { return &c.Lease.Namespace })},
+		{Name: "lease.identity", Usage: "this runner's name in the Lease (the pod's name)",
+			set: str(func(c *Config) *string { return &c.Lease.Identity })},
 	}
 }
 
