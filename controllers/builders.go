@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -60,6 +61,15 @@ func deploymentName(fdr *fdv1.FlashdutyRunner) string     { return fdr.Name }
 func configMapName(fdr *fdv1.FlashdutyRunner) string      { return fdr.Name + "-config" }
 func serviceAccountName(fdr *fdv1.FlashdutyRunner) string { return fdr.Name + "-runner" }
 func roleName(fdr *fdv1.FlashdutyRunner) string           { return fdr.Name + "-runner" }
+
+// leaseName is the Lease the runners of a FlashdutyRunner with standbys
+// hold in turn (only its holder connects); its Role and RoleBinding are
+// roleName + "-lease".
+func leaseName(fdr *fdv1.FlashdutyRunner) string { return fdr.Name + "-runner" }
+
+// standbys reports runners that stand by: more than one replica share the
+// API key, and only the Lease's holder connects.
+func standbys(fdr *fdv1.FlashdutyRunner) bool { return replicas(fdr) > 1 }
 
 // clusterRoleBindingName is unique per runner: a readable prefix and a
 // hash of namespace/name (`a/b-c` and `a-b/c` differ).
@@ -131,7 +141,7 @@ func clusterRoleBinding(fdr *fdv1.FlashdutyRunner, role string) string {
 
 // needsToken tells whether the pods need a service-account token.
 func needsToken(fdr *fdv1.FlashdutyRunner) bool {
-	return fdr.Spec.ServiceAccountName != "" || rbacPreset(fdr) != fdv1.RBACNone || len(clusterRoles(fdr)) > 0
+	return fdr.Spec.ServiceAccountName != "" || rbacPreset(fdr) != fdv1.RBACNone || len(clusterRoles(fdr)) > 0 || standbys(fdr)
 }
 
 // Desired returns the namespaced children a FlashdutyRunner should have,
@@ -162,6 +172,9 @@ func Desired(in Inputs) ([]client.Object, error) {
 	}
 	if rbacPreset(fdr) == fdv1.RBACNamespaceView {
 		objs = append(objs, roleBinding(fdr, roleName(fdr)+"-view", rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"}))
+	}
+	if standbys(fdr) {
+		objs = append(objs, leaseObjects(fdr)...)
 	}
 	dep, err := deployment(in)
 	if err != nil {
@@ -199,6 +212,18 @@ func DesiredClusterRoleBinding(fdr *fdv1.FlashdutyRunner) (*rbacv1.ClusterRoleBi
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: serviceAccountName(fdr), Namespace: fdr.Namespace}},
 	}
 	return crb, stamp(crb)
+}
+
+// leaseObjects are the Lease and the rights to hold it: get and update of
+// that one Lease, nothing else.
+func leaseObjects(fdr *fdv1.FlashdutyRunner) []client.Object {
+	role := &rbacv1.Role{
+		ObjectMeta: objectMeta(fdr, roleName(fdr)+"-lease"),
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"},
+			ResourceNames: []string{leaseName(fdr)}, Verbs: []string{"get", "update"}}},
+	}
+	binding := roleBinding(fdr, roleName(fdr)+"-lease", rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name})
+	return []client.Object{role, binding, &coordinationv1.Lease{ObjectMeta: objectMeta(fdr, leaseName(fdr))}}
 }
 
 func roleBinding(fdr *fdv1.FlashdutyRunner, name string, ref rbacv1.RoleRef) *rbacv1.RoleBinding {
@@ -317,8 +342,8 @@ func runnerContainer(in Inputs, mounts []corev1.VolumeMount) corev1.Container {
 		ImagePullPolicy: pull,
 		// Only the key comes from the environment: envFrom cannot change
 		// what the operator decided (docs/operator.md).
-		Args:            []string{"run", "--config", configDir + "/" + configFile, "--env-overrides=api-key"},
-		Env:             runnerEnv(s),
+		Args:            runnerArgs(in.Runner),
+		Env:             runnerEnv(in.Runner),
 		EnvFrom:         s.EnvFrom,
 		Ports:           []corev1.ContainerPort{{Name: "probes", ContainerPort: probePort, Protocol: corev1.ProtocolTCP}},
 		ReadinessProbe:  probe("/readyz", 5),
@@ -329,9 +354,23 @@ func runnerContainer(in Inputs, mounts []corev1.VolumeMount) corev1.Container {
 	}
 }
 
+// podNameVar carries the pod's name, the runner's name in the Lease.
+const podNameVar = "POD_NAME"
+
+// runnerArgs run the runner on the rendered configuration; standbys name
+// themselves in the Lease by their pod (the kubelet expands $(POD_NAME)).
+func runnerArgs(fdr *fdv1.FlashdutyRunner) []string {
+	args := []string{"run", "--config", configDir + "/" + configFile, "--env-overrides=api-key"}
+	if standbys(fdr) {
+		args = append(args, "--lease-identity=$("+podNameVar+")")
+	}
+	return args
+}
+
 // runnerEnv is the runner's environment: the key from its Secret, HOME,
-// proxies, then the spec's own variables.
-func runnerEnv(s fdv1.FlashdutyRunnerSpec) []corev1.EnvVar {
+// the pod's name for standbys, proxies, then the spec's own variables.
+func runnerEnv(fdr *fdv1.FlashdutyRunner) []corev1.EnvVar {
+	s := fdr.Spec
 	key := s.APIKeySecretRef.Key
 	if key == "" {
 		key = defaultKeyName
@@ -340,6 +379,9 @@ func runnerEnv(s fdv1.FlashdutyRunnerSpec) []corev1.EnvVar {
 		{Name: "FLASHDUTY_RUNNER_API_KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: s.APIKeySecretRef.Name}, Key: key}}},
 		{Name: "HOME", Value: "/tmp"}, // kubectl keeps its cache there; the root file system is read-only
+	}
+	if standbys(fdr) {
+		env = append(env, corev1.EnvVar{Name: podNameVar, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}})
 	}
 	if p := s.Proxy; p != nil {
 		for _, kv := range [][2]string{{"HTTP_PROXY", p.HTTPProxy}, {"HTTPS_PROXY", p.HTTPSProxy}, {"NO_PROXY", noProxy(p)}} {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -29,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -80,7 +82,8 @@ type FlashdutyRunnerReconciler struct {
 // grant nothing it does not hold or that the admin did not name. Roles are
 // only ever deleted (a former version's extra rules).
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;update;delete
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterrolebindings,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=view
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -426,6 +429,9 @@ func (r *FlashdutyRunnerReconciler) prune(ctx context.Context, fdr *fdv1.Flashdu
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: roleName(fdr) + "-view"}},
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: roleName(fdr) + "-extra"}},
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: roleName(fdr) + "-extra"}},
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: roleName(fdr) + "-lease"}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: roleName(fdr) + "-lease"}},
+		&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: leaseName(fdr)}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: serviceAccountName(fdr)}},
 	}
 	// Bindings of cluster roles the spec no longer names.
@@ -512,8 +518,23 @@ func (r *FlashdutyRunnerReconciler) finalize(ctx context.Context, fdr *fdv1.Flas
 	return nil
 }
 
+// holder is the pod holding a runner Lease, "" when none does.
+func holder(o client.Object) string {
+	if l, ok := o.(*coordinationv1.Lease); ok && l.Spec.HolderIdentity != nil {
+		return *l.Spec.HolderIdentity
+	}
+	return ""
+}
+
 func (r *FlashdutyRunnerReconciler) updateStatus(ctx context.Context, fdr *fdv1.FlashdutyRunner, problem *Problem, dep *appsv1.Deployment, waiting string, sb SandboxReport) error {
 	st := ComputeStatus(fdr, problem, dep, waiting, sb)
+	if st.ActivePod = ""; standbys(fdr) {
+		l := &coordinationv1.Lease{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: fdr.Namespace, Name: leaseName(fdr)}, l); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("get lease %s: %w", leaseName(fdr), err)
+		}
+		st.ActivePod = holder(l)
+	}
 	if reflect.DeepEqual(st, fdr.Status) {
 		return nil
 	}
@@ -590,6 +611,11 @@ func (r *FlashdutyRunnerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.Role{}, builder.OnlyMetadata).
 		Owns(&rbacv1.RoleBinding{}, builder.OnlyMetadata).
 		Owns(&policyv1.PodDisruptionBudget{}, builder.OnlyMetadata).
+		// A standby Lease changes at every renewal; only a new holder
+		// changes the status.
+		Owns(&coordinationv1.Lease{}, builder.WithPredicates(predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+			return holder(e.ObjectOld) != holder(e.ObjectNew)
+		}})).
 		// A runner's cluster binding, found by the owner annotation: a
 		// hand edit or deletion is reverted.
 		Watches(&rbacv1.ClusterRoleBinding{}, handler.EnqueueRequestsFromMapFunc(bindingOwner), builder.OnlyMetadata,

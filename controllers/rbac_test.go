@@ -28,7 +28,10 @@ var operatorRBAC = []string{
 	"rbac.authorization.k8s.io/clusterrolebindings:create,delete,get,list,update,watch",
 	"rbac.authorization.k8s.io/rolebindings:create,delete,get,list,update,watch",
 	"rbac.authorization.k8s.io/clusterroles[view]:bind",
-	"rbac.authorization.k8s.io/roles:delete,get,list,watch",
+	// The Role that lets standbys hold their Lease (get and update of it);
+	// the operator holds what it grants.
+	"rbac.authorization.k8s.io/roles:create,delete,get,list,patch,update,watch",
+	"coordination.k8s.io/leases:create,delete,get,list,patch,update,watch",
 }
 
 func TestOperatorRBACIsReviewed(t *testing.T) {

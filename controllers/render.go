@@ -64,6 +64,10 @@ func RenderConfig(fdr *fdv1.FlashdutyRunner, clusterName string) ([]byte, error)
 	if cfg.APIURL == "" {
 		cfg.APIURL = config.DefaultAPIURL
 	}
+	if standbys(fdr) {
+		// The runner's name in the Lease is its host name: the pod's.
+		cfg.Lease = config.Lease{Name: leaseName(fdr), Namespace: fdr.Namespace}
+	}
 	if s.MaxConcurrentTasks != nil {
 		cfg.MaxConcurrentTasks = int(*s.MaxConcurrentTasks)
 	}

@@ -68,9 +68,17 @@ func ComputeStatus(fdr *fdv1.FlashdutyRunner, problem *Problem, dep *appsv1.Depl
 	case want == 0:
 		ready = true
 		set(fdv1.ConditionReady, metav1.ConditionTrue, fdv1.ReasonScaledToZero, "scaled to zero (replicas is 0)")
-	case st.ReadyReplicas >= want && !rollingOut:
+	case standbys(fdr) && st.ReadyReplicas >= 1 && !rollingOut:
+		// One connection per API key: the Lease's holder connects, the
+		// others stand by (not ready: they are not connected).
+		ready = true
+		set(fdv1.ConditionReady, metav1.ConditionTrue, fdv1.ReasonAllConnected,
+			fmt.Sprintf("1 runner connected to Flashduty, %d standing by", max(st.Replicas-1, 0)))
+	case !standbys(fdr) && st.ReadyReplicas >= want && !rollingOut:
 		ready = true
 		set(fdv1.ConditionReady, metav1.ConditionTrue, fdv1.ReasonAllConnected, fmt.Sprintf("%d of %d runners connected to Flashduty", st.ReadyReplicas, want))
+	case standbys(fdr):
+		set(fdv1.ConditionReady, metav1.ConditionFalse, fdv1.ReasonNotConnected, notConnected(st.ReadyReplicas, 1, waiting))
 	default:
 		set(fdv1.ConditionReady, metav1.ConditionFalse, fdv1.ReasonNotConnected, notConnected(st.ReadyReplicas, want, waiting))
 	}

@@ -448,6 +448,10 @@ type FlashdutyRunnerStatus struct {
 	// Selector selects the runner pods (for the scale subresource).
 	// +optional
 	Selector string `json:"selector,omitempty"`
+	// ActivePod is the pod holding the connection when replicas > 1 (the
+	// others stand by); empty when none holds it.
+	// +optional
+	ActivePod string `json:"activePod,omitempty"`
 	// Paused mirrors spec.paused once the runners are scaled to zero.
 	// +optional
 	Paused bool `json:"paused,omitempty"`
@@ -465,6 +469,7 @@ type FlashdutyRunnerStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.spec.replicas`
 // +kubebuilder:printcolumn:name="Connected",type=integer,JSONPath=`.status.readyReplicas`
+// +kubebuilder:printcolumn:name="Active",type=string,JSONPath=`.status.activePod`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.spec.apiURL`,priority=1
