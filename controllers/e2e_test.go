@@ -36,10 +36,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sim.Close()
-	bin := t.TempDir() + "/flashduty-runner"
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/flashduty-runner").CombinedOutput(); err != nil {
-		t.Fatalf("build runner: %v\n%s", err, out)
-	}
+	bin := buildRunner(t)
 	fdr := runner(ns, "e2e", func(f *fdv1.FlashdutyRunner) {
 		f.Spec.APIURL = sim.URL()
 		f.Spec.RBAC = &fdv1.RBAC{Preset: fdv1.RBACNamespaceView}
@@ -97,6 +94,15 @@ func TestEndToEnd(t *testing.T) {
 	if v := sim.Violations(); len(v) > 0 {
 		t.Fatalf("protocol violations: %v", v)
 	}
+}
+
+func buildRunner(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir() + "/flashduty-runner"
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/flashduty-runner").CombinedOutput(); err != nil {
+		t.Fatalf("build runner: %v\n%s", err, out)
+	}
+	return bin
 }
 
 type bashResult struct {

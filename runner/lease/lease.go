@@ -49,7 +49,9 @@ const (
 type Options struct {
 	Namespace, Name string // the Lease
 	Identity        string // this process (the pod's name)
-	// Server is the API server's URL; empty: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT.
+	// Server is the API server's URL; empty: in a pod
+	// https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT with the
+	// service account, elsewhere the current context of $KUBECONFIG.
 	Server string
 	// TokenFile and CAFile default to the pod's service account. The
 	// token is read for every request: projected tokens rotate.
@@ -72,13 +74,6 @@ func New(o Options) (*Elector, error) {
 	if o.Namespace == "" || o.Name == "" || o.Identity == "" {
 		return nil, errors.New("lease: namespace, name and identity are required")
 	}
-	if o.Server == "" {
-		host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
-		if host == "" || port == "" {
-			return nil, errors.New("lease: not in a Kubernetes pod (KUBERNETES_SERVICE_HOST is unset) and no API server given")
-		}
-		o.Server = "https://" + net.JoinHostPort(host, port)
-	}
 	o.TokenFile = cmpOr(o.TokenFile, DefaultTokenFile)
 	o.CAFile = cmpOr(o.CAFile, DefaultCAFile)
 	o.Duration = cmpOr(o.Duration, DefaultDuration)
@@ -86,6 +81,20 @@ func New(o Options) (*Elector, error) {
 	o.Retry = cmpOr(o.Retry, DefaultRetry)
 	if o.RenewDeadline >= o.Duration {
 		return nil, fmt.Errorf("lease: renew deadline %v must be shorter than the lease duration %v", o.RenewDeadline, o.Duration)
+	}
+	if o.Server == "" {
+		host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
+		switch kc := os.Getenv("KUBECONFIG"); {
+		case host != "" && port != "":
+			o.Server = "https://" + net.JoinHostPort(host, port)
+		case kc != "" && o.Client == nil:
+			// A runner outside a pod (or a test's stand-in for one).
+			if err := fromKubeconfig(kc, &o); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, errors.New("lease: not in a Kubernetes pod (KUBERNETES_SERVICE_HOST is unset) and KUBECONFIG is unset")
+		}
 	}
 	e := &Elector{o: o, client: o.Client}
 	if e.client == nil {

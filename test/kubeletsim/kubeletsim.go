@@ -58,6 +58,7 @@ type Pod struct {
 	cmd       *exec.Cmd
 	logs      *lockedBuffer
 	ProbeAddr string
+	Name      string           // of the Pod object Publish writes, and metadata.name in its env
 	object    client.ObjectKey // the Pod object Publish wrote
 	done      chan struct{}
 	waitErr   error
@@ -116,7 +117,18 @@ func StartPod(ctx context.Context, c client.Client, dep *appsv1.Deployment, o Op
 		"PATH=" + o.PathPrefix + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"KUBECONFIG=" + kubeconfig,
 	}
+	_, port, _ := net.SplitHostPort(probeAddr)
+	name := podName(dep, port)
+	vars := map[string]string{}
 	for _, e := range ctr.Env {
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			if e.ValueFrom.FieldRef.FieldPath != "metadata.name" {
+				return nil, fmt.Errorf("env %s: field %s is not simulated", e.Name, e.ValueFrom.FieldRef.FieldPath)
+			}
+			env = append(env, e.Name+"="+name)
+			vars[e.Name] = name
+			continue
+		}
 		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
 			s := &corev1.Secret{}
 			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: e.ValueFrom.SecretKeyRef.Name}, s); err != nil {
@@ -129,13 +141,16 @@ func StartPod(ctx context.Context, c client.Client, dep *appsv1.Deployment, o Op
 	}
 	args := make([]string, len(ctr.Args))
 	for i, a := range ctr.Args {
+		for k, v := range vars { // the kubelet's $(VAR) expansion
+			a = strings.ReplaceAll(a, "$("+k+")", v)
+		}
 		args[i] = mapPath(a)
 	}
 	// The mounts and the pod's own network namespace, mapped for a process
 	// on this machine: flags, which the operator's --env-overrides=api-key
 	// leaves in force.
 	args = append(args, "--workspace-root="+mapPath("/workspace"), "--http-addr="+probeAddr)
-	p := &Pod{cmd: exec.Command(o.Binary, args...), logs: &lockedBuffer{}, ProbeAddr: probeAddr, done: make(chan struct{})}
+	p := &Pod{Name: name, cmd: exec.Command(o.Binary, args...), logs: &lockedBuffer{}, ProbeAddr: probeAddr, done: make(chan struct{})}
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
@@ -167,7 +182,7 @@ func (p *Pod) Publish(ctx context.Context, c client.Client, dep *appsv1.Deployme
 		}
 	}
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: dep.Namespace, Name: dep.Name + "-sim-" + portText, Labels: dep.Spec.Template.Labels},
+		ObjectMeta: metav1.ObjectMeta{Namespace: dep.Namespace, Name: podName(dep, portText), Labels: dep.Spec.Template.Labels},
 		Spec:       spec,
 	}
 	if err := c.Create(ctx, pod); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -211,6 +226,12 @@ func (p *Pod) Ready() bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+// Kill ends the runner at once (a node lost, an OOM kill) and waits.
+func (p *Pod) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
 }
 
 // Stop sends SIGTERM (as the kubelet does) and waits for the exit.
@@ -300,6 +321,9 @@ func AdminKubeconfig(cfg *rest.Config, path string) error {
 	kc.CurrentContext = "admin"
 	return clientcmd.WriteToFile(*kc, path)
 }
+
+// podName names the Pod object of a runner listening on port.
+func podName(dep *appsv1.Deployment, port string) string { return dep.Name + "-sim-" + port }
 
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
