@@ -38,6 +38,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends procps ca-certi
     useradd --system --no-create-home --uid 65532 --shell /usr/sbin/nologin runner && install -d -o 65532 -g 65532 /workspace
 COPY --from=build /out/flashduty-runner /usr/local/bin/flashduty-runner
 COPY --from=kubectl /bin/kubectl /usr/local/bin/kubectl
+# The Flashduty CLI that the platform's Flashduty skill runs, when the
+# build context's FLASHDUTY_CLI_DIR holds it (empty by default: the CLI
+# comes with Flashduty's releases, not the Go module proxy).
+ARG FLASHDUTY_CLI_DIR=hack/no-cli
+COPY ${FLASHDUTY_CLI_DIR}/ /usr/local/lib/flashduty-runner/bin/
+RUN rm -f /usr/local/lib/flashduty-runner/bin/.keep
 ENV FLASHDUTY_RUNNER_WORKSPACE_ROOT=/workspace HOME=/tmp
 VOLUME ["/workspace"]
 USER 65532:65532
