@@ -57,11 +57,13 @@ func canonical(words []word) [][]word {
 func subcommandValueFlags(name string) string {
 	switch name {
 	case "kubectl", "oc":
-		return kubectlValueFlags + "-n -l -o -f -c -L -k --selector --output --filename --container --label-columns --field-selector --template --sort-by --since --since-time --tail --kustomize --type --timeout --chunk-size --raw --subresource --for --image --port --replicas --limit-bytes --pod-running-timeout --max-log-requests --overrides --env --labels --field-manager --grace-period --patch --patch-file --revision --to-revision "
+		return kubectlValueFlags + "-v -s -n -l -o -f -c -L -k --selector --output --filename --container --label-columns --field-selector --template --sort-by --since --since-time --tail --kustomize --type --timeout --chunk-size --raw --subresource --for --image --port --replicas --limit-bytes --pod-running-timeout --max-log-requests --overrides --env --labels --field-manager --grace-period --patch --patch-file --revision --to-revision "
 	case "helm":
-		return " -n --namespace --kube-context --kubeconfig -f --values --set --set-string --set-file --version --repo -o --output --timeout --post-renderer --kube-apiserver --kube-token "
+		return " -n --namespace --kube-context --kubeconfig -f --values --set --set-string --set-file --version --repo -o --output --timeout --post-renderer --kube-apiserver --kube-token" +
+			" --burst-limit --qps --kube-as-user --kube-as-group --kube-ca-file --kube-tls-server-name --registry-config --repository-cache --repository-config --content-cache "
 	case "systemctl":
-		return " -t --type -p --property -s --signal -H --host -M --machine -n --lines -o --output --root --kill-whom --job-mode --state --what --timestamp --boot-loader-entry --reboot-argument "
+		return " -t --type -p --property -s --signal -H --host -M --machine -n --lines -o --output --root --kill-whom --job-mode --state --what --timestamp --boot-loader-entry --reboot-argument" +
+			" --message --when --preset-mode --image --image-policy --drop-in --check-inhibitors --kill-value -C --capsule "
 	case "git":
 		return " -C -c --git-dir --work-tree --namespace --config-env --super-prefix --attr-source --list-cmds "
 	default: // docker, podman

@@ -481,6 +481,13 @@ func TestSubcommandSpellings(t *testing.T) {
 		{"git -c x=y push --force origin", ""},
 		{"helm -n x uninstall y", "helm -n x list"},
 		{"systemctl --no-block stop nginx", "systemctl --no-pager status nginx"},
+		// Value options of the global flag sets, before the subcommand.
+		{"kubectl -v 9 delete pod x", "kubectl -v 9 get pod x"},
+		{"kubectl -s https://k delete pod x", ""},
+		{"helm --burst-limit 100 uninstall r", "helm --burst-limit 100 list"},
+		{"helm --kube-as-user admin uninstall r", ""},
+		{"systemctl --message x stop nginx", "systemctl --message x status nginx"},
+		{"systemctl --when +5min stop nginx", ""},
 		{"docker --log-level debug rm c", "docker --log-level debug ps"},
 	})
 	// A rule that allows a spelling later in the list still decides it.
