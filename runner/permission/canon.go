@@ -1,6 +1,7 @@
 package permission
 
 import (
+	"net/url"
 	"path"
 	"strings"
 )
@@ -143,7 +144,13 @@ func kubectlCanonical(words []word) [][]word {
 		}
 		path := strings.TrimPrefix(f.text, "--raw=")
 		if f.text == "--raw" {
-			if i+1 >= len(flags) || !flags[i+1].known {
+			if i+1 >= len(flags) {
+				continue
+			}
+			if !flags[i+1].known && len(operands) > 0 {
+				// A path named at run time may name any resource.
+				anyRes := word{toks: []rune{anyTok}, src: flags[i+1].src}
+				out = append(out, append(append(append([]word(nil), kubectl...), operands[0], anyRes), flags...))
 				continue
 			}
 			path = flags[i+1].text
@@ -155,10 +162,18 @@ func kubectlCanonical(words []word) [][]word {
 	return out
 }
 
-// rawResource is the resource an API path names:
-// /api/v1/namespaces/x/secrets/y and /apis/g/v/secrets are secrets.
-func rawResource(path string) string {
-	parts := strings.Split(strings.Trim(path, "/"), "/")
+// rawResource is the resource an API path names, read as the API server
+// reads it (percent escapes decoded, `//` and `..` resolved, `watch/`
+// skipped): /api/v1/namespaces/x/secrets/y, /apis/g/v/secrets and
+// /api/v1/watch/%73ecrets are secrets. A path the server cannot decode
+// names nothing.
+func rawResource(raw string) string {
+	raw, _, _ = strings.Cut(raw, "?")
+	decoded, err := url.PathUnescape(raw)
+	if err != nil {
+		return ""
+	}
+	parts := strings.Split(strings.Trim(path.Clean("/"+decoded), "/"), "/")
 	var rest []string
 	switch {
 	case len(parts) >= 3 && parts[0] == "api":
@@ -168,14 +183,16 @@ func rawResource(path string) string {
 	default:
 		return ""
 	}
+	if len(rest) > 0 && rest[0] == "watch" {
+		rest = rest[1:]
+	}
 	if len(rest) >= 3 && rest[0] == "namespaces" {
 		rest = rest[2:]
 	}
 	if len(rest) == 0 {
 		return ""
 	}
-	res, _, _ := strings.Cut(rest[0], "?")
-	return strings.ToLower(res)
+	return strings.ToLower(rest[0])
 }
 
 func rmCanonical(words []word) [][]word {
