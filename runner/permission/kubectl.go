@@ -124,6 +124,9 @@ func (c *call) kubectlWord(args []word, i int) {
 		return
 	}
 	t := w.text
+	if format := kubectlFileFormat(t); format != "" {
+		c.needs("-o "+format, "kubectl -o "+format+" prints a local file through the template it reads from it (a service-account token, say)")
+	}
 	switch {
 	case strings.HasPrefix(t, "--"):
 		name, value, eq := strings.Cut(t, "=")
@@ -151,6 +154,27 @@ func (c *call) kubectlWord(args []word, i int) {
 			}
 		}
 	}
+}
+
+// kubectlFileFormats are the output formats whose template kubectl reads
+// from a local file.
+const kubectlFileFormats = " go-template-file templatefile jsonpath-file "
+
+// kubectlFileFormat returns the file-template format a word names, as the
+// value of -o (`-o F`, `-oF`, `--output=F`, `F=PATH`), or "".
+func kubectlFileFormat(t string) string {
+	for _, prefix := range []string{"--output=", "-o"} {
+		if rest, ok := strings.CutPrefix(t, prefix); ok {
+			t = rest
+			break
+		}
+	}
+	t = strings.TrimPrefix(t, "=")
+	format, _, _ := strings.Cut(t, "=")
+	if strings.Contains(kubectlFileFormats, " "+strings.ToLower(format)+" ") {
+		return format
+	}
+	return ""
 }
 
 // kubectlSource checks where kubectl reads objects from: `-f URL` makes
