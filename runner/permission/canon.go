@@ -139,6 +139,11 @@ func kubectlCanonical(words []word) [][]word {
 		}
 	}
 	for i, f := range flags {
+		if len(operands) > 0 && kubectlStdinObjects(flags, i) {
+			// Objects read from standard input may be of any kind.
+			anyRes := word{toks: []rune{anyTok}, src: "-f -"}
+			out = append(out, append(append(append([]word(nil), kubectl...), operands[0], anyRes), flags...))
+		}
 		if !f.known || (f.text != "--raw" && !strings.HasPrefix(f.text, "--raw=")) {
 			continue
 		}
@@ -160,6 +165,22 @@ func kubectlCanonical(words []word) [][]word {
 		}
 	}
 	return out
+}
+
+// kubectlStdinObjects reports flags[i] reading objects from standard
+// input: `-f -`, `--filename -`, `-f=-`, `--filename=-`.
+func kubectlStdinObjects(flags []word, i int) bool {
+	f := flags[i]
+	if !f.known {
+		return false
+	}
+	switch f.text {
+	case "-f=-", "--filename=-", "-f-":
+		return true
+	case "-f", "--filename":
+		return i+1 < len(flags) && flags[i+1].known && flags[i+1].text == "-"
+	}
+	return false
 }
 
 // rawResource is the resource an API path names, read as the API server

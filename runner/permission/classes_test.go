@@ -489,6 +489,8 @@ func TestSubcommandSpellings(t *testing.T) {
 		{"kubectl get --raw /api/v1/watch/namespaces/x/secrets", "kubectl get --raw /api/v1/watch/namespaces/x/pods"},
 		{"kubectl get --raw '/api/v1/secrets?limit=1'", "kubectl get --raw '/readyz?verbose'"},
 		{`kubectl get --raw "$P"`, ""},
+		{"kubectl get -f - <<EOF\nkind: Secret\nmetadata: {name: db}\nEOF", "kubectl get -f pod.yaml"},
+		{"kubectl get --filename=- < objs.yaml", "kubectl get --filename=pod.yaml"},
 		{"/usr/local/bin/kubectl -n x delete pod y", ""},
 		{"git -C /repo push --force", "git -C /repo push"},
 		{"git -c x=y push --force origin", ""},
