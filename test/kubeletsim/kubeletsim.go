@@ -113,9 +113,16 @@ func StartPod(ctx context.Context, c client.Client, dep *appsv1.Deployment, o Op
 	if err != nil {
 		return nil, err
 	}
+	// The pod's own /tmp: a runner killed (as a node loss is simulated)
+	// leaves its state there, not in the machine's.
+	tmp := filepath.Join(o.Dir, "pod-tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return nil, err
+	}
 	env := []string{
 		"PATH=" + o.PathPrefix + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"KUBECONFIG=" + kubeconfig,
+		"TMPDIR=" + tmp,
 	}
 	_, port, _ := net.SplitHostPort(probeAddr)
 	name := podName(dep, port)
