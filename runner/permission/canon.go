@@ -46,9 +46,9 @@ func canonical(words []word) [][]word {
 	case "kubectl", "oc":
 		return kubectlCanonical(words)
 	case "helm", "systemctl":
-		return [][]word{flagsLast(words, subcommandValueFlags(name))}
+		return [][]word{flagsLast(words, valueOption(name))}
 	case "git", "docker", "podman":
-		return globalsLast(words, subcommandValueFlags(name))
+		return globalsLast(words, valueOption(name))
 	}
 	return nil
 }
@@ -72,9 +72,24 @@ func subcommandValueFlags(name string) string {
 	}
 }
 
+// valueOption tells, for a program with subcommands, the option words
+// that take the next word as their value: those subcommandValueFlags
+// lists and, for kubectl, also what its own flag parser gives a value
+// (shorthand bundles such as `-An`, `--log_file`: see kubectlTakesValue).
+func valueOption(name string) func(word) bool {
+	listed := subcommandValueFlags(name)
+	inList := func(w word) bool {
+		return w.known && !strings.Contains(w.text, "=") && strings.Contains(listed, " "+w.text+" ")
+	}
+	if name == "kubectl" || name == "oc" {
+		return func(w word) bool { return kubectlTakesValue(w) || inList(w) }
+	}
+	return inList
+}
+
 // splitFlags separates options (with their values) from operands, up to
 // `--`; what follows `--` stays operands.
-func splitFlags(args []word, valueFlags string) (operands, flags []word) {
+func splitFlags(args []word, takesValue func(word) bool) (operands, flags []word) {
 	for i := 0; i < len(args); i++ {
 		w := args[i]
 		switch {
@@ -84,7 +99,7 @@ func splitFlags(args []word, valueFlags string) (operands, flags []word) {
 			operands = append(operands, w)
 		default:
 			flags = append(flags, w)
-			if !strings.Contains(w.text, "=") && strings.Contains(valueFlags, " "+w.text+" ") && i+1 < len(args) {
+			if takesValue(w) && i+1 < len(args) {
 				i++
 				flags = append(flags, args[i])
 			}
@@ -96,18 +111,18 @@ func splitFlags(args []word, valueFlags string) (operands, flags []word) {
 // flagsLast spells a command whose program reads options anywhere with its
 // operands first: `kubectl -n prod delete pod x` is `kubectl delete pod x
 // -n prod`, so a rule for `kubectl delete *` holds.
-func flagsLast(words []word, valueFlags string) []word {
-	operands, flags := splitFlags(words[1:], valueFlags)
+func flagsLast(words []word, takesValue func(word) bool) []word {
+	operands, flags := splitFlags(words[1:], takesValue)
 	return append(append([]word{words[0]}, operands...), flags...)
 }
 
 // globalsLast spells `git -C dir push …` as `git push … -C dir`: the
 // options before the subcommand move after its arguments.
-func globalsLast(words []word, valueFlags string) [][]word {
+func globalsLast(words []word, takesValue func(word) bool) [][]word {
 	args := words[1:]
 	i := 0
 	for i < len(args) && args[i].known && strings.HasPrefix(args[i].text, "-") && args[i].text != "--" {
-		if !strings.Contains(args[i].text, "=") && strings.Contains(valueFlags, " "+args[i].text+" ") {
+		if takesValue(args[i]) {
 			i++
 		}
 		i++
@@ -123,7 +138,7 @@ func globalsLast(words []word, valueFlags string) [][]word {
 // get secrets`); `--raw /api/v1/namespaces/x/secrets` is also `kubectl get
 // secrets`.
 func kubectlCanonical(words []word) [][]word {
-	operands, flags := splitFlags(words[1:], subcommandValueFlags("kubectl"))
+	operands, flags := splitFlags(words[1:], valueOption("kubectl"))
 	kubectl := []word{knownWord("kubectl")}
 	out := [][]word{append(append(append([]word(nil), kubectl...), operands...), flags...)}
 	if len(operands) > 1 && operands[0].known && operands[1].known {

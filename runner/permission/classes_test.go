@@ -498,6 +498,8 @@ func TestSubcommandSpellings(t *testing.T) {
 		{"systemctl --no-block stop nginx", "systemctl --no-pager status nginx"},
 		// Value options of the global flag sets, before the subcommand.
 		{"kubectl -v 9 delete pod x", "kubectl -v 9 get pod x"},
+		{"kubectl -An x delete pod y", "kubectl -An x get pod y"},
+		{"kubectl --request_timeout 5s delete pod y", "kubectl --request_timeout 5s get pod y"},
 		{"kubectl -s https://k delete pod x", ""},
 		{"helm --burst-limit 100 uninstall r", "helm --burst-limit 100 list"},
 		{"helm --kube-as-user admin uninstall r", ""},

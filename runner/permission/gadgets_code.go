@@ -242,7 +242,7 @@ func systemdTool(next handler) handler {
 // changing the manager's environment make systemd run what the check
 // cannot read.
 func systemctlCall(c *call) {
-	operands, _ := splitFlags(c.args(), subcommandValueFlags("systemctl"))
+	operands, _ := splitFlags(c.args(), valueOption("systemctl"))
 	if len(operands) == 0 || !operands[0].known {
 		return
 	}
