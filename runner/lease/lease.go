@@ -14,6 +14,7 @@ package lease
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -74,11 +75,11 @@ func New(o Options) (*Elector, error) {
 	if o.Namespace == "" || o.Name == "" || o.Identity == "" {
 		return nil, errors.New("lease: namespace, name and identity are required")
 	}
-	o.TokenFile = cmpOr(o.TokenFile, DefaultTokenFile)
-	o.CAFile = cmpOr(o.CAFile, DefaultCAFile)
-	o.Duration = cmpOr(o.Duration, DefaultDuration)
-	o.RenewDeadline = cmpOr(o.RenewDeadline, DefaultRenewDeadline)
-	o.Retry = cmpOr(o.Retry, DefaultRetry)
+	o.TokenFile = cmp.Or(o.TokenFile, DefaultTokenFile)
+	o.CAFile = cmp.Or(o.CAFile, DefaultCAFile)
+	o.Duration = cmp.Or(o.Duration, DefaultDuration)
+	o.RenewDeadline = cmp.Or(o.RenewDeadline, DefaultRenewDeadline)
+	o.Retry = cmp.Or(o.Retry, DefaultRetry)
 	if o.RenewDeadline >= o.Duration {
 		return nil, fmt.Errorf("lease: renew deadline %v must be shorter than the lease duration %v", o.RenewDeadline, o.Duration)
 	}
@@ -111,14 +112,6 @@ func New(o Options) (*Elector, error) {
 	e.url = strings.TrimSuffix(o.Server, "/") + "/apis/coordination.k8s.io/v1/namespaces/" +
 		url.PathEscape(o.Namespace) + "/leases/" + url.PathEscape(o.Name)
 	return e, nil
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Run waits to hold the Lease, then calls lead with a context that ends
@@ -318,7 +311,7 @@ func statusError(what string, code int, body []byte) error {
 		Message string `json:"message"`
 	}
 	_ = json.Unmarshal(body, &st)
-	return fmt.Errorf("%s: HTTP %d: %s", what, code, cmpOr(st.Message, http.StatusText(code)))
+	return fmt.Errorf("%s: HTTP %d: %s", what, code, cmp.Or(st.Message, http.StatusText(code)))
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
@@ -90,8 +91,15 @@ func (s *Sandbox) domainKey(t Task, x Exec) (string, error) {
 	if x.Any {
 		key = append(key, "any;"...)
 	}
-	key, err := s.programs.identify(key, append(x.Programs, s.allowExecInterpreters...), x.Path, s.executable)
+	key, err := s.programs.identify(key, s.executables(x), x.Path, s.executable)
 	return string(key), err
+}
+
+// executables are the programs a domain of x gives execute rules: x's and
+// the interpreters sandbox.allow_exec needs (a new slice: x.Programs is
+// the caller's).
+func (s *Sandbox) executables(x Exec) []string {
+	return slices.Concat(x.Programs, s.allowExecInterpreters)
 }
 
 // TaskEnded has the orphans of ended tasks killed, off the caller's path.
@@ -134,7 +142,7 @@ func (s *Sandbox) restrictThread(t Task, x Exec) error {
 			}
 		}
 	}
-	if err := s.programs.add(fd, append(x.Programs, s.allowExecInterpreters...), x.Path, s.executable); err != nil {
+	if err := s.programs.add(fd, s.executables(x), x.Path, s.executable); err != nil {
 		return err
 	}
 	switch {
