@@ -70,14 +70,19 @@ func TestStandbyTakesOver(t *testing.T) {
 		}
 	}()
 
-	wait, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	if _, err := sim.WaitConn(wait, 1); err != nil {
-		for _, p := range pods {
-			t.Log(p.Logs())
+	// waitConn waits for the n-th connection, or fails with the runners' logs.
+	waitConn := func(n int, within time.Duration, what string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), within)
+		defer cancel()
+		if _, err := sim.WaitConn(ctx, n); err != nil {
+			for _, p := range pods {
+				t.Log(p.Logs())
+			}
+			t.Fatalf("%s: %v", what, err)
 		}
-		t.Fatalf("no runner connected: %v", err)
 	}
+	waitConn(1, 30*time.Second, "no runner connected")
 	time.Sleep(3 * time.Second) // the standby stays a standby
 	l := &coordinationv1.Lease{}
 	if err := get(t, ns, "sb-runner", l); err != nil || l.Spec.HolderIdentity == nil || pods[*l.Spec.HolderIdentity] == nil {
@@ -86,14 +91,7 @@ func TestStandbyTakesOver(t *testing.T) {
 	active := *l.Spec.HolderIdentity
 	killed := time.Now()
 	pods[active].Kill()
-	wait2, cancel2 := context.WithTimeout(t.Context(), 15*time.Second)
-	defer cancel2()
-	if _, err := sim.WaitConn(wait2, 2); err != nil {
-		for _, p := range pods {
-			t.Log(p.Logs())
-		}
-		t.Fatalf("the standby did not take over within 15 s: %v", err)
-	}
+	waitConn(2, 15*time.Second, "the standby did not take over within 15 s")
 	t.Logf("standby connected %v after the active runner was killed", time.Since(killed).Round(time.Millisecond))
 	stopWatch()
 	if n := most.Load(); n != 1 {
