@@ -73,7 +73,7 @@ func cmdCheck(args, env []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flashduty-runner: %v\n", err)
 		return 2
 	}
-	policy, err := cfg.Permission.EffectiveBash().Policy()
+	policy, err := cfg.Permission.EffectiveBash().PolicyWith(permission.Options{Workspace: cfg.WorkspaceRoot})
 	if err != nil {
 		fmt.Fprintf(stderr, "flashduty-runner: %v\n", err)
 		return 2

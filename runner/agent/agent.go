@@ -24,6 +24,7 @@ import (
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/knowledge"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/lease"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/mcp"
+	"github.com/flashcatcloud/flashduty-runner-k8s/runner/permission"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/metrics"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/probe"
 	"github.com/flashcatcloud/flashduty-runner-k8s/runner/redact"
@@ -86,7 +87,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redaction: %w", err)
 	}
-	bashPolicy, err := cfg.Permission.EffectiveBash().Policy()
+	bashPolicy, err := cfg.Permission.EffectiveBash().PolicyWith(permission.Options{Workspace: cfg.WorkspaceRoot})
 	if err != nil {
 		return nil, err
 	}

@@ -108,14 +108,10 @@ func Preset(name string) (Rules, bool) {
 	case "strict":
 		return allow("kubectl get *", "kubectl describe *", "kubectl logs *", "cat *", "ls *"), true
 	case "readonly":
-		return allow("cat *", "head *", "tail *", "ls *", "grep *", "ps *", "df *", "free *"), true
+		// Read-only use as the program knowledge says it (docs/permissions.md).
+		return allow("@readonly"), true
 	case "kubernetes-readonly":
-		return allow(
-			"kubectl get *", "kubectl describe *", "kubectl logs *", "kubectl top *",
-			"kubectl explain *", "kubectl version *", "kubectl api-resources *",
-			"kubectl api-versions *", "kubectl cluster-info", "kubectl events *",
-			"kubectl auth can-i *", "kubectl config current-context",
-		), true
+		return allow("@kubernetes-readonly"), true
 	case "trust":
 		return Rules{{Pattern: "*", Action: permission.Allow}, {Pattern: "rm -rf /", Action: permission.Deny}}, true
 	}
@@ -127,14 +123,18 @@ func PresetNames() []string {
 	return []string{"kubernetes-readonly", "readonly", "strict", "trust"}
 }
 
-// Policy compiles the rules, in order, into a permission.Policy: the one
-// place configuration rules become a policy.
-func (r Rules) Policy() (*permission.Policy, error) {
+// Policy compiles the rules, in order, into a permission.Policy.
+func (r Rules) Policy() (*permission.Policy, error) { return r.PolicyWith(permission.Options{}) }
+
+// PolicyWith compiles the rules, in order, into a permission.Policy for a
+// runner with these options: the one place configuration rules become a
+// policy.
+func (r Rules) PolicyWith(o permission.Options) (*permission.Policy, error) {
 	out := make([]permission.Rule, len(r))
 	for i, rule := range r {
 		out[i] = permission.Rule{Pattern: rule.Pattern, Action: rule.Action}
 	}
-	p, err := permission.Compile(out)
+	p, err := permission.CompileWith(out, o)
 	if err != nil {
 		return nil, fmt.Errorf("compile permission rules: %w", err)
 	}

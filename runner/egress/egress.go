@@ -214,6 +214,21 @@ func blocked(u *url.URL) error {
 	return fmt.Errorf("%w: %s is a link-local or cloud metadata address (allow it with a permission.webfetch rule)", ErrBlocked, u.Redacted())
 }
 
+// ProtectedHost reports a URL host (a name or a literal address) that is,
+// or may be read as, a protected destination: a metadata name, a
+// protected address, or a numeric spelling that is not a canonical
+// address. Names are not resolved.
+func ProtectedHost(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if isProtectedName(host) {
+		return true
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return Protected(ip)
+	}
+	return looksNumeric(host)
+}
+
 func isProtectedName(host string) bool {
 	for _, n := range protectedNames {
 		if host == n {

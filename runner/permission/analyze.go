@@ -94,7 +94,12 @@ type analyzer struct {
 	programs  []string
 	commands  int
 	movesDir  bool // the script changes directory: relative paths may be anywhere
-	err       error
+	// outside counts the scripts being read that a real shell runs, not
+	// the runner's interpreter: their run-time words are never checked
+	// again.
+	outside int
+	dir     string // the working directory, when checking at run time
+	err     error
 }
 
 func (p *Policy) analyzer(ctx context.Context, src string) *analyzer {
@@ -117,6 +122,11 @@ func (a *analyzer) spend(words int) bool {
 		a.fail(fmt.Errorf("check stopped: %w", context.Cause(a.ctx)))
 	}
 	return a.err == nil
+}
+
+// decide decides a command where the analyser is.
+func (a *analyzer) decide(words []word) Decision {
+	return a.p.decide(words, &roCtx{rechecked: a.outside == 0, movesDir: a.movesDir, dir: a.dir})
 }
 
 // add records a decision.
@@ -186,11 +196,11 @@ func (a *analyzer) write(path word, _ int) {
 	if path.known && path.text == "/dev/null" {
 		return
 	}
-	a.add(a.p.decide([]word{knownWord(">"), path}))
+	a.add(a.decide([]word{knownWord(">"), path}))
 	if a.movesDir && !strings.HasPrefix(path.src, "/") {
 		rel := template([]word{path})
 		if len(rel) > 0 && rel[0] != '/' {
-			a.add(a.p.decide([]word{knownWord(">"), {toks: append([]rune{anyTok, '/'}, rel...), src: path.src}}))
+			a.add(a.decide([]word{knownWord(">"), {toks: append([]rune{anyTok, '/'}, rel...), src: path.src}}))
 		}
 	}
 }
@@ -348,7 +358,7 @@ func (a *analyzer) command(words []word, depth int) {
 	if !a.spend(len(words)) {
 		return
 	}
-	d := a.p.decide(words)
+	d := a.decide(words)
 	a.add(d)
 	// `X=1 rm -rf /` runs rm: the command without its assignment prefix
 	// must pass the rules too (a deny rule for `rm *` holds).
@@ -367,7 +377,7 @@ func (a *analyzer) command(words []word, depth int) {
 	// and /bin/$X for every name.
 	name, base := programName(words)
 	if base != nil {
-		a.add(a.p.decide(append([]word{*base}, words[1:]...)))
+		a.add(a.decide(append([]word{*base}, words[1:]...)))
 	}
 	// Another spelling of the same command: a deny rule later in the list
 	// than the rule that decided it as written wins (last match wins
@@ -376,7 +386,7 @@ func (a *analyzer) command(words []word, depth int) {
 		if cw = a.placed(cw); sameWords(cw, words) {
 			continue
 		}
-		if cd := a.p.decide(cw); !cd.Allowed && cd.Rule != nil && cd.Index > d.Index {
+		if cd := a.decide(cw); !cd.Allowed && cd.Rule != nil && cd.Index > d.Index {
 			a.add(cd)
 		}
 	}
@@ -528,6 +538,9 @@ type word struct {
 	toks   []rune // the template when not known
 	src    string // how it reads in the source, for messages
 	vanish bool   // an unquoted expansion alone may expand to no word at all
+	// late: a run-time word the runner's interpreter knows before it
+	// calls the command, which it then checks again with the value.
+	late bool
 }
 
 func knownWord(s string) word { return word{known: true, text: s, src: s} }
@@ -602,6 +615,16 @@ func dynamicWord(src string) word {
 // run-time parts is expanded exactly as the interpreter would (quote
 // removal, brace expansion); a word with them becomes a template.
 func (a *analyzer) evalWord(w *syntax.Word) []word {
+	ws := a.evalWordAsIs(w)
+	if a.outside == 0 {
+		for i := range ws {
+			ws[i].late = !ws[i].known
+		}
+	}
+	return ws
+}
+
+func (a *analyzer) evalWordAsIs(w *syntax.Word) []word {
 	src := a.text(w, w)
 	if hasExpansion(w) {
 		return []word{templateWord(w, src)}

@@ -8,8 +8,10 @@ import "strings"
 // sound.
 const maxTemplateWork = 1 << 22
 
-// decide decides one simple command given as words.
-func (p *Policy) decide(words []word) Decision {
+// decide decides one simple command given as words, x saying where it
+// runs (for the class rules).
+func (p *Policy) decide(words []word, x *roCtx) Decision {
+	cj := p.classJudge(x, words)
 	display := make([]string, len(words))
 	known := true
 	for i, w := range words {
@@ -23,7 +25,7 @@ func (p *Policy) decide(words []word) Decision {
 		for i, w := range words {
 			texts[i] = w.text
 		}
-		return p.DecideWords(texts)
+		return p.decideKnown(texts, cj)
 	}
 	text := strings.Join(display, " ")
 
@@ -36,7 +38,7 @@ func (p *Policy) decide(words []word) Decision {
 		}
 	}
 	if len(vanishing) > 16 || (1<<len(vanishing))*len(template(words))*p.patternRunes > maxTemplateWork {
-		return p.decideTemplate(mergedTemplate(words), text)
+		return p.decideTemplate(mergedTemplate(words), text, cj)
 	}
 	var allowed *Decision
 	for mask := 0; mask < 1<<len(vanishing); mask++ {
@@ -52,7 +54,7 @@ func (p *Policy) decide(words []word) Decision {
 				kept = append(kept, w)
 			}
 		}
-		d := p.decideTemplate(template(kept), text)
+		d := p.decideTemplate(template(kept), text, cj)
 		if !d.Allowed {
 			return d
 		}

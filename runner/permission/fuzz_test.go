@@ -54,20 +54,13 @@ func FuzzTemplateAgreesWithGlob(f *testing.F) {
 			return
 		}
 		byGlob := p.DecideWords(words).Allowed
-		byTemplate := p.decideTemplate(template(knownWords(words)), cmd).Allowed
+		byTemplate := p.decideTemplate(template(knownWords(words)), cmd, nil).Allowed
 		if byGlob != byTemplate {
 			t.Fatalf("%q vs %q: glob %v, template %v", words, pattern, byGlob, byTemplate)
 		}
 	})
 }
 
-func knownWords(ws []string) []word {
-	out := make([]word, len(ws))
-	for i, w := range ws {
-		out[i] = knownWord(w)
-	}
-	return out
-}
 
 // TestTemplateSoundness: whenever a template is allowed, every concrete
 // value drawn for its run-time parts is allowed too; whenever a concrete
@@ -98,7 +91,7 @@ func TestTemplateSoundness(t *testing.T) {
 					tmpl = append(tmpl, knownWord(w))
 				}
 			}
-			tv := pol.decideTemplate(template(tmpl), "t")
+			tv := pol.decideTemplate(template(tmpl), "t", nil)
 			for range 300 {
 				var concrete []string
 				for _, w := range sk {

@@ -130,8 +130,10 @@ func gadgetFor(name string) handler {
 		return systemdTool(nil)
 	case "ip":
 		return ipCall
-	case "xxd", "uniq":
-		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-c -g -l -s -o -n -f --skip-fields -s --skip-chars -w --check-chars -D --all-repeated --group", arg: reqArg}}}, secondOperandWritten)
+	case "xxd":
+		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-c -g -l -s -o -n", arg: reqArg}}}, secondOperandWritten)
+	case "uniq":
+		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-f --skip-fields -s --skip-chars -w --check-chars", arg: reqArg}, {names: "-D --all-repeated --group", arg: optArg}}}, secondOperandWritten)
 	case "iconv":
 		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-o --output", arg: reqArg, role: writes}, {names: "-f --from-code -t --to-code", arg: reqArg}}}, nil)
 	case "cpio":

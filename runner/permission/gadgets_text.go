@@ -131,23 +131,29 @@ func sedCall(c *call) {
 			c.needs(s.src, "the sed script is known only at run time")
 			continue
 		}
-		execs, writes, ok := readSed(s.text)
+		sc, ok := readSed(s.text)
 		switch {
 		case !ok:
 			c.needs(s.src, "the check cannot read this sed script")
-		case execs:
+		case sc.execs:
 			c.needs("e", "runs a command through the sed e command or s///e")
 		}
-		for _, w := range writes {
+		for _, w := range sc.writes {
 			c.write(knownWord(w))
 		}
 	}
 }
 
-// readSed walks a sed script's commands: whether any executes a command,
-// and the files w/W and s///w write. ok is false when the script cannot
-// be read with certainty.
-func readSed(s string) (execs bool, writes []string, ok bool) {
+// sedScript is what a sed script does beyond editing its stream.
+type sedScript struct {
+	execs  bool     // runs a command (e, s///e)
+	writes []string // files w, W and s///w write
+	reads  []string // files r and R read into the output
+}
+
+// readSed walks a sed script's commands. ok is false when the script
+// cannot be read with certainty.
+func readSed(s string) (sc sedScript, ok bool) {
 	i := 0
 	restOfLine := func() string {
 		j := strings.IndexByte(s[i:], '\n')
@@ -180,43 +186,53 @@ func readSed(s string) (execs bool, writes []string, ok bool) {
 		case ch == '/':
 			i++
 			if !delimited('/') {
-				return execs, writes, false
+				return sc, false
 			}
 			for i < len(s) && (s[i] == 'I' || s[i] == 'M') {
 				i++
 			}
 		case ch == '\\':
 			if i+1 >= len(s) {
-				return execs, writes, false
+				return sc, false
 			}
 			i += 2
 			if !delimited(s[i-1]) {
-				return execs, writes, false
+				return sc, false
 			}
-		case ch == '#' || ch == ':' || ch == 'a' || ch == 'i' || ch == 'c' || ch == 'r' || ch == 'R':
+		case ch == '#' || ch == 'a' || ch == 'i' || ch == 'c':
 			i++
 			restOfLine()
-		case ch == 'b' || ch == 't' || ch == 'T':
+		case ch == 'r' || ch == 'R':
 			i++
-			for i < len(s) && s[i] != ';' && s[i] != '\n' && s[i] != '}' {
+			sc.reads = append(sc.reads, restOfLine())
+		case ch == ':' || ch == 'b' || ch == 't' || ch == 'T':
+			// A label ends where GNU sed may end it: at `;`, a blank or
+			// `}` (`:a;e id` runs id); ending it sooner can only find
+			// more commands.
+			i++
+			for i < len(s) && s[i] == ' ' {
+				i++
+			}
+			for i < len(s) && strings.IndexByte("; \t\n}", s[i]) < 0 {
 				i++
 			}
 		case ch == 'e':
-			return true, writes, true
+			sc.execs = true
+			return sc, true
 		case ch == 'w' || ch == 'W':
 			i++
-			writes = append(writes, restOfLine())
+			sc.writes = append(sc.writes, restOfLine())
 		case ch == 's' || ch == 'y':
 			if i+1 >= len(s) || s[i+1] == '\n' || s[i+1] == '\\' {
-				return execs, writes, false
+				return sc, false
 			}
 			d := s[i+1]
 			i += 2
 			if pattern := delimited(d); !pattern {
-				return execs, writes, false
+				return sc, false
 			}
 			if replacement := delimited(d); !replacement {
-				return execs, writes, false
+				return sc, false
 			}
 			if ch == 'y' {
 				continue
@@ -224,10 +240,11 @@ func readSed(s string) (execs bool, writes []string, ok bool) {
 			for i < len(s) && strings.IndexByte("gpiImMe0123456789w", s[i]) >= 0 {
 				switch s[i] {
 				case 'e':
-					return true, writes, true
+					sc.execs = true
+					return sc, true
 				case 'w':
 					i++
-					writes = append(writes, restOfLine())
+					sc.writes = append(sc.writes, restOfLine())
 					continue
 				}
 				i++
@@ -240,8 +257,8 @@ func readSed(s string) (execs bool, writes []string, ok bool) {
 				}
 			}
 		default:
-			return execs, writes, false
+			return sc, false
 		}
 	}
-	return execs, writes, true
+	return sc, true
 }

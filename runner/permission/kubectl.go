@@ -45,6 +45,9 @@ const (
 // kubectlCommands are kubectl's own subcommands.
 const kubectlCommands = " create expose run set explain get edit delete rollout scale autoscale certificate cluster-info top cordon uncordon drain taint describe logs attach exec port-forward proxy cp auth debug events diff apply patch replace wait kustomize label annotate completion alpha api-resources api-versions config plugin version options help "
 
+// ocCommands are the subcommands oc has beside kubectl's.
+const ocCommands = " adm policy status project projects whoami login logout new-app new-build new-project start-build cancel-build import-image tag rsh rsync process observe extract idle image registry secrets serviceaccounts set-env "
+
 // kubectlCall checks kubectl's flags (anywhere before `--`, as pflag
 // reads them) and its subcommand.
 func kubectlCall(c *call) {
@@ -70,7 +73,11 @@ func kubectlCall(c *call) {
 		return
 	}
 	sub := &args[at]
-	if !c.builtinSubcommand(*sub, kubectlCommands, "the plugin kubectl-NAME from PATH") {
+	commands := kubectlCommands
+	if c.name == "oc" {
+		commands += ocCommands
+	}
+	if !c.builtinSubcommand(*sub, commands, "the plugin kubectl-NAME from PATH") {
 		return
 	}
 	if sub.text == "cp" && len(args) > 2 {

@@ -31,6 +31,10 @@ const (
 	loads             // loads code or config the check cannot read; a rule must name it
 	connects          // sends data or credentials to a server the option names; a rule must name it
 	noCommand         // with this option the wrapper runs nothing (`command -v`)
+	// Read-only knowledge (ro_*.go) only:
+	reads   // the value is a file the program reads and shows
+	endless // the program runs until stopped (why: the bounded form)
+	refused // not read-only use (why says what it does)
 )
 
 // opt is one option: its spellings (`-s --signal`), value and role.
@@ -55,6 +59,16 @@ type optTable struct {
 	plus bool
 	// noAbbrev: long options must be spelled in full (pflag, Go flag).
 	noAbbrev bool
+	// unknownEnds: an unknown short option ends its bundle (the rest
+	// may be its value), for finding subcommands before their options
+	// are known.
+	unknownEnds bool
+	// singleDash: long options start with one dash (`-connect`, as
+	// openssl and Go's flag package read them).
+	singleDash bool
+	// lateOperands: a run-time word the interpreter checks again with
+	// its value (word.late) is an operand, not a possible option.
+	lateOperands bool
 }
 
 // parsedOpt is one option found on a command line.
@@ -104,6 +118,9 @@ func (t *optTable) long(name string) (*opt, string, error) {
 	for i := range t.opts {
 		for _, n := range strings.Fields(t.opts[i].names) {
 			ln, ok := strings.CutPrefix(n, "--")
+			if !ok && t.singleDash {
+				ln, ok = strings.CutPrefix(n, "-")
+			}
 			if !ok {
 				continue
 			}
@@ -144,7 +161,7 @@ func (t *optTable) parse(program string, args []word) (parsedArgs, error) {
 	for i = 0; i < len(args); i++ {
 		w := args[i]
 		if !w.known {
-			if t.strict {
+			if t.strict && !(t.lateOperands && w.late) {
 				if !t.permute && !couldBeOption(w) {
 					out.rest = args[i:]
 					out.operands = append(out.operands, args[i:]...)
@@ -175,6 +192,9 @@ func (t *optTable) parse(program string, args []word) (parsedArgs, error) {
 			}
 			out.operands = append(out.operands, w)
 			continue
+		}
+		if t.singleDash && !strings.HasPrefix(s, "--") {
+			s = "-" + s // `-connect` is read as `--connect`
 		}
 		if strings.HasPrefix(s, "--") {
 			name, val, eq := strings.Cut(s[2:], "=")
@@ -210,6 +230,9 @@ func (t *optTable) parse(program string, args []word) (parsedArgs, error) {
 					return fail("unknown option %s", name)
 				}
 				out.opts = append(out.opts, parsedOpt{name: name, src: s})
+				if t.unknownEnds {
+					break
+				}
 				continue
 			}
 			p := parsedOpt{opt: o, name: name, src: s}

@@ -50,6 +50,9 @@ type compiled struct {
 	// prefix is the literal start of the pattern, shared by every
 	// alternative: a cheap way to rule a template out.
 	prefix []rune
+	// class is set for a class pattern (`@readonly`): it matches what
+	// the read-only knowledge calls read-only, no glob.
+	class roClass
 }
 
 // Policy is a compiled, ordered rule list. It is immutable and safe for
@@ -65,11 +68,23 @@ type Policy struct {
 	// guardFifos: the rules do not allow every write to an
 	// interpreter pipe name (see interpFifo).
 	guardFifos bool
+	// classes: some rule is a class pattern.
+	classes   bool
+	workspace string
+}
+
+// Options are what a policy knows of the runner it serves.
+type Options struct {
+	// Workspace is the workspace root: read-only use may write below it.
+	Workspace string
 }
 
 // Compile checks and compiles rules once.
-func Compile(rules []Rule) (*Policy, error) {
-	p := &Policy{rules: make([]compiled, 0, len(rules)), byFirst: map[string][]int{}}
+func Compile(rules []Rule) (*Policy, error) { return CompileWith(rules, Options{}) }
+
+// CompileWith compiles rules for a runner with these options.
+func CompileWith(rules []Rule, o Options) (*Policy, error) {
+	p := &Policy{rules: make([]compiled, 0, len(rules)), byFirst: map[string][]int{}, workspace: o.Workspace}
 	var errs []error
 	for i, r := range rules {
 		if !r.Action.Valid() {
@@ -82,6 +97,17 @@ func Compile(rules []Rule) (*Policy, error) {
 			continue
 		}
 		c := compiled{Rule: r, index: i}
+		if strings.HasPrefix(words[0], "@") {
+			cl, err := classPattern(words, r.Action)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("rule %d (%q): %w", i+1, r.Pattern, err))
+				continue
+			}
+			c.class, p.classes = cl, true
+			p.wild = append(p.wild, len(p.rules))
+			p.rules = append(p.rules, c)
+			continue
+		}
 		alts := [][]string{words}
 		if cw := canonicalPattern(words); cw != nil {
 			alts = append(alts, cw) // `rm -fr /` is also `rm -rf /`
@@ -115,8 +141,22 @@ func Compile(rules []Rule) (*Policy, error) {
 		return nil, err
 	}
 	fifo := append(append([]rune{'>', sep, anyTok}, []rune("/sh-interp-")...), anyTok)
-	p.guardFifos = !p.decideTemplate(fifo, "> */sh-interp-*").Allowed
+	p.guardFifos = !p.decideTemplate(fifo, "> */sh-interp-*", nil).Allowed
 	return p, nil
+}
+
+// classPattern reads a class pattern: one known name, allowed.
+func classPattern(words []string, a Action) (roClass, error) {
+	cl, ok := classNames[words[0]]
+	switch {
+	case !ok:
+		return 0, fmt.Errorf("%s is not a class (classes: @readonly, @kubernetes-readonly)", words[0])
+	case len(words) > 1:
+		return 0, fmt.Errorf("a class pattern is the class name alone")
+	case a != Allow:
+		return 0, fmt.Errorf("a class pattern can only allow")
+	}
+	return cl, nil
 }
 
 // globSource translates pattern words to gobwas syntax: `*` crosses word
@@ -160,6 +200,9 @@ type Decision struct {
 	// writes or loads what a rule must name, or a script the check
 	// cannot read with certainty.
 	Reason string
+	// Hint says, for a command a read-only class did not allow, why it
+	// is not read-only use (and what is, where there is a bounded form).
+	Hint string
 }
 
 // Err returns the platform's error text for a denial, nil when allowed.
@@ -170,9 +213,9 @@ func (d Decision) Err() error {
 	case d.Reason != "":
 		return &DeniedError{Decision: d, msg: fmt.Sprintf("command denied: %s: %s", d.Command, d.Reason)}
 	case d.Rule != nil:
-		return &DeniedError{Decision: d, msg: fmt.Sprintf("command denied by rule '%s': %s", d.Rule.Pattern, d.Command)}
+		return &DeniedError{Decision: d, msg: fmt.Sprintf("command denied by rule '%s': %s%s", d.Rule.Pattern, d.Command, d.hintText())}
 	default:
-		return &DeniedError{Decision: d, msg: "command denied (no matching allow rule): " + d.Command}
+		return &DeniedError{Decision: d, msg: "command denied (no matching allow rule): " + d.Command + d.hintText()}
 	}
 }
 
@@ -184,8 +227,27 @@ type DeniedError struct {
 
 func (e *DeniedError) Error() string { return e.msg }
 
+func (d Decision) hintText() string {
+	if d.Hint == "" {
+		return ""
+	}
+	return " (not read-only use: " + d.Hint + ")"
+}
+
 // DecideWords decides a command whose words are all known (run time).
 func (p *Policy) DecideWords(words []string) Decision {
+	return p.decideKnown(words, p.classJudge(&roCtx{workspace: p.workspace}, knownWords(words)))
+}
+
+func knownWords(texts []string) []word {
+	out := make([]word, len(texts))
+	for i, s := range texts {
+		out[i] = knownWord(s)
+	}
+	return out
+}
+
+func (p *Policy) decideKnown(words []string, cj *classJudge) Decision {
 	text := strings.Join(words, string(sep))
 	d := Decision{Command: strings.Join(words, " ")}
 	var first string
@@ -203,13 +265,19 @@ func (p *Policy) DecideWords(words []string) Decision {
 			i, wild = wild[len(wild)-1], wild[:len(wild)-1]
 		}
 		c := &p.rules[i]
+		if c.class != 0 {
+			if cj.allows(c.class) {
+				return decided(d, c)
+			}
+			continue
+		}
 		for _, g := range c.globs {
 			if g.Match(text) {
-				return decided(d, c)
+				return cj.hinted(decided(d, c))
 			}
 		}
 	}
-	return d
+	return cj.hinted(d)
 }
 
 func decided(d Decision, c *compiled) Decision {
@@ -221,10 +289,18 @@ func decided(d Decision, c *compiled) Decision {
 // decideTemplate decides a command some of whose words are known only at
 // run time. It is sound: allowed only when every value the command could
 // take is allowed, and denied as soon as any value could be denied.
-func (p *Policy) decideTemplate(t []rune, display string) Decision {
+func (p *Policy) decideTemplate(t []rune, display string, cj *classJudge) Decision {
 	d := Decision{Command: display}
 	for i := len(p.rules) - 1; i >= 0; i-- {
 		c := &p.rules[i]
+		if c.class != 0 {
+			// Read-only for every value (or for every value the
+			// interpreter checks again at run time).
+			if cj.allows(c.class) {
+				return decided(d, c)
+			}
+			continue
+		}
 		cover := none
 		if prefixesAgree(t, c.prefix) {
 			for _, pt := range c.toks {
@@ -235,12 +311,55 @@ func (p *Policy) decideTemplate(t []rune, display string) Decision {
 		case cover == all:
 			// Values that matched a later rule were allowed by it (a later
 			// deny would have returned already), the rest fall here.
-			return decided(d, c)
+			return cj.hinted(decided(d, c))
 		case cover == some && c.Action == Deny:
-			return decided(d, c)
+			return cj.hinted(decided(d, c))
 		}
 		// A partial allow decides some values; the rest fall through to
 		// earlier rules, and only an all-covering allow can clear them.
+	}
+	return cj.hinted(d)
+}
+
+// classJudge judges one command for the class rules, each class once.
+type classJudge struct {
+	x     *roCtx
+	words []word
+	done  [3]bool
+	why   [3]string
+	asked roClass // the last class that did not allow it
+}
+
+// classJudge prepares a judgement when the policy has class rules.
+func (p *Policy) classJudge(x *roCtx, words []word) *classJudge {
+	if !p.classes {
+		return nil
+	}
+	if x.workspace == "" {
+		x.workspace = p.workspace
+	}
+	return &classJudge{x: x, words: words}
+}
+
+// allows reports the command read-only use of class.
+func (cj *classJudge) allows(cl roClass) bool {
+	if cj == nil {
+		return false
+	}
+	if !cj.done[cl] {
+		cj.done[cl], cj.why[cl] = true, readOnly(cj.x, cl, cj.words)
+	}
+	if cj.why[cl] != "" {
+		cj.asked = cl
+		return false
+	}
+	return true
+}
+
+// hinted adds to a denial why a class asked did not allow it.
+func (cj *classJudge) hinted(d Decision) Decision {
+	if cj != nil && !d.Allowed && cj.asked != 0 {
+		d.Hint = cj.why[cj.asked]
 	}
 	return d
 }

@@ -43,7 +43,7 @@ func (c *call) write(path word) {
 // after the program (`awk *system(*`, `kubectl * --server=*`): the option
 // loads code, runs code the check cannot read, or sends data elsewhere.
 func (c *call) needs(option, why string) {
-	d := c.a.p.decide(c.words)
+	d := c.a.decide(c.words)
 	if d.Allowed && d.Rule != nil {
 		first, rest, _ := strings.Cut(strings.TrimSpace(d.Rule.Pattern), " ")
 		if option == c.name && first == c.name || option != c.name && strings.Contains(rest, option) {

@@ -145,7 +145,7 @@ func (a *analyzer) script(w word, d dialect, depth int) {
 	if !w.known || d == dialectOther {
 		// A script known only at run time, or in a grammar this parser
 		// does not read, can be any command.
-		a.add(a.p.decide([]word{unknownWord(w.src)}))
+		a.add(a.decide([]word{unknownWord(w.src)}))
 		return
 	}
 	if depth > maxNesting {
@@ -165,6 +165,10 @@ func (a *analyzer) script(w word, d dialect, depth int) {
 	}
 	outer := a.src
 	a.src = w.text
+	if d != dialectInterp {
+		a.outside++
+		defer func() { a.outside-- }()
+	}
 	a.file(f, depth)
 	a.src = outer
 }

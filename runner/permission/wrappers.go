@@ -273,9 +273,9 @@ func genericWrapper(c *call) {
 		return
 	}
 	c.run(p.rest)
-	written := c.a.p.decide(c.words)
+	written := c.a.decide(c.words)
 	for i := 1; i < len(p.rest); i++ {
-		if d := c.a.p.decide(p.rest[i:]); !d.Allowed && d.Rule != nil && d.Index > written.Index {
+		if d := c.a.decide(p.rest[i:]); !d.Allowed && d.Rule != nil && d.Index > written.Index {
 			c.a.add(d)
 		}
 		if w := p.rest[i-1]; w.known && w.text == "-c" {

@@ -1,0 +1,216 @@
+package permission
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+)
+
+// Read-only use. A rule whose pattern is a class name (`@readonly`,
+// `@kubernetes-readonly`) matches a command that the program knowledge in
+// the ro_*.go files calls read-only: it changes nothing, runs nothing the
+// check has not read, writes nothing outside the workspace, reads no
+// secret and ends by itself. The knowledge of one program sits in one
+// table entry (or one judge function) a reviewer can read top to bottom.
+//
+// Words known only at run time are judged twice: before anything runs,
+// as any value the runner's interpreter will check again (so the
+// structure must already be read-only), and at run time with their values.
+// Words the interpreter never sees (xargs input, find's `{}`, the words
+// of a script a real shell runs) must be read-only for every value.
+
+// roClass is a set of programs' read-only uses a rule can allow.
+type roClass uint8
+
+const (
+	// roHost: text tools, host inspection, network diagnosis.
+	roHost roClass = 1 + iota
+	// roKube: roHost and the reads of kubectl, oc, helm and the
+	// cluster tools beside them.
+	roKube
+)
+
+// classNames are the rule patterns that name a class.
+var classNames = map[string]roClass{"@readonly": roHost, "@kubernetes-readonly": roKube}
+
+// roCtx is what a judgement knows beyond the words.
+type roCtx struct {
+	// rechecked: the runner's interpreter calls this command, so its
+	// run-time words are checked again with their values (and a
+	// relative path after `cd` is resolved then).
+	rechecked bool
+	movesDir  bool   // the script changes directory before it may run
+	dir       string // the working directory, at run time
+	workspace string // the workspace root, from the policy's options
+}
+
+// judgement is one command's read-only verdict: why is "" when it is.
+type judgement struct {
+	x     *roCtx
+	class roClass
+	name  string // the program's base name
+	why   string
+}
+
+// no records the first reason the command is not read-only.
+func (j *judgement) no(format string, a ...any) {
+	if j.why == "" {
+		j.why = fmt.Sprintf(format, a...)
+	}
+}
+
+// readOnly judges words (a simple command, or `> PATH` for a write) for
+// class: "" when read-only, else why not.
+func readOnly(x *roCtx, class roClass, words []word) string {
+	j := &judgement{x: x, class: class}
+	n := 0
+	for n < len(words) && words[n].known && isAssignment(words[n].text) {
+		name, _, _ := strings.Cut(words[n].text, "=")
+		if IsSteeringVariable(strings.TrimSuffix(name, "+")) {
+			return fmt.Sprintf("setting %s steers what programs run, read or reach", name)
+		}
+		n++
+	}
+	words = words[n:]
+	if len(words) == 0 {
+		return "" // assignments only
+	}
+	if !words[0].known {
+		return "the program is named only at run time"
+	}
+	if words[0].text == ">" && len(words) == 2 {
+		j.write(words[1])
+		return j.why
+	}
+	j.name = baseName(words[0].text)
+	if strings.Contains(words[0].text, "/") && !systemProgram(words[0].text) {
+		return fmt.Sprintf("%s is not a system program (only programs in /usr/bin, /bin, /usr/sbin, /sbin or /usr/local/bin are known)", words[0].text)
+	}
+	judge := roJudge(j.name)
+	if judge == nil {
+		return fmt.Sprintf("%s is not a program the read-only presets know", j.name)
+	}
+	judge(j, words[1:])
+	return j.why
+}
+
+// systemProgram reports a program path in a system directory, which is
+// the program its base name names.
+func systemProgram(p string) bool {
+	switch path.Dir(path.Clean(p)) {
+	case "/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/local/sbin":
+		return true
+	}
+	return false
+}
+
+// roJudge finds a program's knowledge: its judge function, or its table.
+func roJudge(name string) func(*judgement, []word) {
+	if f, ok := roFuncs()[name]; ok {
+		return f
+	}
+	if p, ok := roTable[name]; ok {
+		return p.judge
+	}
+	return nil
+}
+
+// roFuncs are the programs whose read-only use a table cannot say.
+func roFuncs() map[string]func(*judgement, []word) {
+	return map[string]func(*judgement, []word){
+		"kubectl": kubectlReadOnly, "oc": kubectlReadOnly,
+		"helm": helmReadOnly,
+		"ip":   ipReadOnly,
+		"aws":  cloudReadOnly, "gcloud": cloudReadOnly, "az": cloudReadOnly,
+		"export": declReadOnly, "declare": declReadOnly, "typeset": declReadOnly, "local": declReadOnly, "readonly": declReadOnly,
+		"firewall-cmd": firewallReadOnly,
+	}
+}
+
+// write judges `> PATH`: read-only use writes only inside the workspace.
+func (j *judgement) write(w word) {
+	if !w.known {
+		if !j.x.rechecked || !w.late {
+			j.no("writes a file named only at run time")
+		}
+		return
+	}
+	p := w.text
+	if p == "/dev/null" || p == "/dev/stdout" || p == "/dev/stderr" {
+		return
+	}
+	if !path.IsAbs(p) {
+		switch {
+		case j.x.dir != "":
+			p = path.Join(j.x.dir, p)
+		case j.x.movesDir && !j.x.rechecked:
+			j.no("writes %s after the script changes directory", w.src)
+			return
+		case j.x.movesDir:
+			return // resolved and checked at run time
+		default:
+			if c := path.Clean(p); c == ".." || strings.HasPrefix(c, "../") {
+				j.no("writes %s, outside the workspace", w.src)
+			}
+			return
+		}
+	}
+	if j.x.workspace == "" || !within(path.Clean(p), j.x.workspace) {
+		j.no("writes %s, outside the workspace", w.src)
+	}
+}
+
+// within reports p at or below dir (both clean).
+func within(p, dir string) bool {
+	dir = path.Clean(dir)
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// read judges a file the program reads and shows: no secret.
+func (j *judgement) read(w word) {
+	j.readAs(w, false)
+}
+
+// readTree judges a directory the program reads recursively: no secret
+// inside it.
+func (j *judgement) readTree(w word) {
+	j.readAs(w, true)
+}
+
+func (j *judgement) readAs(w word, tree bool) {
+	if !w.known {
+		if !j.x.rechecked || !w.late {
+			j.no("reads a file named only at run time (%s), which may be a secret", w.src)
+		}
+		return
+	}
+	p := w.text
+	if p == "-" || p == "" {
+		return
+	}
+	if !path.IsAbs(p) {
+		switch {
+		case j.x.dir != "":
+			p = path.Join(j.x.dir, p)
+		case j.x.movesDir && !j.x.rechecked:
+			j.no("reads %s after the script changes directory, which may be a secret", w.src)
+			return
+		}
+	}
+	p = cleanPath(knownWord(p)).text
+	if what := secretPath(p); what != "" {
+		j.no("reads %s, %s", w.src, what)
+		return
+	}
+	if tree {
+		if what := secretBelow(p); what != "" {
+			j.no("reads everything below %s, which holds %s", w.src, what)
+		}
+	}
+}
+
+// hasWord reports whether words hold s.
+func hasWord(ws []word, s string) bool {
+	return slices.ContainsFunc(ws, func(w word) bool { return w.known && w.text == s })
+}
