@@ -61,7 +61,6 @@ func FuzzTemplateAgreesWithGlob(f *testing.F) {
 	})
 }
 
-
 // TestTemplateSoundness: whenever a template is allowed, every concrete
 // value drawn for its run-time parts is allowed too; whenever a concrete
 // value is denied, the template is denied.

@@ -18,11 +18,11 @@ type roProgram struct {
 	// permute); pflag: a Go program, long options spelled in full;
 	// singleDash: long options with one dash (openssl).
 	posix, pflag, singleDash bool
-	opts         string // options that keep it read-only
-	reads        string // options whose value is a file it reads and shows
-	writes       string // options whose value is a file it writes (the workspace only)
-	never        string // options with which it runs until stopped
-	bound        string // the bounded form to use instead, for never and needs
+	opts                     string // options that keep it read-only
+	reads                    string // options whose value is a file it reads and shows
+	writes                   string // options whose value is a file it writes (the workspace only)
+	never                    string // options with which it runs until stopped
+	bound                    string // the bounded form to use instead, for never and needs
 	// needs: one of these options must be given for it to end by itself.
 	needs string
 	// refuse: options that are not read-only use, and why.
