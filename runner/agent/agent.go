@@ -87,7 +87,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redaction: %w", err)
 	}
-	bashPolicy, err := cfg.Permission.EffectiveBash().PolicyWith(permission.Options{Workspace: cfg.WorkspaceRoot})
+	bashPolicy, err := cfg.Permission.EffectiveBash().PolicyWith(permission.Options{Workspace: cfg.WorkspaceRoot, Resolve: sandbox.RealPath})
 	if err != nil {
 		return nil, err
 	}

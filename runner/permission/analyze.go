@@ -67,13 +67,41 @@ func (p *Policy) CheckParsed(ctx context.Context, f *syntax.File, command string
 // CheckArgs decides one simple command known at run time: the words the
 // interpreter is about to call, and what any wrapper among them runs.
 func (p *Policy) CheckArgs(ctx context.Context, args []string) Verdict {
+	return p.CheckArgsIn(ctx, "", args)
+}
+
+// CheckArgsIn is CheckArgs for a command run in dir: read-only use
+// resolves relative paths (and links, with Options.Resolve) from there.
+func (p *Policy) CheckArgsIn(ctx context.Context, dir string, args []string) Verdict {
 	a := p.analyzer(ctx, "")
+	a.dir = dir
 	words := make([]word, len(args))
 	for i, s := range args {
 		words[i] = knownWord(s)
 	}
 	a.command(words, 0)
 	return a.verdict()
+}
+
+// CheckRead decides a file the runner's interpreter opens for reading
+// (`< PATH`, `$(< PATH)`): under a read-only class, no secret.
+func (p *Policy) CheckRead(path string) Decision {
+	d := Decision{Command: "< " + path, Allowed: true}
+	if !p.classes {
+		return d
+	}
+	if why := p.readWhy(&roCtx{workspace: p.workspace}, knownWord(path)); why != "" {
+		d.Allowed, d.Reason = false, why
+	}
+	return d
+}
+
+// readWhy judges a file read for the class rules ("" when no secret).
+func (p *Policy) readWhy(x *roCtx, w word) string {
+	x.resolve = p.resolve
+	j := &judgement{x: x}
+	j.read(w)
+	return j.why
 }
 
 // CheckWrite decides a file the program opens for writing, checked as the
@@ -126,7 +154,12 @@ func (a *analyzer) spend(words int) bool {
 
 // decide decides a command where the analyser is.
 func (a *analyzer) decide(words []word) Decision {
-	return a.p.decide(words, &roCtx{rechecked: a.outside == 0, movesDir: a.movesDir, dir: a.dir})
+	return a.p.decide(words, a.roCtx())
+}
+
+// roCtx is where the analyser is, for read-only judgements.
+func (a *analyzer) roCtx() *roCtx {
+	return &roCtx{rechecked: a.outside == 0, movesDir: a.movesDir, dir: a.dir, resolve: a.p.resolve}
 }
 
 // add records a decision.
@@ -193,7 +226,7 @@ func mayBePipeName(w word) bool {
 // below any directory.
 func (a *analyzer) write(path word, _ int) {
 	path = cleanPath(path)
-	if path.known && path.text == "/dev/null" {
+	if path.known && isStandardStream(path.text) {
 		return
 	}
 	a.add(a.decide([]word{knownWord(">"), path}))
@@ -499,6 +532,9 @@ func validName(s string) bool {
 }
 
 func (a *analyzer) redirect(r *syntax.Redirect) {
+	if r.Op == syntax.RdrIn || r.Op == syntax.RdrInOut {
+		a.readRedirect(r)
+	}
 	switch r.Op {
 	case syntax.RdrOut, syntax.AppOut, syntax.RdrInOut, syntax.RdrClob, syntax.RdrAll, syntax.AppAll:
 	case syntax.DplOut:
@@ -516,6 +552,30 @@ func (a *analyzer) redirect(r *syntax.Redirect) {
 	if a.p.guardFifos && mayBePipeName(cleanPath(target[0])) {
 		a.add(Decision{Command: "> " + target[0].src, Reason: "the interpreter opens its own $TMPDIR/" + interpFifo + "* pipes without the write check, so a redirection that may land on one is denied"})
 	}
+}
+
+// readRedirect: under a read-only class, `< PATH` reads no secret.
+func (a *analyzer) readRedirect(r *syntax.Redirect) {
+	if !a.p.classes {
+		return
+	}
+	src := a.evalWord(r.Word)
+	if len(src) != 1 {
+		src = []word{unknownWord(a.text(r.Word, r.Word))}
+	}
+	if why := a.p.readWhy(a.roCtx(), src[0]); why != "" {
+		a.add(Decision{Command: "< " + src[0].src, Reason: why})
+	}
+}
+
+// isStandardStream names a file that is no file: writing it writes the
+// writer's own output.
+func isStandardStream(p string) bool {
+	switch p {
+	case "/dev/null", "/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2":
+		return true
+	}
+	return false
 }
 
 func isDigits(s string) bool {

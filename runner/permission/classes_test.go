@@ -15,7 +15,7 @@ var diagnostic = rules("*", "deny",
 	"scp *", "allow", "rsync *", "allow", "tcpdump *", "allow", "nc *", "allow", "socat *", "allow", "docker *", "allow",
 	"mysql *", "allow", "psql *", "allow", "sqlite3 *", "allow", "journalctl *", "allow", "systemctl status *", "allow",
 	"zip *", "allow", "unzip *", "allow", "timeout *", "allow", "xargs *", "allow", "env *", "allow", "nice *", "allow",
-	"echo *", "allow", "python3 *", "allow", "jq *", "allow", "cp *", "allow",
+	"echo *", "allow", "python3 *", "allow", "jq *", "allow", "cp *", "allow", "uniq *", "allow", "> out.txt", "allow",
 )
 
 // classCase is a command a policy must deny, and its benign twin that the
@@ -727,5 +727,24 @@ func TestAssignmentsRunNothing(t *testing.T) {
 	checkClass(t, "assignments", trustPlus, []classCase{
 		{"X=/usr/bin/rm; $X -rf /tmp/x", "X=/usr/bin/rm"},
 		{"KUBECONFIG=/ws/k rm x", "KUBECONFIG=/ws/k kubectl get pods"},
+	})
+}
+
+// awk and sed programs are read by their own grammar: strings, regular
+// expressions (not divisions), comments, print redirections outside
+// parentheses, sed labels as GNU sed ends them.
+func TestProgramLanguagesAreParsed(t *testing.T) {
+	checkClass(t, "awk and sed", diagnostic, []classCase{
+		{`awk '{ x = 4 / 2; system("id"); y = x / 2 }'`, `awk '{ x = 4 / 2; y = x / 2; print y }'`},
+		{`awk '$1 / 2 > 1 { system("id") }'`, `awk '$1 / 2 > 1 { print }'`},
+		{`awk '/"/ { system("id") } # "'`, `awk '/"/ { print } # "'`},
+		{`awk '{ print "a;b" > "/etc/x" }'`, `awk '{ print "a;b" > "out.txt" }'`},
+		{`awk '{ print > "/etc/x"; print 1 }'`, `awk '{ print ($2 >= 80) }'`},
+		{`awk '{ printf("%s", $1) > "/etc/x" }'`, `awk '{ print "x > y" }'`},
+		{`awk '{ print > $2 }'`, `awk '{ print > "/dev/stderr" }'`},
+		{`sed -n ':a;e id'`, `sed -n ':a;N;ba'`},
+		{`sed -n 't x e id'`, `sed -n 't x'`},
+		{`sed 'b end e id'`, `sed 'b end'`},
+		{`uniq -c a /etc/x`, `uniq -c`},
 	})
 }

@@ -193,8 +193,8 @@ func wgetCall(c *call) {
 		switch o.name {
 		case "-P", "--directory-prefix":
 			dir = o.value
-		case "-O", "--output-document":
-			return // the one output file is checked as a write
+		case "-O", "--output-document", "--spider":
+			return // the one output file is checked as a write; a spider writes none
 		}
 	}
 	if len(p.operands) > 0 {

@@ -23,12 +23,10 @@ var awkOpts = optTable{permute: true, opts: []opt{
 var (
 	awkSystem   = regexp.MustCompile(`\bsystem\s*\(`)
 	awkPipe     = regexp.MustCompile(`\|`)
-	awkPrintTo  = regexp.MustCompile(`\bprintf?\b[^;{}\n]*?[^><=!]>>?\s*("[^"]*"|[^"\s;}]+)`)
 	awkSpecials = regexp.MustCompile(`@load|@include|"/inet[46]?/|\bPROCINFO\b`)
 	// awkIndirect is gawk's indirect call `@name(…)`, which reaches
 	// built-ins such as system() too.
 	awkIndirect = regexp.MustCompile(`@\s*[A-Za-z_]\w*\s*\(`)
-	awkRegexps  = regexp.MustCompile(`(^|[(,~!&|{;\s])/([^/\\\n]|\\.)*/`)
 )
 
 // awkCall: the program is -e's values or the first operand. system(),
@@ -51,7 +49,8 @@ func awkCall(c *call) {
 			c.needs(prog.src, "the awk program is known only at run time")
 			continue
 		}
-		text := strings.ReplaceAll(stripAwkStrings(prog.text), "||", "  ")
+		stripped := stripAwkStrings(prog.text)
+		text := strings.ReplaceAll(stripped, "||", "  ")
 		switch {
 		case awkSystem.MatchString(text):
 			c.needs("system(", "runs a command through system()")
@@ -62,38 +61,129 @@ func awkCall(c *call) {
 		case awkSpecials.MatchString(prog.text):
 			c.needs("@", "loads code or opens a network connection")
 		}
-		for _, m := range awkPrintTo.FindAllStringSubmatch(prog.text, -1) {
-			if target := m[1]; strings.HasPrefix(target, `"`) {
-				c.write(knownWord(strings.Trim(target, `"`)))
-			} else {
-				c.needs(">", "writes a file named at run time")
-			}
+		targets, dynamic := awkOutputs(prog.text, stripped)
+		for _, target := range targets {
+			c.write(knownWord(target))
+		}
+		if dynamic {
+			c.needs(">", "writes a file named at run time")
 		}
 	}
 }
 
-// stripAwkStrings blanks string literals, so a `|` in "a|b" is not a pipe.
+// stripAwkStrings blanks what is not code in an awk program, keeping
+// its length: the insides of strings, regular expressions and comments,
+// so that a `|` in "a|b" or /a|b/ is not a pipe and a quote in a comment
+// starts no string. A `/` starts a regular expression only where awk
+// expects an operand; after an operand (`x / 2`, `$1 / 2`, `) / 2`) it
+// divides. Reading a division as a regular expression would hide code;
+// the converse only shows more.
 func stripAwkStrings(s string) string {
 	b := []byte(s)
-	in := false
-	for i := 0; i < len(b); i++ {
-		switch {
-		case in && b[i] == '\\':
-			b[i] = ' '
-			if i+1 < len(b) {
-				i++
-				b[i] = ' '
+	blank := func(from, to int) {
+		for k := from; k < to && k < len(b); k++ {
+			if b[k] != '\n' {
+				b[k] = ' '
 			}
-		case b[i] == '"':
-			in = !in
-		case in:
-			b[i] = ' '
 		}
 	}
-	// regular expression literals may hold `|` too: /a|b/
-	return awkRegexps.ReplaceAllStringFunc(string(b), func(m string) string {
-		return m[:1] + strings.Repeat(" ", len(m)-1)
-	})
+	prev := byte(0) // the last code character, 0 at the start
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '"':
+			j := i + 1
+			for j < len(b) && b[j] != '"' {
+				if b[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			blank(i+1, j)
+			i, prev = j, '"'
+		case c == '#':
+			j := i
+			for j < len(b) && b[j] != '\n' {
+				j++
+			}
+			blank(i, j)
+			i = j - 1
+		case c == '/' && strings.IndexByte("\x00(,~!&|{};\n=<>+-*%^?:[", prev) >= 0:
+			j, class := i+1, false
+			for j < len(b) && b[j] != '\n' && (class || b[j] != '/') {
+				switch {
+				case b[j] == '\\':
+					j++
+				case b[j] == '[':
+					class = true
+				case b[j] == ']':
+					class = false
+				}
+				j++
+			}
+			blank(i+1, j)
+			i, prev = j, '/'
+		case c == ' ' || c == '\t':
+		default:
+			prev = c
+		}
+	}
+	return string(b)
+}
+
+// awkOutputs finds the files print and printf write (`print > "f"`,
+// `printf … >> "f"`): a `>` outside parentheses in a print statement
+// (`print ($2 >= 80)` compares). dynamic: a target named by an
+// expression.
+func awkOutputs(prog, stripped string) (targets []string, dynamic bool) {
+	for i := 0; i < len(stripped); i++ {
+		if !strings.HasPrefix(stripped[i:], "print") || i > 0 && isAwkName(stripped[i-1]) {
+			continue
+		}
+		j := i + len("print")
+		if strings.HasPrefix(stripped[j:], "f") {
+			j++
+		}
+		if j < len(stripped) && isAwkName(stripped[j]) {
+			continue // printx, a name
+		}
+		depth := 0
+		for ; j < len(stripped) && strings.IndexByte(";}\n", stripped[j]) < 0; j++ {
+			switch c := stripped[j]; {
+			case c == '(':
+				depth++
+			case c == ')':
+				depth--
+			case c == '>' && depth <= 0 && !strings.HasPrefix(stripped[j:], ">="):
+				k := j + 1
+				if k < len(stripped) && stripped[k] == '>' {
+					k++
+				}
+				for k < len(stripped) && (stripped[k] == ' ' || stripped[k] == '\t') {
+					k++
+				}
+				if k < len(prog) && prog[k] == '"' {
+					end := strings.IndexByte(prog[k+1:], '"')
+					if end < 0 {
+						return targets, true
+					}
+					targets = append(targets, prog[k+1:k+1+end])
+				} else {
+					dynamic = true
+				}
+				for j < len(stripped) && strings.IndexByte(";}\n", stripped[j]) < 0 {
+					j++ // one target per statement: go on after it
+				}
+				j--
+			}
+		}
+		i = min(j, len(stripped))
+	}
+	return targets, dynamic
+}
+
+func isAwkName(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // sed -------------------------------------------------------------------

@@ -131,6 +131,11 @@ func (c *call) kubectlWord(args []word, i int) {
 		return
 	}
 	t := w.text
+	if strings.Contains(t, "--kuberc") && !strings.HasPrefix(t, "--kuberc") {
+		// kubectl looks for its preferences flag inside any word
+		// (`pods a--kuberc=/dev/stdin`), before its flag parser runs.
+		c.needs("--kuberc", "kubectl reads preferences (aliases, default flags) from the --kuberc inside "+w.src)
+	}
 	if format := kubectlFileFormat(t); format != "" {
 		c.needs("-o "+format, "kubectl -o "+format+" prints a local file through the template it reads from it (a service-account token, say)")
 	}

@@ -71,12 +71,17 @@ type Policy struct {
 	// classes: some rule is a class pattern.
 	classes   bool
 	workspace string
+	resolve   func(string) string
 }
 
 // Options are what a policy knows of the runner it serves.
 type Options struct {
 	// Workspace is the workspace root: read-only use may write below it.
 	Workspace string
+	// Resolve gives, at run time, the file a path reaches through
+	// symbolic links ("" when it cannot tell), so that read-only use
+	// reads no secret through a link. The policy does no I/O itself.
+	Resolve func(path string) string
 }
 
 // Compile checks and compiles rules once.
@@ -84,7 +89,7 @@ func Compile(rules []Rule) (*Policy, error) { return CompileWith(rules, Options{
 
 // CompileWith compiles rules for a runner with these options.
 func CompileWith(rules []Rule, o Options) (*Policy, error) {
-	p := &Policy{rules: make([]compiled, 0, len(rules)), byFirst: map[string][]int{}, workspace: o.Workspace}
+	p := &Policy{rules: make([]compiled, 0, len(rules)), byFirst: map[string][]int{}, workspace: o.Workspace, resolve: o.Resolve}
 	var errs []error
 	for i, r := range rules {
 		if !r.Action.Valid() {

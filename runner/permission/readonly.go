@@ -43,6 +43,7 @@ type roCtx struct {
 	movesDir  bool   // the script changes directory before it may run
 	dir       string // the working directory, at run time
 	workspace string // the workspace root, from the policy's options
+	resolve   func(string) string
 }
 
 // judgement is one command's read-only verdict: why is "" when it is.
@@ -131,7 +132,7 @@ func roFuncs() map[string]func(*judgement, []word) {
 // write judges `> PATH`: read-only use writes only inside the workspace.
 func (j *judgement) write(w word) {
 	if !w.known {
-		if !j.x.rechecked || !w.late {
+		if !j.later(w) {
 			j.no("writes a file named only at run time")
 		}
 		return
@@ -161,6 +162,10 @@ func (j *judgement) write(w word) {
 	}
 }
 
+// later reports a run-time word the interpreter checks again, with its
+// value, before the command runs: it may be judged then.
+func (j *judgement) later(w word) bool { return !w.known && w.late && j.x.rechecked }
+
 // within reports p at or below dir (both clean).
 func within(p, dir string) bool {
 	dir = path.Clean(dir)
@@ -180,7 +185,7 @@ func (j *judgement) readTree(w word) {
 
 func (j *judgement) readAs(w word, tree bool) {
 	if !w.known {
-		if !j.x.rechecked || !w.late {
+		if !j.later(w) {
 			j.no("reads a file named only at run time (%s), which may be a secret", w.src)
 		}
 		return
@@ -202,6 +207,14 @@ func (j *judgement) readAs(w word, tree bool) {
 	if what := secretPath(p); what != "" {
 		j.no("reads %s, %s", w.src, what)
 		return
+	}
+	if j.x.dir != "" && j.x.resolve != nil {
+		if real := j.x.resolve(p); real != "" && real != p {
+			if what := secretPath(real); what != "" {
+				j.no("reads %s, a link to %s", w.src, what)
+				return
+			}
+		}
 	}
 	if tree {
 		if what := secretBelow(p); what != "" {

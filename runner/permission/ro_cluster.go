@@ -71,7 +71,15 @@ func kubectlVerbs() []roVerb {
 var kubectlSpec = use(roProgram{class: roKube, pflag: true, opts: kubectlGlobals, verbs: kubectlVerbs()})
 
 // kubectlReadOnly judges kubectl and oc by kubectlSpec.
-func kubectlReadOnly(j *judgement, args []word) { kubectlSpec.judge(j, args) }
+func kubectlReadOnly(j *judgement, args []word) {
+	for _, w := range args {
+		if w.known && strings.Contains(w.text, "--kuberc") {
+			j.no("%s reads preferences from the --kuberc in %s", j.name, w.src)
+			return
+		}
+	}
+	kubectlSpec.judge(j, args)
+}
 
 // kubectlGetSecrets: get may list Secrets by name, never print their
 // data: no -o other than name and wide, no template, no --raw path to
@@ -80,7 +88,7 @@ func kubectlReadOnly(j *judgement, args []word) { kubectlSpec.judge(j, args) }
 func kubectlGetSecrets(j *judgement, p parsedArgs, operands []word) {
 	for _, raw := range p.values("--raw") {
 		if !raw.known {
-			if !j.x.rechecked || !raw.late {
+			if !j.later(raw) {
 				j.no("kubectl get --raw path known only at run time may reach Secrets")
 			}
 			continue
@@ -115,7 +123,7 @@ func kubectlGetSecrets(j *judgement, p parsedArgs, operands []word) {
 	for _, kind := range kubectlKinds(operands) {
 		switch {
 		case !kind.known:
-			if !j.x.rechecked || !kind.late {
+			if !j.later(kind) {
 				j.no("kubectl get of a kind named only at run time, with -o, may print Secret data")
 			}
 		case kind.text == "secret" || kind.text == "secrets" || kind.text == "all":
@@ -226,7 +234,7 @@ func declReadOnly(j *judgement, args []word) {
 		}
 		switch {
 		case !w.known:
-			if !j.x.rechecked || !w.late {
+			if !j.later(w) {
 				j.no("%s of a name known only at run time", j.name)
 			}
 		case strings.HasPrefix(w.text, "-") || strings.HasPrefix(w.text, "+"):
@@ -319,7 +327,7 @@ func cloudReadOnly(j *judgement, args []word) {
 // `backend-services`) from an operand such as a resource name.
 func isCommandWord(s string) bool {
 	for _, r := range s {
-		if (r < 'a' || r > 'z') && r != '-' {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
 			return false
 		}
 	}

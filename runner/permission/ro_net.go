@@ -79,7 +79,7 @@ func curlReadOnly(j *judgement, p parsedArgs, operands []word) {
 		}
 	}
 	for _, h := range p.values("-H", "--header", "-w", "--write-out") {
-		if !h.known && j.x.rechecked && h.late && !strings.HasPrefix(h.src, "@") && !strings.HasPrefix(h.src, `"@`) {
+		if !h.known && j.later(h) && !strings.HasPrefix(h.src, "@") && !strings.HasPrefix(h.src, `"@`) {
 			continue // checked again with its value
 		}
 		if !h.known || strings.HasPrefix(h.text, "@") || strings.Contains(h.text, "%output{") {
@@ -115,7 +115,7 @@ func wgetReadOnly(j *judgement, p parsedArgs, operands []word) {
 // fetches judges a URL an HTTP client fetches.
 func (j *judgement) fetches(w word) {
 	if !w.known {
-		if !j.x.rechecked || !w.late {
+		if !j.later(w) {
 			j.no("fetches a URL known only at run time (%s)", w.src)
 		}
 		return
@@ -146,7 +146,7 @@ func (j *judgement) fetches(w word) {
 func connectTarget(j *judgement, p parsedArgs, _ []word) {
 	for _, c := range p.values("-connect") {
 		if !c.known {
-			if !j.x.rechecked || !c.late {
+			if !j.later(c) {
 				j.no("connects to an address known only at run time")
 			}
 			continue

@@ -15,7 +15,6 @@ import (
 var secretDirs = []struct{ dir, what string }{
 	{"/var/run/secrets", "the pod's service-account token and mounted secrets"},
 	{"/run/secrets", "the pod's service-account token and mounted secrets"},
-	{"/etc/kubernetes/pki", "the cluster's private keys"},
 	{"/var/lib/kubelet/pki", "the kubelet's private keys"},
 	{"/var/lib/etcd", "etcd's data, every Secret of the cluster included"},
 	{"/etc/ssl/private", "private keys"},
@@ -106,6 +105,9 @@ func secretBelow(dir string) string {
 		if within(path.Dir(f.pattern), dir) || strings.HasPrefix(f.pattern, dir+"/") {
 			return f.what
 		}
+	}
+	if within("/etc/kubernetes/pki", dir) {
+		return "the cluster's private keys"
 	}
 	if dir == "/" || within("/root", dir) || within("/home", dir) {
 		return "home directories, with their credentials"

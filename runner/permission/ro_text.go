@@ -52,6 +52,8 @@ func addText(add roAdd) {
 		refuse: map[string]string{"-e --edit": "edits files", "-s --shell -i --login": "starts a shell that reads commands the check cannot see"}})
 	add("xargs", roProgram{posix: true, opts: "-0 --null -d= --delimiter= -n= --max-args= -L= --max-lines= -l[=] -I= -i[=] --replace[=] -r --no-run-if-empty -t --verbose -P= --max-procs= -s= --max-chars= -x --exit -E= -e[=] --eof[=]",
 		reads: "-a= --arg-file=", operands: opsText, refuse: map[string]string{"-p --interactive -o --open-tty": "reads answers from the terminal"}})
+	add("tee", roProgram{opts: "-a --append -i --ignore-interrupts -p --output-error[=]", operands: opsText}) // its files: the tee gadget checks them as writes
+	add("bash sh dash", roProgram{posix: true, opts: "-c -e -u -x -v -f -n -E -o= --noprofile --norc --posix", operands: opsText, then: shellScript})
 	add("env printenv", roProgram{posix: true, opts: "-0 --null -i --ignore-environment -u= --unset= -v --debug", operands: opsText, then: envAssignments})
 
 	// Text tools.
@@ -121,6 +123,14 @@ func addText(add roAdd) {
 	add("zcat gzcat bzcat xzcat zstdcat", files)
 	add("date", roProgram{reads: "-f= --file=", opts: "-d= --date= -I[=] --iso-8601[=] -R --rfc-email --rfc-3339= -r= --reference= -u --utc --universal --debug",
 		refuse: map[string]string{"-s= --set=": "sets the clock"}, operands: opsText, then: dateOperand})
+}
+
+// shellScript: `bash -c SCRIPT`, whose commands are checked as commands
+// (shells.go); without -c a shell reads a script the check does not see.
+func shellScript(j *judgement, p parsedArgs, _ []word) {
+	if !givenAny(p, "-c") {
+		j.no("%s without -c runs a script the check does not read; give the commands with -c", j.name)
+	}
 }
 
 // printfName: `printf -v NAME` assigns a plain variable; a subscript

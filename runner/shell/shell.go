@@ -488,7 +488,7 @@ func (s *Shell) show(cmd string) string {
 // builtin at once: a builtin never opens its arguments (but source).
 func (s *Shell) callHandler(tr *taskRun) interp.CallHandlerFunc {
 	return func(ctx context.Context, args []string) ([]string, error) {
-		v := s.o.Policy.CheckArgs(ctx, args)
+		v := s.o.Policy.CheckArgsIn(ctx, interp.HandlerCtx(ctx).Dir, args)
 		s.logDecisions(ctx, v.Decisions, "runtime")
 		if !v.Allowed {
 			return nil, v.Err
@@ -563,6 +563,13 @@ func (s *Shell) openHandler(task sandbox.Task) interp.OpenHandlerFunc {
 			abs = filepath.Join(interp.HandlerCtx(ctx).Dir, abs)
 		}
 		write := flag&(os.O_WRONLY|os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_TRUNC) != 0
+		if !write {
+			for _, p := range []string{abs, sandbox.RealPath(abs)} {
+				if d := s.o.Policy.CheckRead(p); p != "" && !d.Allowed {
+					return nil, d.Err()
+				}
+			}
+		}
 		if write {
 			paths := []string{path, abs}
 			if real := sandbox.RealPath(abs); real != "" && real != abs {
@@ -642,7 +649,7 @@ func (s *Shell) execHandler(tr *taskRun) interp.ExecHandlerFunc {
 			return context.Canceled // the task has ended
 		}
 		defer tr.done()
-		v := s.o.Policy.CheckArgs(ctx, args)
+		v := s.o.Policy.CheckArgsIn(ctx, interp.HandlerCtx(ctx).Dir, args)
 		if !v.Allowed {
 			return v.Err
 		}
