@@ -382,9 +382,9 @@ func TestEveryFileReaderRefusesSecrets(t *testing.T) {
 func TestReadOnlyDenialsTeach(t *testing.T) {
 	p := compileWorkspace(t, kubeReadOnly)
 	for cmd, want := range map[string]string{
-		"kubectl delete pod x":           "read-only subcommands: get, describe, logs",
-		"kubectl get secret x -o yaml":   "list Secrets without -o",
-		"cat /var/run/secrets/x":         "service-account token",
+		"kubectl delete pod x":            "read-only subcommands: get, describe, logs",
+		"kubectl get secret x -o yaml":    "list Secrets without -o",
+		"cat /var/run/secrets/x":          "service-account token",
 		"kubectl get pods --kubeconfig=x": "--kubeconfig",
 	} {
 		v := p.Check(cmd)
