@@ -725,17 +725,25 @@ func hasExpansion(w *syntax.Word) bool {
 
 // hasGlob reports unquoted, unescaped glob characters.
 func hasGlob(w *syntax.Word) bool {
+	var lits []string
 	for _, p := range w.Parts {
-		lit, ok := p.(*syntax.Lit)
-		if !ok {
-			continue
+		if lit, ok := p.(*syntax.Lit); ok {
+			lits = append(lits, lit.Value)
 		}
-		for i := 0; i < len(lit.Value); i++ {
-			switch lit.Value[i] {
+	}
+	for n, v := range lits {
+		for i := 0; i < len(v); i++ {
+			switch v[i] {
 			case '\\':
 				i++
-			case '*', '?', '[':
+			case '*', '?':
 				return true
+			case '[':
+				// A bracket expression needs its `]`: `[` alone (the
+				// test command) is a plain word.
+				if strings.Contains(v[i+1:]+strings.Join(lits[n+1:], ""), "]") {
+					return true
+				}
 			}
 		}
 	}

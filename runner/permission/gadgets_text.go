@@ -111,12 +111,12 @@ func stripAwkStrings(s string) string {
 		case c == '/' && strings.IndexByte("\x00(,~!&|{};\n=<>+-*%^?:[", prev) >= 0:
 			j, class := i+1, false
 			for j < len(b) && b[j] != '\n' && (class || b[j] != '/') {
-				switch {
-				case b[j] == '\\':
+				switch b[j] {
+				case '\\':
 					j++
-				case b[j] == '[':
+				case '[':
 					class = true
-				case b[j] == ']':
+				case ']':
 					class = false
 				}
 				j++

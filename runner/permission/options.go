@@ -161,7 +161,7 @@ func (t *optTable) parse(program string, args []word) (parsedArgs, error) {
 	for i = 0; i < len(args); i++ {
 		w := args[i]
 		if !w.known {
-			if t.strict && !(t.lateOperands && w.late) {
+			if t.strict && (!t.lateOperands || !w.late) {
 				if !t.permute && !couldBeOption(w) {
 					out.rest = args[i:]
 					out.operands = append(out.operands, args[i:]...)

@@ -3,7 +3,6 @@ package permission
 import (
 	"fmt"
 	"path"
-	"slices"
 	"strings"
 )
 
@@ -221,9 +220,4 @@ func (j *judgement) readAs(w word, tree bool) {
 			j.no("reads everything below %s, which holds %s", w.src, what)
 		}
 	}
-}
-
-// hasWord reports whether words hold s.
-func hasWord(ws []word, s string) bool {
-	return slices.ContainsFunc(ws, func(w word) bool { return w.known && w.text == s })
 }

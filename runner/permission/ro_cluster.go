@@ -260,10 +260,10 @@ func declReadOnly(j *judgement, args []word) {
 func assignedName(w word) (string, bool) {
 	t := template([]word{w})
 	for i, r := range t {
-		switch {
-		case r == '=':
+		switch r {
+		case '=':
 			return string(t[:i]), isName(strings.TrimSuffix(string(t[:i]), "+"))
-		case r == anyTok:
+		case anyTok:
 			return "", false
 		}
 	}
@@ -286,7 +286,8 @@ func cloudReadOnly(j *judgement, args []word) {
 			return
 		}
 		if strings.HasPrefix(w.text, "-") {
-			if !strings.Contains(w.text, "=") && i+1 < len(args) && !(args[i+1].known && strings.HasPrefix(args[i+1].text, "-")) && len(path) == 0 {
+			next := i + 1
+			if !strings.Contains(w.text, "=") && next < len(args) && (!args[next].known || !strings.HasPrefix(args[next].text, "-")) && len(path) == 0 {
 				i++ // a global option's value before the command
 			}
 			if name := strings.SplitN(w.text, "=", 2)[0]; cloudRefused[name] != "" {

@@ -35,7 +35,7 @@ func addNet(add roAdd) {
 	add("iptables-save ip6tables-save", roProgram{opts: "-t= --table= -c --counters", operands: opsNone})
 	add("nft", roProgram{posix: true, opts: "-a --handle -n --numeric -s --stateless -j --json -N -S --service -y --numeric-priority -t --terse",
 		verbs: []roVerb{{"list", use(roProgram{operands: opsText})}}})
-	add("curl", roProgram{opts: "-s --silent -S --show-error -f --fail --fail-with-body -k --insecure -v --verbose -i --include -I --head -L --location " +
+	add("curl", roProgram{opts: "-d= --data= --data-binary= --data-raw= --data-ascii= --data-urlencode= -s --silent -S --show-error -f --fail --fail-with-body -k --insecure -v --verbose -i --include -I --head -L --location " +
 		"-m= --max-time= --connect-timeout= -H= --header= -X= --request= -A= --user-agent= -e= --referer= --resolve= --connect-to= --compressed " +
 		"-4 --ipv4 -6 --ipv6 --http1.0 --http1.1 --http2 --http3 -u= --user= --cacert= --capath= -E= --cert= --key= --cert-type= --key-type= " +
 		"--retry= --retry-delay= --retry-max-time= --retry-all-errors -N --no-buffer -w= --write-out= -G --get --url= --unix-socket= --abstract-unix-socket= " +
@@ -44,7 +44,7 @@ func addNet(add roAdd) {
 		"--ssl-no-revoke --trace-time --raw --interface= --dns-servers= --local-port= -r= --range= -z= --time-cond= --limit-rate= --speed-limit= -y= -Y= --speed-time=",
 		writes: "-o= --output=",
 		refuse: map[string]string{
-			"-d= --data= --data-binary= --data-raw= --data-ascii= --data-urlencode= --json= -F= --form= --form-string= -T= --upload-file=": "sends data to the server",
+			"--json= -F= --form= --form-string= -T= --upload-file=": "sends data to the server",
 			"-K= --config=": "reads options from a file the check does not see",
 			"-O --remote-name --remote-name-all -J --remote-header-name --output-dir= --create-dirs":                            "writes files named by the server",
 			"-c= --cookie-jar= -D= --dump-header= --trace= --trace-ascii= --stderr= --libcurl= --etag-save= --hsts= --alt-svc=": "writes a file",
@@ -84,6 +84,22 @@ func curlReadOnly(j *judgement, p parsedArgs, operands []word) {
 		}
 		if !h.known || strings.HasPrefix(h.text, "@") || strings.Contains(h.text, "%output{") {
 			j.no("curl %s reads or writes a file", h.src)
+		}
+	}
+	// Data goes into the query string of a GET with -G; without it, in
+	// the body of a POST. `@file` (`name@file` for --data-urlencode)
+	// sends a file.
+	for _, o := range p.opts {
+		if o.opt == nil || !strings.Contains(" -d --data --data-binary --data-raw --data-ascii --data-urlencode ", " "+o.name+" ") {
+			continue
+		}
+		switch {
+		case !givenAny(p, "-G --get"):
+			j.no("curl %s sends data in a POST; add -G to send it as a query", o.name)
+		case !o.value.known && !j.later(o.value):
+			j.no("curl %s data known only at run time may name a file", o.name)
+		case o.value.known && o.name != "--data-raw" && strings.Contains(o.value.text, "@"):
+			j.no("curl %s %s sends a local file", o.name, o.value.src)
 		}
 	}
 	for _, b := range p.values("-b", "--cookie") {

@@ -40,9 +40,11 @@ type roProgram struct {
 	numeric bool
 	// twoValues: options followed by two values (`jq --arg NAME VALUE`).
 	twoValues string
-	// verbs are the read-only subcommands; bare allows none.
-	verbs []roVerb
-	bare  bool
+	// verbs are the read-only subcommands; bare allows none; optional:
+	// an operand that names none is an operand (yq's default eval).
+	verbs    []roVerb
+	bare     bool
+	optional bool
 	// then judges what the table cannot say, after it.
 	then func(j *judgement, p parsedArgs, operands []word)
 
@@ -157,6 +159,9 @@ func (p *roProgram) judge(j *judgement, args []word) {
 			return
 		}
 		next := cur.verb(v.text)
+		if next == nil && cur.optional {
+			break
+		}
 		if next == nil {
 			j.no("%s %s is not read-only use (read-only subcommands: %s)", j.name, v.text, cur.verbList())
 			return

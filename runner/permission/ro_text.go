@@ -79,10 +79,10 @@ func addText(add roAdd) {
 		refuse:   map[string]string{"-L= --library-path=": "loads jq modules", "-f= --from-file=": "runs a jq program file the check does not read here", "--slurpfile= --rawfile=": "reads a second file by name"},
 		operands: opsText, then: jqOperands})
 	add("yq", roProgram{opts: "-r --unwrapScalar -o= --output-format= -p= --input-format= -e --exit-status -P --prettyPrint -I= --indent= -j -C --colors -M --no-colors " +
-		"-N --no-doc -n --null-input -0 --nul-output -s= --split-exp= --header-preprocess --no-header-preprocess --expression= --xml-attribute-prefix= --csv-separator=",
+		"-N --no-doc -n --null-input -0 --nul-output -s= --split-exp= --header-preprocess --no-header-preprocess --xml-attribute-prefix= --csv-separator=",
 		refuse:   map[string]string{"-i --inplace": "edits files in place", "--from-file=": "runs an expression file the check does not read here"},
-		verbs:    []roVerb{{"eval e", use(roProgram{operands: opsText})}, {"eval-all ea", use(roProgram{operands: opsText})}},
-		bare:     true,
+		verbs:    []roVerb{{"eval e eval-all ea", use(roProgram{operands: opsText, then: yqOperands})}},
+		bare: true, optional: true,
 		operands: opsText, then: yqOperands})
 	files := roProgram{operands: opsFiles}
 	add("cat", roProgram{opts: "-A --show-all -b --number-nonblank -e -E --show-ends -n --number -s --squeeze-blank -t -T --show-tabs -u -v --show-nonprinting", operands: opsFiles})
