@@ -24,7 +24,7 @@ func addNet(add roAdd) {
 	add("mtr", roProgram{opts: "-r --report -w --report-wide -c= --report-cycles= -n --no-dns -b --show-ips -4 -6 -T --tcp -u --udp -P= --port= -i= --interval= -j --json -C --csv -x --xml -z --aslookup -s= --psize= -m= --max-ttl= -Z= --timeout=",
 		needs: "-r --report -w --report-wide -j --json -C --csv -x --xml", bound: "use mtr -r -c N", operands: opsText})
 	add("nc ncat netcat", roProgram{opts: "-z -v -vv -n -w= -4 -6 -u", needs: "-z", bound: "use nc -z HOST PORT to test a port", operands: opsText})
-	add("ss", roProgram{anyOption: true, operands: opsText,
+	add("ss", roProgram{anyOption: true, reads: "-F= --filter=", operands: opsText,
 		refuse: map[string]string{"-K --kill": "closes sockets", "-D= --diag=": "writes raw socket data to a file", "-E --events": "runs until stopped"}})
 	add("netstat", roProgram{anyOption: true, operands: opsText, never: "-c --continuous", bound: "use netstat without -c"})
 	add("ifconfig", roProgram{opts: "-a -s -v", operands: opsText, most: 1})
@@ -107,8 +107,23 @@ func curlReadOnly(j *judgement, p parsedArgs, operands []word) {
 			j.read(b) // a cookie file
 		}
 	}
-	for _, u := range append(operands, p.values("--url")...) {
+	for _, u := range append(operands, p.values("--url", "-x", "--proxy")...) {
 		j.fetches(u)
+	}
+	// --resolve HOST:PORT:ADDR and --connect-to H1:P1:H2:P2 send the
+	// request to another address.
+	for _, r := range p.values("--resolve", "--connect-to") {
+		if !r.known {
+			if !j.later(r) {
+				j.no("curl sends the request to an address known only at run time")
+			}
+			continue
+		}
+		for _, part := range strings.FieldsFunc(strings.ReplaceAll(r.text, "[", ""), func(c rune) bool { return c == ':' || c == ',' || c == ']' }) {
+			if egress.ProtectedHost(part) && (!isDigits(part) || len(part) > 5) { // a port has at most 5 digits
+				j.no("curl %s sends the request to a link-local or cloud metadata address", r.src)
+			}
+		}
 	}
 }
 
@@ -153,9 +168,27 @@ func (j *judgement) fetches(w word) {
 		j.no("the URL %s is a pattern of many URLs", w.src)
 		return
 	}
-	if egress.ProtectedHost(u.Hostname()) {
+	if egress.ProtectedHost(u.Hostname()) || embedsProtected(u.Hostname()) {
 		j.no("fetches %s, a link-local or cloud metadata address that hands out credentials", w.src)
 	}
+}
+
+// embedsProtected reports a name that spells a protected address in its
+// labels, as wildcard DNS services resolve them (169.254.169.254.nip.io,
+// 169-254-169-254.sslip.io). Other names are not resolved here.
+func embedsProtected(host string) bool {
+	labels := strings.Split(strings.ToLower(host), ".")
+	for i := 0; i+4 <= len(labels); i++ {
+		if egress.ProtectedHost(strings.Join(labels[i:i+4], ".")) && isDigits(labels[i]) {
+			return true
+		}
+	}
+	for _, l := range labels {
+		if strings.Count(l, "-") >= 3 && egress.ProtectedHost(strings.ReplaceAll(l, "-", ".")) {
+			return true
+		}
+	}
+	return false
 }
 
 // connectTarget: s_client's -connect is a host:port.

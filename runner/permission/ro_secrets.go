@@ -31,7 +31,15 @@ var secretFiles = []struct{ pattern, what string }{
 	{"/proc/*/environ", "another process's environment"},
 	{"/proc/*/task/*/environ", "another process's environment"},
 	{"/proc/*/mem", "another process's memory"},
+	{"/proc/kcore", "the kernel's memory"},
+	{"/dev/mem", "physical memory"},
+	{"/dev/kmem", "the kernel's memory"},
 }
+
+// safeDevices are the device files that show no other file's data; any
+// other (a disk, a partition) may hold every secret of the node.
+var safeDevices = map[string]bool{"/dev/null": true, "/dev/zero": true, "/dev/random": true, "/dev/urandom": true,
+	"/dev/stdin": true, "/dev/stdout": true, "/dev/stderr": true, "/dev/fd/0": true, "/dev/tty": true}
 
 // secretNames are path elements (or pairs of them) that name credentials
 // wherever they are: in a home directory, a workspace, a mount.
@@ -74,6 +82,9 @@ func secretPath(p string) string {
 		if ok, _ := path.Match(f.pattern, p); ok {
 			return f.what
 		}
+	}
+	if strings.HasPrefix(p, "/dev/") && !safeDevices[p] && !strings.HasPrefix(p, "/dev/fd/") {
+		return "a device, whose raw data may hold any file's"
 	}
 	elems := "/" + strings.Trim(p, "/") + "/"
 	for _, n := range secretNames {

@@ -80,9 +80,9 @@ func addText(add roAdd) {
 		operands: opsText, then: jqOperands})
 	add("yq", roProgram{opts: "-r --unwrapScalar -o= --output-format= -p= --input-format= -e --exit-status -P --prettyPrint -I= --indent= -j -C --colors -M --no-colors " +
 		"-N --no-doc -n --null-input -0 --nul-output -s= --split-exp= --header-preprocess --no-header-preprocess --xml-attribute-prefix= --csv-separator=",
-		refuse:   map[string]string{"-i --inplace": "edits files in place", "--from-file=": "runs an expression file the check does not read here"},
-		verbs:    []roVerb{{"eval e eval-all ea", use(roProgram{operands: opsText, then: yqOperands})}},
-		bare: true, optional: true,
+		refuse: map[string]string{"-i --inplace": "edits files in place", "--from-file=": "runs an expression file the check does not read here"},
+		verbs:  []roVerb{{"eval e eval-all ea", use(roProgram{operands: opsText, then: yqOperands})}},
+		bare:   true, optional: true,
 		operands: opsText, then: yqOperands})
 	files := roProgram{operands: opsFiles}
 	add("cat", roProgram{opts: "-A --show-all -b --number-nonblank -e -E --show-ends -n --number -s --squeeze-blank -t -T --show-tabs -u -v --show-nonprinting", operands: opsFiles})
@@ -113,11 +113,11 @@ func addText(add roAdd) {
 	add("file", roProgram{opts: "-b --brief -i --mime --mime-type --mime-encoding -L --dereference -h --no-dereference -z --uncompress -k --keep-going -s --special-files -N --no-pad -0 --print0", operands: opsFiles})
 	add("stat", roProgram{opts: "-L --dereference -f --file-system -c= --format= --printf= -t --terse --cached=", operands: opsText})
 	add("ls", roProgram{anyOption: true, operands: opsText})
-	add("tree", roProgram{anyOption: true, operands: opsText, refuse: map[string]string{"-o=": "writes a file", "-R": "writes 00Tree.html files"}})
+	add("tree", roProgram{anyOption: true, reads: "--fromfile", operands: opsText, refuse: map[string]string{"-o=": "writes a file", "-R": "writes 00Tree.html files"}})
 	add("readlink realpath basename dirname", roProgram{anyOption: true, operands: opsText})
 	add("hostname", roProgram{opts: "-f --fqdn --long -i --ip-address -I --all-ip-addresses -s --short -d --domain -A --all-fqdns -a --alias -y --yp --nis", operands: opsNone})
 	add("seq expr numfmt nproc id whoami groups logname tty arch uname uptime", roProgram{anyOption: true, operands: opsText})
-	add("du", roProgram{anyOption: true, operands: opsText})
+	add("du", roProgram{anyOption: true, reads: "--files0-from=", operands: opsText})
 	add("df", roProgram{anyOption: true, operands: opsText})
 	add("find", roProgram{anyOption: true, operands: opsText, then: findReadOnly})
 	add("zcat gzcat bzcat xzcat zstdcat", files)
@@ -257,6 +257,8 @@ func findReadOnly(j *judgement, _ parsedArgs, operands []word) {
 			continue
 		}
 		switch w.text {
+		case "-files0-from":
+			j.no("find -files0-from reads starting points from a file, and shows them")
 		case "-delete", "-fprint", "-fprint0", "-fprintf", "-fls":
 			j.no("find %s deletes or writes files", w.text)
 		case "-exec", "-execdir", "-ok", "-okdir":
