@@ -43,6 +43,8 @@ type checkCommand struct {
 	// Reason explains a denial no rule made (an argument that needs a
 	// rule naming it, a script the check cannot read).
 	Reason string `json:"reason,omitempty"`
+	// Hint says why a read-only class did not allow the command.
+	Hint string `json:"hint,omitempty"`
 }
 
 // cmdCheck decides a command against the configured rules without
@@ -81,7 +83,7 @@ func cmdCheck(args, env []string, stdout, stderr io.Writer) int {
 	v := policy.Check(command)
 	report := checkReport{Allowed: v.Allowed, Commands: []checkCommand{}}
 	for _, d := range v.Decisions {
-		c := checkCommand{Command: d.Command, Action: permission.Deny, Reason: d.Reason}
+		c := checkCommand{Command: d.Command, Action: permission.Deny, Reason: d.Reason, Hint: d.Hint}
 		if d.Allowed {
 			c.Action = permission.Allow
 		}
@@ -119,6 +121,9 @@ func printReport(w io.Writer, r checkReport) {
 			rule = fmt.Sprintf("rule %d %q", c.Position, *c.Rule)
 		}
 		fmt.Fprintf(w, "%-5s  %s\n       %s\n", strings.ToUpper(string(c.Action)), c.Command, rule)
+		if c.Hint != "" {
+			fmt.Fprintf(w, "       not read-only use: %s\n", c.Hint)
+		}
 	}
 	sb := r.Sandbox
 	fmt.Fprintf(w, "sandbox: %s\n", sb.Detail)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,12 +40,13 @@ var errTooDeep = fmt.Errorf("commands are nested more than %d deep (wrappers and
 // included) one check looks at; maxCheckTime its wall time.
 const (
 	maxCommands  = 4096
+	maxWords     = 1 << 17
 	maxCheckTime = time.Second
 )
 
 // ErrTooComplex denies a command the check cannot decide within its
 // budget.
-var ErrTooComplex = fmt.Errorf("command is too complex to check (more than %d commands or %s); denied", maxCommands, maxCheckTime)
+var ErrTooComplex = fmt.Errorf("command is too complex to check (more than %d commands, %d words or %s); denied", maxCommands, maxWords, maxCheckTime)
 
 // Check parses command and decides it as a whole: any denied part denies
 // all of it, before anything runs.
@@ -127,6 +129,7 @@ type analyzer struct {
 	// again.
 	outside int
 	dir     string // the working directory, when checking at run time
+	words   int    // the words decided so far, against maxWords
 	err     error
 }
 
@@ -134,19 +137,21 @@ func (p *Policy) analyzer(ctx context.Context, src string) *analyzer {
 	return &analyzer{p: p, ctx: ctx, src: src, deadline: time.Now().Add(maxCheckTime)}
 }
 
-// spend counts one simple command against the budget; false once it is
-// spent or the context has ended (the verdict is then a denial).
+// spend counts one simple command of so many words against the budget;
+// false once it is spent or the context has ended (the verdict is then a
+// denial).
 func (a *analyzer) spend(words int) bool {
 	if a.err != nil {
 		return false
 	}
 	a.commands++
+	a.words += words
 	switch {
-	case a.commands > maxCommands:
+	case a.commands > maxCommands, a.words > maxWords:
 		a.fail(ErrTooComplex)
-	case a.commands%64 == 0 && time.Now().After(a.deadline):
+	case time.Now().After(a.deadline):
 		a.fail(ErrTooComplex)
-	case a.commands%16 == 0 && a.ctx.Err() != nil:
+	case a.ctx.Err() != nil:
 		a.fail(fmt.Errorf("check stopped: %w", context.Cause(a.ctx)))
 	}
 	return a.err == nil
@@ -686,6 +691,11 @@ func (a *analyzer) evalWord(w *syntax.Word) []word {
 
 func (a *analyzer) evalWordAsIs(w *syntax.Word) []word {
 	src := a.text(w, w)
+	if n := braceWords(w); n > maxBraceWords {
+		// The runner's own interpreter would make them all, in its memory.
+		a.fail(fmt.Errorf("%s expands to more than %d words; denied", cut(src), maxBraceWords))
+		return []word{unknownWord(src)}
+	}
 	if hasExpansion(w) {
 		return []word{templateWord(w, src)}
 	}
@@ -760,6 +770,72 @@ func hasTilde(w *syntax.Word) bool {
 
 // hasBraces reports a brace expansion (`{a,b}`, `{1..3}`); `{}` and a
 // lone `{` are literal.
+// maxBraceWords bounds the words brace expansion may make of one word.
+const maxBraceWords = 4096
+
+// braceWords is how many words brace expansion makes of w, counted
+// without making them (past maxBraceWords it stops counting).
+func braceWords(w *syntax.Word) int {
+	cp := *w // SplitBraces replaces the parts of the word it is given
+	if !syntax.SplitBraces(&cp) {
+		return 1
+	}
+	return partWords(cp.Parts)
+}
+
+func partWords(parts []syntax.WordPart) int {
+	n := 1
+	for _, p := range parts {
+		b, ok := p.(*syntax.BraceExp)
+		if !ok {
+			continue
+		}
+		k := 0
+		if b.Sequence {
+			k = sequenceWords(b)
+		} else {
+			for _, e := range b.Elems {
+				if k += partWords(e.Parts); k > maxBraceWords {
+					break
+				}
+			}
+		}
+		if n *= max(k, 1); n > maxBraceWords {
+			return maxBraceWords + 1
+		}
+	}
+	return n
+}
+
+// sequenceWords counts {x..y[..step]}, numbers or letters.
+func sequenceWords(b *syntax.BraceExp) int {
+	lit := func(i int) string {
+		if i < len(b.Elems) {
+			return b.Elems[i].Lit()
+		}
+		return ""
+	}
+	from, to := lit(0), lit(1)
+	step := int64(1)
+	if s, err := strconv.ParseInt(lit(2), 10, 64); err == nil && s != 0 {
+		step = max(s, -s)
+	}
+	x, err1 := strconv.ParseInt(from, 10, 64)
+	y, err2 := strconv.ParseInt(to, 10, 64)
+	if err1 != nil || err2 != nil {
+		if len(from) == 1 && len(to) == 1 {
+			x, y = int64(from[0]), int64(to[0])
+		} else {
+			return 1 // not a sequence: the word stays as written
+		}
+	}
+	span := max(y-x, x-y)/step + 1
+	if span > maxBraceWords {
+		return maxBraceWords + 1
+	}
+	return int(span)
+}
+
 func hasBraces(w *syntax.Word) bool {
 	cp := *w // SplitBraces replaces the parts of the word it is given
 	if !syntax.SplitBraces(&cp) {

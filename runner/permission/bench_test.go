@@ -54,7 +54,15 @@ func BenchmarkDecideWords(b *testing.B) {
 // BenchmarkAdversarialInputs bounds the cost of hostile input near the
 // 64 KiB limit (each must stay far below a second).
 func BenchmarkAdversarialInputs(b *testing.B) {
-	p := mustCompile(b, trustPlus)
+	for _, pol := range []struct {
+		name  string
+		rules []Rule
+	}{{"trust", trustPlus}, {"diagnostic", diagnostic}, {"readonly", rules("*", "deny", "@kubernetes-readonly", "allow")}} {
+		b.Run(pol.name, func(b *testing.B) { adversarialInputs(b, mustCompile(b, pol.rules)) })
+	}
+}
+
+func adversarialInputs(b *testing.B, p *Policy) {
 	for name, cmd := range map[string]string{
 		"vanishing-words": "echo $a $b $c $d $e $f $g $h " + strings.Repeat("x", 60000),
 		"many-commands":   strings.Repeat("ls $a;", 9000),
@@ -66,10 +74,35 @@ func BenchmarkAdversarialInputs(b *testing.B) {
 		"nested-scripts":  strings.Repeat(`sh -c "`, 8) + "ls" + strings.Repeat(`"`, 8),
 		"gadget-args":     strings.Repeat("awk '{print $1}' f | sed -n 1p | sort -u | tar -tzf x ; ", 700),
 		"kubectl-flags":   "kubectl get pods " + strings.Repeat("-o wide --context=x ", 3000),
+		"kubectl-kinds":   "kubectl get " + strings.Repeat("a,", 6000) + "a " + strings.Repeat("-x ", 1500),
+		"kubectl-servers": "kubectl get pods " + strings.Repeat("-s x ", 10000),
+		"find-words":      "find . " + strings.Repeat("$a ", 20000),
+		"socat-words":     "socat " + strings.Repeat("$a ", 20000),
+		"sed-scripts":     "sed " + strings.Repeat("-e e ", 12000),
+		"generic-wrapper": strings.Repeat("chronic ", 7) + strings.Repeat("x ", 8000),
 	} {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				p.Check(cmd)
+			}
+		})
+	}
+}
+
+// BenchmarkReadOnlyCheck measures a check under the kubernetes-readonly
+// class: every simple command is judged by its program's knowledge.
+func BenchmarkReadOnlyCheck(b *testing.B) {
+	p := mustCompile(b, rules("*", "deny", "@kubernetes-readonly", "allow"))
+	for name, cmd := range map[string]string{
+		"simple":   "kubectl -n kube-system get pods -o wide",
+		"pipeline": `kubectl logs deploy/api --since=1h | grep -i error | sort | uniq -c | sort -rn | head`,
+		"loop":     `for p in $(kubectl get pods -o name); do kubectl logs --tail=20 $p | tail -n 5; done`,
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if v := p.Check(cmd); !v.Allowed {
+					b.Fatalf("denied: %v", v.Err)
+				}
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package permission
 import (
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -143,6 +144,15 @@ func kubectlCanonical(words []word) [][]word {
 	out := [][]word{append(append(append([]word(nil), kubectl...), operands...), flags...)}
 	if len(operands) > 1 && operands[0].known && operands[1].known {
 		types, rest := strings.Split(operands[1].text, ","), operands[2:]
+		slices.Sort(types)
+		types = slices.Compact(types)
+		if len(types) > maxSpelledTypes {
+			// One spelling per type would multiply the command: spell it
+			// once with a type that may be any, which every deny rule for
+			// a type meets.
+			anyRes := word{toks: []rune{anyTok}, src: operands[1].src}
+			return append(out, append(append(append([]word(nil), kubectl...), operands[0], anyRes), flags...))
+		}
 		for _, t := range types {
 			typ, name, hasName := strings.Cut(t, "/")
 			typ = strings.ToLower(typ)
@@ -181,6 +191,9 @@ func kubectlCanonical(words []word) [][]word {
 	}
 	return out
 }
+
+// maxSpelledTypes bounds the types of a comma list spelled one by one.
+const maxSpelledTypes = 32
 
 // kubectlStdinObjects reports flags[i] reading objects from standard
 // input: `-f -`, `--filename -`, `-f=-`, `--filename=-`.

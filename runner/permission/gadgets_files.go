@@ -3,10 +3,14 @@ package permission
 // Gadgets that write or delete files: find, tar, unzip, pagers, dd, split.
 
 import (
+	"fmt"
 	"strings"
 )
 
 // find ------------------------------------------------------------------
+
+// maxFindRunTimeWords bounds the run-time words of a find expression.
+const maxFindRunTimeWords = 16
 
 // findCall: -exec, -execdir, -ok and -okdir run commands (`{}` is a found
 // name); -delete removes what it finds under the start points (checked as
@@ -28,11 +32,17 @@ func findCall(c *call) {
 	if len(starts) == 0 {
 		starts = []word{knownWord(".")}
 	}
+	unknown := 0
 	for ; i < len(args); i++ {
 		w := args[i]
 		if !w.known {
 			// It could be -exec (the words after it the command), or a
-			// whole command split at run time.
+			// whole command split at run time. Each is checked with what
+			// follows it, so their number is bounded.
+			if unknown++; unknown > maxFindRunTimeWords {
+				c.unreadable(fmt.Errorf("find expression with more than %d words known only at run time", maxFindRunTimeWords))
+				return
+			}
 			inner := []word{{toks: []rune{anyTok}, src: w.src, vanish: true}}
 			c.run(append(inner, execWords(args[i+1:])...))
 			continue

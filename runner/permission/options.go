@@ -101,7 +101,7 @@ func (e *optError) Error() string {
 
 func (t *optTable) short(r rune) *opt {
 	for i := range t.opts {
-		for _, n := range strings.Fields(t.opts[i].names) {
+		for n := range strings.FieldsSeq(t.opts[i].names) {
 			if len(n) == 2 && n[0] == '-' && rune(n[1]) == r {
 				return &t.opts[i]
 			}
@@ -116,7 +116,7 @@ func (t *optTable) long(name string) (*opt, string, error) {
 	var found *opt
 	var full string
 	for i := range t.opts {
-		for _, n := range strings.Fields(t.opts[i].names) {
+		for n := range strings.FieldsSeq(t.opts[i].names) {
 			ln, ok := strings.CutPrefix(n, "--")
 			if !ok && t.singleDash {
 				ln, ok = strings.CutPrefix(n, "-")

@@ -150,6 +150,22 @@ func CompileWith(rules []Rule, o Options) (*Policy, error) {
 	return p, nil
 }
 
+// mayDecideAfter reports whether a glob rule after position index
+// (1-based) could match a command whose first word is first: the rules
+// indexed by that word, and those that start with a wildcard.
+func (p *Policy) mayDecideAfter(first word, index int) bool {
+	for i := len(p.wild) - 1; i >= 0 && p.wild[i] >= index; i-- {
+		if p.rules[p.wild[i]].class == 0 {
+			return true
+		}
+	}
+	if !first.known {
+		return len(p.rules) > index
+	}
+	named := p.byFirst[first.text]
+	return len(named) > 0 && named[len(named)-1] >= index
+}
+
 // classPattern reads a class pattern: one known name, allowed.
 func classPattern(words []string, a Action) (roClass, error) {
 	cl, ok := classNames[words[0]]

@@ -17,6 +17,20 @@ type call struct {
 	words []word // words[0] is the program
 	name  string // its base name
 	depth int
+	// decided is the decision on words, made once: handlers consult it
+	// per option, which must not cost a decision each.
+	decided *Decision
+	// needed are the options already reported as needing a rule.
+	needed map[string]bool
+}
+
+// decision is the decision on the command as written.
+func (c *call) decision() Decision {
+	if c.decided == nil {
+		d := c.a.decide(c.words)
+		c.decided = &d
+	}
+	return *c.decided
 }
 
 // args are the words after the program.
@@ -43,7 +57,14 @@ func (c *call) write(path word) {
 // after the program (`awk *system(*`, `kubectl * --server=*`): the option
 // loads code, runs code the check cannot read, or sends data elsewhere.
 func (c *call) needs(option, why string) {
-	d := c.a.decide(c.words)
+	if c.needed[option+why] || !c.a.spend(0) {
+		return // said once is enough; or the budget is spent
+	}
+	if c.needed == nil {
+		c.needed = map[string]bool{}
+	}
+	c.needed[option+why] = true
+	d := c.decision()
 	if d.Allowed && d.Rule != nil {
 		first, rest, _ := strings.Cut(strings.TrimSpace(d.Rule.Pattern), " ")
 		if option == c.name && first == c.name || option != c.name && strings.Contains(rest, option) {

@@ -107,7 +107,7 @@ func systemProgram(p string) bool {
 
 // roJudge finds a program's knowledge: its judge function, or its table.
 func roJudge(name string) func(*judgement, []word) {
-	if f, ok := roFuncs()[name]; ok {
+	if f, ok := roFuncs[name]; ok {
 		return f
 	}
 	if p, ok := roTable[name]; ok {
@@ -116,16 +116,15 @@ func roJudge(name string) func(*judgement, []word) {
 	return nil
 }
 
-// roFuncs are the programs whose read-only use a table cannot say.
-func roFuncs() map[string]func(*judgement, []word) {
-	return map[string]func(*judgement, []word){
-		"kubectl": kubectlReadOnly, "oc": kubectlReadOnly,
-		"helm": helmReadOnly,
-		"ip":   ipReadOnly,
-		"aws":  cloudReadOnly, "gcloud": cloudReadOnly, "az": cloudReadOnly,
-		"export": declReadOnly, "declare": declReadOnly, "typeset": declReadOnly, "local": declReadOnly, "readonly": declReadOnly,
-		"firewall-cmd": firewallReadOnly,
-	}
+// roFuncs are the programs whose read-only use a table cannot say; it
+// is never changed.
+var roFuncs = map[string]func(*judgement, []word){
+	"kubectl": kubectlReadOnly, "oc": kubectlReadOnly,
+	"helm": helmReadOnly,
+	"ip":   ipReadOnly,
+	"aws":  cloudReadOnly, "gcloud": cloudReadOnly, "az": cloudReadOnly,
+	"export": declReadOnly, "declare": declReadOnly, "typeset": declReadOnly, "local": declReadOnly, "readonly": declReadOnly,
+	"firewall-cmd": firewallReadOnly,
 }
 
 // write judges `> PATH`: read-only use writes only inside the workspace.

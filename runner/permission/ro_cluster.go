@@ -20,10 +20,18 @@ const kubectlGlobals = "-n= --namespace= --context= --cluster= --user= -A --all-
 // be of any kind (Secrets included).
 var kubectlFiles = map[string]string{"-f= --filename= -k= --kustomize= -R --recursive": "reads objects from files, which may be Secrets"}
 
+// kubectlSelectors choose objects by label or field.
+const kubectlSelectors = "-l= --selector= --field-selector="
+
+// kubectlTopTargets is `top pods|nodes`.
+func kubectlTopTargets() *roProgram {
+	return use(roProgram{opts: "--sort-by= --containers --no-headers --sum --use-protocol-buffers --show-capacity " + kubectlSelectors, operands: opsText})
+}
+
 func kubectlVerbs() []roVerb {
 	show := "-o= --output= --template= --allow-missing-template-keys --show-managed-fields --no-headers"
-	selectors := "-l= --selector= --field-selector="
-	pods := use(roProgram{opts: "--sort-by= --containers --no-headers --sum --use-protocol-buffers --show-capacity " + selectors, operands: opsText})
+	selectors := kubectlSelectors
+	pods := kubectlTopTargets()
 	return []roVerb{
 		{"get", use(roProgram{opts: show + " " + selectors + " --sort-by= --show-labels -L= --label-columns= --show-kind --ignore-not-found --raw= --subresource= --server-print",
 			never: "-w --watch --watch-only --output-watch-events", bound: "use kubectl get without -w", refuse: kubectlFiles, operands: opsText, then: kubectlGetSecrets})},
@@ -54,7 +62,13 @@ func kubectlVerbs() []roVerb {
 			{"view", use(roProgram{opts: "--minify -o= --output= --template= --allow-missing-template-keys --merge",
 				refuse: map[string]string{"--raw --flatten": "prints the kubeconfig's credentials"}})},
 		}})},
-		// oc's own reads.
+	}
+}
+
+// ocVerbs are oc's own reads, beside kubectl's.
+func ocVerbs() []roVerb {
+	pods := kubectlTopTargets()
+	return []roVerb{
 		{"status projects", use(roProgram{opts: "--suggest -o= --output= -q --short", operands: opsNone})},
 		{"project", use(roProgram{opts: "-q --short", operands: opsNone})},
 		{"whoami", use(roProgram{opts: "-c --show-context --show-console --show-server",
@@ -62,21 +76,28 @@ func kubectlVerbs() []roVerb {
 		{"adm", use(roProgram{verbs: []roVerb{
 			{"top", use(roProgram{verbs: []roVerb{{"pod pods po node nodes no images imagestreams", pods}}})},
 			{"upgrade", use(roProgram{})},
-			{"node-logs", use(roProgram{opts: "--path= -u= --unit= --since= --until= --tail= -g= --grep= --case-sensitive --raw --boot= --role= " + selectors, operands: opsText})},
+			{"node-logs", use(roProgram{opts: "--path= -u= --unit= --since= --until= --tail= -g= --grep= --case-sensitive --raw --boot= --role= " + kubectlSelectors, operands: opsText})},
 		}})},
 		{"policy", use(roProgram{verbs: []roVerb{{"who-can", use(roProgram{opts: "-A --all-namespaces -o= --output=", operands: opsText})}}})},
 	}
 }
 
-var kubectlSpec = use(roProgram{class: roKube, pflag: true, opts: kubectlGlobals, verbs: kubectlVerbs()})
+var (
+	kubectlSpec = use(roProgram{class: roKube, pflag: true, opts: kubectlGlobals, verbs: kubectlVerbs()})
+	ocSpec      = use(roProgram{class: roKube, pflag: true, opts: kubectlGlobals, verbs: append(kubectlVerbs(), ocVerbs()...)})
+)
 
-// kubectlReadOnly judges kubectl and oc by kubectlSpec.
+// kubectlReadOnly judges kubectl by kubectlSpec, oc by ocSpec.
 func kubectlReadOnly(j *judgement, args []word) {
 	for _, w := range args {
 		if w.known && strings.Contains(w.text, "--kuberc") {
 			j.no("%s reads preferences from the --kuberc in %s", j.name, w.src)
 			return
 		}
+	}
+	if j.name == "oc" {
+		ocSpec.judge(j, args)
+		return
 	}
 	kubectlSpec.judge(j, args)
 }

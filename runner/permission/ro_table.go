@@ -180,6 +180,10 @@ func (p *roProgram) judge(j *judgement, args []word) {
 	}
 	leaf := specs[len(specs)-1]
 	operands := parsed.operands[len(specs)-1:]
+	who := j.name // the program and its subcommands, for messages
+	for _, v := range parsed.operands[:len(specs)-1] {
+		who += " " + v.text
+	}
 	tree := p.tree == "*"
 	for _, o := range parsed.opts {
 		if o.opt == nil {
@@ -187,9 +191,9 @@ func (p *roProgram) judge(j *judgement, args []word) {
 		}
 		switch o.opt.role {
 		case endless:
-			j.no("%s %s runs until it is stopped; %s", j.name, o.name, o.opt.why)
+			j.no("%s %s runs until it is stopped; %s", who, o.name, o.opt.why)
 		case refused:
-			j.no("%s %s %s", j.name, o.name, o.opt.why)
+			j.no("%s %s %s", who, o.name, o.opt.why)
 		case reads:
 			j.read(o.value)
 		case writes:
@@ -203,7 +207,7 @@ func (p *roProgram) judge(j *judgement, args []word) {
 	}
 	for _, s := range specs {
 		if s.needs != "" && !givenAny(parsed, s.needs) {
-			j.no("%s without %s runs until it is stopped; %s", j.name, strings.Fields(s.needs)[0], s.bound)
+			j.no("%s without %s runs until it is stopped; %s", who, strings.Fields(s.needs)[0], s.bound)
 		}
 	}
 	if leaf.most > 0 && len(operands) > leaf.most {

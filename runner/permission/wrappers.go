@@ -273,13 +273,19 @@ func genericWrapper(c *call) {
 		return
 	}
 	c.run(p.rest)
-	written := c.a.decide(c.words)
+	written := c.decision()
 	for i := 1; i < len(p.rest); i++ {
-		if d := c.a.decide(p.rest[i:]); !d.Allowed && d.Rule != nil && d.Index > written.Index {
-			c.a.add(d)
-		}
 		if w := p.rest[i-1]; w.known && w.text == "-c" {
 			c.script(p.rest[i], dialectSh) // `sg GROUP -c SCRIPT`
+		}
+		if !c.a.p.mayDecideAfter(p.rest[i], written.Index) {
+			continue // no rule after the one that decided could match it
+		}
+		if !c.a.spend(len(p.rest) - i) {
+			return
+		}
+		if d := c.a.decide(p.rest[i:]); !d.Allowed && d.Rule != nil && d.Index > written.Index {
+			c.a.add(d)
 		}
 	}
 }
