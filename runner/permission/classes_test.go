@@ -748,3 +748,28 @@ func TestProgramLanguagesAreParsed(t *testing.T) {
 		{`uniq -c a /etc/x`, `uniq -c`},
 	})
 }
+
+// Hostile input is decided (denied) within the budget, under every kind
+// of policy; the figures are in BenchmarkAdversarialInputs.
+func TestHostileInputIsDeniedWithinBudget(t *testing.T) {
+	inputs := []string{
+		"kubectl get pods " + strings.Repeat("-s x ", 10000),
+		"find . " + strings.Repeat("$a ", 20000),
+		"sed " + strings.Repeat("-e e ", 12000),
+		strings.Repeat("chronic ", 7) + strings.Repeat("rm ", 8000),
+		"ls " + strings.Repeat("{a,b}", 32),
+		"echo {1..99999999}",
+		"echo {a..z}{a..z}{a..z}{0..9}",
+	}
+	for _, r := range [][]Rule{diagnostic, rules("*", "deny", "@kubernetes-readonly", "allow"), trustPlus} {
+		p := mustCompile(t, r)
+		for _, in := range inputs {
+			if v := p.Check(in); v.Allowed {
+				t.Errorf("allowed %.60s…", in)
+			}
+		}
+	}
+	if v := mustCompile(t, trustPlus).Check("echo {1..100} {a..z}{a..z}"); !v.Allowed {
+		t.Errorf("a modest brace expansion was denied: %v", v.Err)
+	}
+}

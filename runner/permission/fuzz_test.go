@@ -19,8 +19,9 @@ func FuzzCheck(f *testing.F) {
 	}
 	p := mustCompile(f, trustPlus)
 	strictP := mustCompile(f, strict)
+	readOnlyP := mustCompile(f, rules("*", "deny", "@kubernetes-readonly", "allow"))
 	f.Fuzz(func(t *testing.T, cmd string) {
-		for _, pol := range []*Policy{p, strictP} {
+		for _, pol := range []*Policy{p, strictP, readOnlyP} {
 			v1, v2 := pol.Check(cmd), pol.Check(cmd)
 			if v1.Allowed != v2.Allowed {
 				t.Fatalf("unstable verdict for %q", cmd)
@@ -144,6 +145,55 @@ func FuzzWrapperParser(f *testing.F) {
 		}
 		if e, ok := EmbeddedShell(append([]string{"bash"}, args...)); ok && !slices.Contains(args, e.Script) {
 			t.Fatalf("embedded script %q is not an argument of %q", e.Script, args)
+		}
+	})
+}
+
+// FuzzReadOnlyBeforeAndAtRunTime: under a read-only class, a command of
+// plain words gets the same verdict before it runs (the whole string) and
+// at run time (its argv, in the workspace), and no verdict allows reading
+// the service-account token.
+func FuzzReadOnlyBeforeAndAtRunTime(f *testing.F) {
+	for _, s := range []string{
+		"kubectl get pods -n x", "kubectl get secret x -o yaml", "grep -r x /var", "cat a b",
+		"tail -f x", "curl -sS http://x/healthz", "ip addr show", "journalctl -u k -n 10",
+		"jq -r .a f", "sort -rn a", "ps aux", "kubectl -n x logs --tail=5 p", "helm list -A",
+	} {
+		f.Add(s)
+	}
+	p, err := CompileWith(rules("*", "deny", "@kubernetes-readonly", "allow"), Options{Workspace: "/ws"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	const token = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+	f.Fuzz(func(t *testing.T, line string) {
+		words := strings.Fields(line)
+		if len(words) == 0 || len(words) > 64 {
+			return
+		}
+		for _, w := range words {
+			if strings.ContainsFunc(w, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("-=./:_,", r)) }) {
+				return // plain words only: the shell reads them as they are
+			}
+		}
+		static := p.Check(strings.Join(words, " "))
+		run := p.CheckArgsIn(t.Context(), "/ws", words)
+		if static.Allowed != run.Allowed {
+			t.Fatalf("%q: allowed %v before it runs, %v at run time (%v / %v)", line, static.Allowed, run.Allowed, static.Err, run.Err)
+		}
+		// A program whose operands are files it reads never reads the
+		// token given as one, after `--` (and a pattern, for grep).
+		spec := roTable[words[0]]
+		if spec == nil || spec.operands != opsFiles && spec.operands != opsPattern {
+			return
+		}
+		withToken := append(slices.Clone(words), "--")
+		if spec.operands == opsPattern {
+			withToken = append(withToken, "x")
+		}
+		withToken = append(withToken, token)
+		if v := p.CheckArgsIn(t.Context(), "/ws", withToken); v.Allowed {
+			t.Fatalf("allowed %q", strings.Join(withToken, " "))
 		}
 	})
 }
