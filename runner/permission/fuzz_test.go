@@ -172,7 +172,9 @@ func FuzzReadOnlyBeforeAndAtRunTime(f *testing.F) {
 			return
 		}
 		for _, w := range words {
-			if strings.ContainsFunc(w, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("-=./:_,", r)) }) {
+			if strings.ContainsFunc(w, func(r rune) bool {
+				return (r < 'a' || r > 'z') && (r < '0' || r > '9') && !strings.ContainsRune("-=./:_,", r)
+			}) {
 				return // plain words only: the shell reads them as they are
 			}
 		}
