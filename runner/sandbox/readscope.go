@@ -1,7 +1,9 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -25,6 +27,9 @@ func readGrants(secrets []string) ([]string, error) {
 	var walk func(dir string) error
 	walk = func(dir string) error {
 		entries, err := os.ReadDir(dir)
+		if err != nil && dir != "/" && errors.Is(err, fs.ErrNotExist) {
+			return nil // removed since its parent was listed
+		}
 		if err != nil {
 			return fmt.Errorf("sandbox: list %s to exclude secrets from reads: %w", dir, err)
 		}

@@ -16,6 +16,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -310,6 +311,9 @@ func (s *Sandbox) prepareReads(secrets []string) error {
 	s.readLayer = fd
 	for _, g := range grants {
 		r, err := openRule(g, ll.AccessFSReadFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed since it was listed (a busy /tmp): nothing left to read
+		}
 		if err != nil {
 			return err
 		}
