@@ -77,6 +77,7 @@ func (p *Policy) CheckArgs(ctx context.Context, args []string) Verdict {
 func (p *Policy) CheckArgsIn(ctx context.Context, dir string, args []string) Verdict {
 	a := p.analyzer(ctx, "")
 	a.dir = dir
+	a.direct = true // the interpreter is about to call it itself
 	words := make([]word, len(args))
 	for i, s := range args {
 		words[i] = knownWord(s)
@@ -130,7 +131,10 @@ type analyzer struct {
 	outside int
 	dir     string // the working directory, when checking at run time
 	words   int    // the words decided so far, against maxWords
-	err     error
+	// direct: the command being checked is one the runner's interpreter
+	// calls itself (not one a program starts).
+	direct bool
+	err    error
 }
 
 func (p *Policy) analyzer(ctx context.Context, src string) *analyzer {
@@ -345,6 +349,7 @@ func (a *analyzer) call(c *syntax.CallExpr, depth int) {
 	for _, w := range c.Args {
 		words = append(words, a.evalWord(w)...)
 	}
+	a.direct = a.outside == 0
 	a.command(words, depth)
 	// Builtins that set a variable from input (`read PATH`, `printf -v
 	// HOME …`) steer like an assignment of any value.
@@ -393,6 +398,8 @@ func isName(s string) bool {
 // command decides one simple command and what it makes happen: the
 // commands it runs, the files it writes, the code it loads.
 func (a *analyzer) command(words []word, depth int) {
+	direct := a.direct
+	a.direct = false
 	if !a.spend(len(words)) {
 		return
 	}
@@ -429,7 +436,7 @@ func (a *analyzer) command(words []word, depth int) {
 		}
 	}
 	if h := handlerFor(name); h != nil {
-		h(&call{a: a, words: words, name: name, depth: depth})
+		h(&call{a: a, words: words, name: name, depth: depth, direct: direct})
 	}
 }
 
@@ -606,6 +613,9 @@ type word struct {
 	// late: a run-time word the runner's interpreter knows before it
 	// calls the command, which it then checks again with the value.
 	late bool
+	// noDash: a run-time word that cannot start with `-` (a name find
+	// found below a start point that does not).
+	noDash bool
 }
 
 func knownWord(s string) word { return word{known: true, text: s, src: s} }

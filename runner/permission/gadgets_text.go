@@ -9,7 +9,9 @@ import (
 
 // awk -------------------------------------------------------------------
 
-var awkOpts = optTable{permute: true, opts: []opt{
+// awk reads options only before its program (`awk 'PROG' -e 1` runs
+// PROG; -e and 1 are files).
+var awkOpts = optTable{opts: []opt{
 	{names: "-F --field-separator", arg: reqArg}, {names: "-v --assign", arg: reqArg},
 	{names: "-f --file", arg: reqArg, role: loads, why: "runs an awk program file the check cannot read"},
 	{names: "-e --source", arg: reqArg}, {names: "-i --include", arg: reqArg, role: loads, why: "includes an awk source file"},
@@ -17,7 +19,7 @@ var awkOpts = optTable{permute: true, opts: []opt{
 	{names: "-E --exec", arg: reqArg, role: loads, why: "runs an awk program file the check cannot read"},
 	{names: "-o --pretty-print", arg: optArg, role: writes}, {names: "-p --profile", arg: optArg, role: writes},
 	{names: "-d --dump-variables", arg: optArg, role: writes}, {names: "-D --debug", arg: optArg},
-	{names: "-W", arg: reqArg},
+	{names: "-W", arg: reqArg, role: loads, why: "sets implementation options, some of which run program files (mawk -W exec, gawk -W source=)"},
 }}
 
 var (

@@ -125,7 +125,7 @@ func (c *call) kubectlConfig(args []word) {
 func (c *call) kubectlWord(args []word, i int) {
 	w := args[i]
 	if !w.known {
-		if len(w.toks) > 0 && w.toks[0] == '-' {
+		if len(w.toks) > 0 && w.toks[0] == '-' || !w.late && couldBeOption(w) {
 			c.needs(w.src, "a kubectl flag named at run time could be any flag")
 		}
 		return

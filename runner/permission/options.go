@@ -256,6 +256,9 @@ func couldBeOption(w word) bool {
 	if w.known {
 		return strings.HasPrefix(w.text, "-")
 	}
+	if w.noDash {
+		return false
+	}
 	return len(w.toks) == 0 || w.toks[0] == anyTok || w.toks[0] == '-' || w.toks[0] == '+'
 }
 

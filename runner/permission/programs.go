@@ -22,6 +22,8 @@ type call struct {
 	decided *Decision
 	// needed are the options already reported as needing a rule.
 	needed map[string]bool
+	// direct: the runner's interpreter calls this command itself.
+	direct bool
 }
 
 // decision is the decision on the command as written.

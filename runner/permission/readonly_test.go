@@ -301,8 +301,16 @@ func TestReadOnlyRunTimeWords(t *testing.T) {
 	if v := p.CheckArgsIn(ctx, "/ws", []string{"cat", "notes.txt"}); !v.Allowed {
 		t.Errorf("a workspace file was denied at run time: %v", v.Err)
 	}
+	// A shell the interpreter runs itself (EmbeddedShell) is the
+	// interpreter: its words are checked again.
+	if v := p.Check("bash -c 'kubectl logs --tail=5 $0' web"); !v.Allowed {
+		t.Errorf("an embedded script's run-time word was denied: %v", v.Err)
+	}
+	if v := p.CheckArgsIn(ctx, "/ws", []string{"bash", "-c", "kubectl logs --tail=5 $0", "web"}); !v.Allowed {
+		t.Errorf("an embedded script's run-time word was denied at run time: %v", v.Err)
+	}
 	for _, c := range []string{
-		"sh -c 'kubectl get $0 -o yaml' secrets",
+		"timeout 5 sh -c 'kubectl get $0 -o yaml' secrets",
 		"echo secrets | xargs -I{} kubectl get {} -o yaml",
 		"find . -name x -exec cat {} \\;",
 	} {

@@ -66,7 +66,7 @@ func addText(add roAdd) {
 	add("grep egrep fgrep zgrep", grep)
 	add("rg", roProgram{anyOption: true, reads: "-f= --file= --ignore-file=", tree: "*", operands: opsPattern,
 		refuse: map[string]string{"--pre=": "runs a program on every file", "--pre-glob=": "runs a program on every file", "-z --search-zip": "runs decompression programs"}})
-	add("awk gawk mawk nawk", roProgram{opts: "-F= --field-separator= -v= --assign= -b --characters-as-bytes -c --traditional -P --posix -r --re-interval " +
+	add("awk gawk mawk nawk", roProgram{posix: true, opts: "-F= --field-separator= -v= --assign= -b --characters-as-bytes -c --traditional -P --posix -r --re-interval " +
 		"-S --sandbox -t --lint-old -n --non-decimal-data -O --optimize -s --no-optimize -N --use-lc-numeric -M --bignum",
 		refuse:   map[string]string{"-e= --source= -f= --file= -i= --include= -E= --exec= -l= --load= -W=": "runs an awk program the check does not read here; give the program as the first operand"},
 		operands: opsText, then: awkOperands})

@@ -131,6 +131,10 @@ func shellCall(c *call) {
 		c.needs(inv.loads, c.name+" "+inv.loads+" runs startup files the check cannot read")
 	}
 	switch {
+	case inv.script != nil && c.embedded():
+		// The runner runs it in its own interpreter (EmbeddedShell),
+		// which checks every command in it again as it runs.
+		c.script(*inv.script, dialectInterp)
 	case inv.script != nil:
 		c.script(*inv.script, d)
 	case inv.file != nil:
@@ -138,6 +142,23 @@ func shellCall(c *call) {
 	default:
 		c.stdinShell()
 	}
+}
+
+// embedded reports a shell the runner's interpreter calls itself with
+// words it runs as an embedded script.
+func (c *call) embedded() bool {
+	if !c.direct {
+		return false
+	}
+	args := make([]string, len(c.words))
+	for i, w := range c.words {
+		if !w.known {
+			return false
+		}
+		args[i] = w.text
+	}
+	_, ok := EmbeddedShell(args)
+	return ok
 }
 
 // script checks a script someone will run, as the given dialect reads it.

@@ -294,6 +294,14 @@ func genericWrapper(c *call) {
 // and the options that need a rule naming them; false when the line
 // cannot be read (a denial is recorded).
 func (c *call) parse(t optTable, args []word) (parsedArgs, bool) {
+	for _, w := range args {
+		if !w.known && !w.late && couldBeOption(w) {
+			// xargs input, or the words of a script a real shell runs:
+			// never checked again, and any of them may be an option.
+			c.needs(w.src, c.name+" gets "+w.src+" only when it runs, where it may be any option")
+			break
+		}
+	}
 	p, err := t.parse(c.name, args)
 	if err != nil {
 		c.unreadable(err)
@@ -534,7 +542,11 @@ func xargsCall(c *call) {
 }
 
 // substitute replaces s inside known words by a run-time part.
-func substitute(words []word, s string) []word {
+func substitute(words []word, s string) []word { return substituteAs(words, s, false) }
+
+// substituteAs is substitute; noDash marks values that cannot start with
+// `-`.
+func substituteAs(words []word, s string, noDash bool) []word {
 	out := make([]word, len(words))
 	for i, w := range words {
 		if !w.known || !strings.Contains(w.text, s) {
@@ -548,7 +560,7 @@ func substitute(words []word, s string) []word {
 			}
 			toks = append(toks, []rune(piece)...)
 		}
-		out[i] = word{toks: toks, src: w.src}
+		out[i] = word{toks: toks, src: w.src, noDash: noDash && strings.HasPrefix(w.text, s)}
 	}
 	return out
 }
