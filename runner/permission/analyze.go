@@ -131,6 +131,9 @@ type analyzer struct {
 	outside int
 	dir     string // the working directory, when checking at run time
 	words   int    // the words decided so far, against maxWords
+	// aliases are the aliases the script defines (name → value words).
+	aliases   map[string][]word
+	expanding map[string]bool // the aliases being expanded
 	// direct: the command being checked is one the runner's interpreter
 	// calls itself (not one a program starts).
 	direct bool
@@ -285,9 +288,11 @@ func (a *analyzer) file(f *syntax.File, depth int) {
 			switch c.Args[0].Lit() {
 			case "cd", "pushd", "popd":
 				a.movesDir = true
+			case "alias":
+				a.noteAliases(c)
 			}
 		}
-		return !a.movesDir
+		return true
 	})
 	syntax.Walk(f, func(n syntax.Node) bool {
 		if a.err != nil {
@@ -418,6 +423,21 @@ func (a *analyzer) command(words []word, depth int) {
 		a.fail(errTooDeep)
 		return
 	}
+	if name := words[0].text; words[0].known && !a.expanding[name] {
+		if value, ok := a.aliases[name]; ok {
+			if value == nil {
+				a.add(Decision{Command: a.display(words), Reason: "runs the alias " + name + ", whose value the check cannot read as plain words"})
+			} else {
+				// As bash does, an alias is not expanded inside itself.
+				if a.expanding == nil {
+					a.expanding = map[string]bool{}
+				}
+				a.expanding[name] = true
+				a.command(append(append([]word(nil), value...), words[1:]...), depth+1)
+				delete(a.expanding, name)
+			}
+		}
+	}
 	// /bin/rm is rm: a path must pass the rules for its base name too,
 	// and /bin/$X for every name.
 	name, base := programName(words)
@@ -438,6 +458,49 @@ func (a *analyzer) command(words []word, depth int) {
 	if h := handlerFor(name); h != nil {
 		h(&call{a: a, words: words, name: name, depth: depth, direct: direct})
 	}
+}
+
+// noteAliases records the aliases a script defines, wherever they stand:
+// a command whose name is one is checked as the alias's value too
+// (`alias x=eval; x 'rm …'` runs eval).
+func (a *analyzer) noteAliases(c *syntax.CallExpr) {
+	for _, arg := range c.Args[1:] {
+		ws := a.evalWordAsIs(arg)
+		if len(ws) != 1 || !ws[0].known {
+			a.add(Decision{Command: "alias " + a.text(arg, arg), Reason: "defines an alias known only at run time, which may make any later command run anything"})
+			continue
+		}
+		name, value, ok := strings.Cut(ws[0].text, "=")
+		if !ok {
+			continue
+		}
+		if a.aliases == nil {
+			a.aliases = map[string][]word{}
+		}
+		a.aliases[name] = aliasWords(value)
+	}
+}
+
+// aliasWords are the words an alias value starts a command with; nil
+// when it is more than plain words (a list, a substitution).
+func aliasWords(value string) []word {
+	f, err := Parse(value)
+	if err != nil || len(f.Stmts) != 1 {
+		return nil
+	}
+	call, ok := f.Stmts[0].Cmd.(*syntax.CallExpr)
+	if !ok || len(call.Assigns) > 0 || f.Stmts[0].Negated || f.Stmts[0].Background || len(f.Stmts[0].Redirs) > 0 {
+		return nil
+	}
+	var out []word
+	for _, w := range call.Args {
+		lit := w.Lit()
+		if lit == "" {
+			return nil
+		}
+		out = append(out, knownWord(lit))
+	}
+	return out
 }
 
 // placed makes the relative operand of a canonical rm relative to any

@@ -800,3 +800,23 @@ func TestRunTimeWordsMayBeOptions(t *testing.T) {
 		{"kubectl get pods a--kuberc=/dev/stdin", "kubectl get pods a-kube"},
 	})
 }
+
+// Text bash reads differently from the words the check sees: aliases
+// (wherever defined), variable names bash evaluates subscripts in, and
+// multi-call binaries that become the program argv[0] or an operand names.
+func TestTextReadAsItRuns(t *testing.T) {
+	checkClass(t, "text", trustPlus, []classCase{
+		{"alias x=eval; x 'rm x'", "alias ll='ls -l'; ll"},
+		{"x 'rm x'; alias x=eval", "alias ls='ls -l'; ls /tmp"},
+		{"alias a='sudo '; a rm x", "alias a='sudo '; a ls"},
+		{`alias x="$V"; x`, ""},
+		{`timeout 5 bash -c 'printf -v "a[\$(rm x)]" 1'`, `timeout 5 bash -c 'printf -v name 1'`},
+		{`timeout 5 bash -c "printf -v \"a[\\\$(rm x)]\" 1"`, `timeout 5 bash -c 'read -r line'`},
+		{`timeout 5 bash -c 'printf -v $'"'"'a[\x24(rm x)]'"'"' 1'`, `timeout 5 bash -c 'mapfile -t lines'`},
+		{`timeout 5 bash -c 'read "a[$(echo 1)]"'`, `timeout 5 bash -c 'read -a arr'`},
+		{`timeout 5 bash -c 'unset "a[$(echo 1)]"'`, `timeout 5 bash -c 'unset x'`},
+		{"env -a rm busybox x", "env -a ls busybox x"},
+		{"coreutils rm x", "coreutils ls"},
+		{"coreutils --coreutils-prog=rm x", "coreutils --coreutils-prog=ls x"},
+	})
+}

@@ -94,6 +94,12 @@ func divergence(f *syntax.File, src string, d dialect) error {
 					found("%s %s (namerefs and integer variables evaluate text later)", n.Variant.Value, as.Value.Lit())
 				}
 			}
+		case *syntax.CallExpr:
+			for _, w := range variableNameArgs(n) {
+				if !isName(w.Lit()) {
+					found("the variable name %s (bash evaluates a subscript in it, and `a[$(…)]` runs a command)", text(w))
+				}
+			}
 		case *syntax.Word:
 			if s := n.Lit(); s == "" {
 				if v := text(n); strings.Contains(v, "[") && (strings.Contains(v, "$(") || strings.Contains(v, "`")) && quotedCode(n) {
@@ -104,6 +110,61 @@ func divergence(f *syntax.File, src string, d dialect) error {
 		return err == nil
 	})
 	return err
+}
+
+// variableNameArgs are the words of a builtin call that bash takes as
+// variable names: printf -v NAME, read NAME… (and -a NAME), mapfile
+// NAME, getopts OPTS NAME, unset NAME…, wait -p NAME, test -v NAME.
+func variableNameArgs(c *syntax.CallExpr) []*syntax.Word {
+	if len(c.Args) == 0 {
+		return nil
+	}
+	args := c.Args[1:]
+	var names []*syntax.Word
+	after := func(flag string) {
+		for i := 0; i+1 < len(args); i++ {
+			if args[i].Lit() == flag {
+				names = append(names, args[i+1])
+			}
+		}
+	}
+	operands := func(valued string) []*syntax.Word {
+		var out []*syntax.Word
+		for i := 0; i < len(args); i++ {
+			l := args[i].Lit()
+			switch {
+			case l == "--":
+				return append(out, args[i+1:]...)
+			case strings.HasPrefix(l, "-") && len(l) > 1:
+				if strings.ContainsAny(l[len(l)-1:], valued) {
+					i++ // the option's value
+				}
+			default:
+				out = append(out, args[i])
+			}
+		}
+		return out
+	}
+	switch c.Args[0].Lit() {
+	case "printf":
+		after("-v")
+	case "read":
+		after("-a")
+		names = append(names, operands("adinNptu")...)
+	case "mapfile", "readarray":
+		names = append(names, operands("dnOsuCc")...)
+	case "getopts":
+		if ops := operands(""); len(ops) > 1 {
+			names = append(names, ops[1])
+		}
+	case "unset":
+		names = append(names, operands("")...)
+	case "wait":
+		after("-p")
+	case "test", "[":
+		after("-v")
+	}
+	return names
 }
 
 // quotedCode reports a word whose quoted parts hold `$(` or a backquote:

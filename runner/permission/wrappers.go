@@ -59,6 +59,8 @@ func wrapperFor(name string) handler {
 		return watchCall
 	case "su", "runuser":
 		return suCall
+	case "coreutils":
+		return coreutilsCall
 	case "busybox", "toybox":
 		return busyboxCall
 	case "hash":
@@ -427,7 +429,12 @@ func envCall(c *call) {
 		}
 	}
 	if n < len(rest) {
-		c.run(rest)
+		c.run(rest[n:])
+		// `env -a NAME prog`: a multi-call binary (busybox) becomes the
+		// program its argv[0] names.
+		for _, name := range p.values("-a", "--argv0") {
+			c.run(append([]word{name}, rest[n+1:]...))
+		}
 	}
 }
 
@@ -685,6 +692,32 @@ func suCall(c *call) {
 	case len(p.with(script)) == 0:
 		c.stdinShell()
 	}
+}
+
+// coreutilsCall: GNU's multi-call binary runs the program its first
+// operand or --coreutils-prog= names.
+func coreutilsCall(c *call) {
+	args := c.args()
+	if len(args) == 0 {
+		return
+	}
+	w := args[0]
+	if w.known {
+		for _, prefix := range []string{"--coreutils-prog=", "--coreutils-prog-shebang="} {
+			if prog, ok := strings.CutPrefix(w.text, prefix); ok {
+				c.run(append([]word{knownWord(prog)}, args[1:]...))
+				return
+			}
+		}
+		if w.text == "--help" || w.text == "--version" {
+			return
+		}
+	}
+	if !w.known || strings.HasPrefix(w.text, "-") {
+		c.unreadable(&optError{program: "coreutils", msg: "unknown option " + w.src})
+		return
+	}
+	c.run(args)
 }
 
 // busyboxCall: `busybox APPLET args` runs the applet.
