@@ -14,6 +14,23 @@ import (
 // option is taken as a flag, which can only make the check look at more
 // words, never fewer.
 
+// yqInPlace: `yq -i EXPR FILE…` rewrites its files.
+func yqInPlace(c *call, p parsedArgs) {
+	if !p.given("-i") {
+		return
+	}
+	files := p.operands
+	if len(files) > 0 && files[0].known && (files[0].text == "eval" || files[0].text == "e" || files[0].text == "eval-all" || files[0].text == "ea") {
+		files = files[1:]
+	}
+	if len(files) > 1 && len(p.values("--expression", "--from-file")) == 0 {
+		files = files[1:] // the expression
+	}
+	for _, f := range files {
+		c.write(f)
+	}
+}
+
 // gadgetFor returns the handler of a program with such arguments.
 func gadgetFor(name string) handler {
 	switch name {
@@ -37,6 +54,8 @@ func gadgetFor(name string) handler {
 		return pagerCall
 	case "sort":
 		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-o --output", arg: reqArg, role: writes}, {names: "--compress-program", arg: reqArg, role: script}, {names: "-k --key", arg: reqArg}, {names: "-t --field-separator", arg: reqArg}, {names: "-S --buffer-size", arg: reqArg}, {names: "-T --temporary-directory", arg: reqArg, role: writesInside}, {names: "--parallel", arg: reqArg}, {names: "--batch-size", arg: reqArg}, {names: "--files0-from", arg: reqArg}, {names: "--sort", arg: reqArg}, {names: "--random-source", arg: reqArg}}}, nil)
+	case "yq":
+		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-i --inplace"}, {names: "-o --output-format -p --input-format -I --indent -s --split-exp --expression --from-file", arg: reqArg}}}, yqInPlace)
 	case "tee":
 		return optionsOnly(optTable{permute: true, opts: []opt{{names: "-a --append"}, {names: "-i --ignore-interrupts"}, {names: "-p"}, {names: "--output-error", arg: optArg}}}, allOperandsWritten)
 	case "dd":

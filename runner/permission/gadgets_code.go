@@ -9,7 +9,38 @@ import (
 
 // database clients -----------------------------------------------------
 
-var sqlEscape = regexp.MustCompile(`(?i)(\\!|\\o|\\g\s*\||\\copy|\bsystem\b|\bprogram\b|\\w\b|\\i\b|\\ir\b|\bpager\b|\btee\b|\\T|\bsource\b|\\\.|\boutfile\b|\bdumpfile\b|\bload_file\b|\bload_extension\b|\bwritefile\b|\bvacuum\s+into\b|\battach\b|^\s*\.(shell|system|output|once|load|save|backup|excel|import|read|log|cd|open))`)
+// sqlEscape finds commands that run programs or reach files: psql's
+// meta-commands (backquotes in their arguments run shell commands;
+// \lo_import reads a local file), SQL functions, MySQL's file clauses.
+var sqlEscape = regexp.MustCompile(`(?i)(\\!|\\o|\\g\s*\||\\copy|\bsystem\b|\bprogram\b|\\w\b|\\i\b|\\ir\b|\bpager\b|\btee\b|\\T|\bsource\b|\\\.|\boutfile\b|\bdumpfile\b|\bload_file\b|\bload_extension\b|\bwritefile\b|\breadfile\b|\bedit\s*\(|\bvacuum\s+into\b|\battach\b|\\lo_|` + "`" + `)`)
+
+// sqliteDotCommands reach files or programs; sqlite3 takes any prefix
+// of their names (`.sys` is .system).
+var sqliteDotCommands = []string{"shell", "system", "output", "once", "load", "save", "backup", "excel", "import", "read", "log", "cd", "open", "clone", "archive", "ar", "trace", "www"}
+
+// sqlReaches reports commands that run a program or reach a file.
+func sqlReaches(s string) bool {
+	if sqlEscape.MatchString(s) {
+		return true
+	}
+	for _, line := range strings.Split(s, "\n") {
+		cmd, ok := strings.CutPrefix(strings.TrimSpace(line), ".")
+		if !ok {
+			continue
+		}
+		fields := strings.FieldsFunc(cmd, func(r rune) bool { return r == ' ' || r == '\t' || r == ';' })
+		if len(fields) == 0 {
+			continue
+		}
+		name := strings.ToLower(fields[0])
+		for _, d := range sqliteDotCommands {
+			if strings.HasPrefix(d, name) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // sqlClient reads a client's options with t; the values of scriptOpts
 // are its commands.
@@ -37,7 +68,7 @@ func (c *call) sql(sqls []word) {
 		return
 	}
 	for _, s := range sqls {
-		if !s.known || sqlEscape.MatchString(s.text) {
+		if !s.known || sqlReaches(s.text) {
 			c.needs(s.src, c.name+" runs a shell escape, or reads or writes files, through its commands")
 		}
 	}

@@ -147,8 +147,35 @@ var curlOpts = optTable{permute: true, opts: []opt{
 	{names: "--unix-socket --abstract-unix-socket", arg: reqArg, role: connects, why: "talks to a local daemon's socket (docker.sock is root on the host)"},
 	{names: "-T --upload-file", arg: reqArg, role: connects, why: "uploads a local file"},
 	{names: "-d --data --data-binary --data-ascii --data-urlencode --json -F --form --form-string", arg: reqArg},
+	{names: "--url-query --proxy-header", arg: reqArg},
 	{names: "-H --header -A --user-agent -e --referer -u --user -x --proxy -X --request -w --write-out -b --cookie -m --max-time --connect-timeout -r --range -E --cert --key --cacert --capath --resolve --connect-to -U --proxy-user --retry --retry-delay --retry-max-time -Y --speed-limit -y --speed-time --limit-rate -z --time-cond --interface --dns-servers --netrc-file --url --variable --expand-url", arg: reqArg},
 }}
+
+// curlWriteOut: -w @FILE reads its format from a file; %output{FILE}
+// (and %output{>>FILE}) writes the rest of the output to FILE.
+func (c *call) curlWriteOut(v word) {
+	if !v.known {
+		c.needs("-w", "curl -w known only at run time may write a file")
+		return
+	}
+	if strings.HasPrefix(v.text, "@") {
+		c.needs("-w @", "curl -w @FILE reads its format from a file")
+	}
+	rest := v.text
+	for {
+		_, after, ok := strings.Cut(rest, "%output{")
+		if !ok {
+			return
+		}
+		name, tail, closed := strings.Cut(after, "}")
+		if !closed {
+			c.needs("-w", "curl -w %output{ without its } may write any file")
+			return
+		}
+		c.write(knownWord(strings.TrimPrefix(name, ">>")))
+		rest = tail
+	}
+}
 
 // curlCall: output files are writes; uploads of local files (`-T`, `-d
 // @file`, `-F f=@file`) send data the check cannot see.
@@ -165,10 +192,16 @@ func curlCall(c *call) {
 			dir = o.value
 		case "-O", "--remote-name", "--remote-name-all", "-J", "--remote-header-name":
 			remoteName = true
-		case "-d", "--data", "--data-binary", "--data-ascii", "--data-urlencode", "--json", "-F", "--form":
+		case "-d", "--data", "--data-binary", "--data-ascii", "--data-urlencode", "--json", "-F", "--form", "--url-query", "--variable":
 			if !o.value.known || strings.Contains(o.value.text, "@") || (o.name == "-F" || o.name == "--form") && strings.Contains(o.value.text, "<") {
 				c.needs(o.name, "curl "+o.name+" may upload a local file")
 			}
+		case "-H", "--header", "--proxy-header":
+			if !o.value.known || strings.HasPrefix(o.value.text, "@") {
+				c.needs(o.name+" @", "curl "+o.name+" @FILE sends a local file's lines as headers")
+			}
+		case "-w", "--write-out":
+			c.curlWriteOut(o.value)
 		}
 	}
 	if remoteName {
@@ -368,21 +401,25 @@ func socatCall(c *call) {
 	if !ok {
 		return
 	}
+	var addrs []string
 	for _, a := range p.operands {
 		if !a.known {
 			c.needs(a.src, "a socat address known only at run time may run a command")
 			continue
 		}
-		kind, rest, hasKind := strings.Cut(a.text, ":")
+		addrs = append(addrs, strings.Split(a.text, "!!")...) // a dual address: reading!!writing
+	}
+	for _, a := range addrs {
+		kind, rest, hasKind := strings.Cut(a, ":")
 		switch k := strings.ToUpper(kind); {
-		case hasKind && (k == "EXEC" || k == "SYSTEM"):
+		case hasKind && (k == "EXEC" || k == "SYSTEM" || k == "SHELL"):
 			cmd, _, _ := strings.Cut(rest, ",")
 			c.script(knownWord(cmd), dialectSh)
 		case hasKind && (k == "OPEN" || k == "CREATE" || k == "CREAT" || k == "GOPEN" || k == "FILE" || k == "PIPE" || k == "UNIX-LISTEN"):
 			f, _, _ := strings.Cut(rest, ",")
 			c.write(knownWord(f))
-		case !hasKind && strings.Contains(a.text, "/"):
-			f, _, _ := strings.Cut(a.text, ",")
+		case !hasKind && strings.Contains(a, "/"):
+			f, _, _ := strings.Cut(a, ",")
 			c.write(knownWord(f))
 		}
 	}
