@@ -839,3 +839,13 @@ func TestProgramFeaturesThatReachFiles(t *testing.T) {
 		{"yq -i '.a = 1' /etc/x.yaml", "yq '.a' /etc/x.yaml"},
 	})
 }
+
+// An option a lenient table does not know may take `--` as its value, as
+// getopt and pflag give it: the line is read neither way, it is denied.
+func TestUnknownOptionBeforeDoubleDash(t *testing.T) {
+	checkClass(t, "double dash", rules("*", "deny", "helm *", "allow", "tar *", "allow", "curl *", "allow"), []classCase{
+		{"helm list --filter -- --kube-apiserver=http://evil", "helm list -- x"},
+		{"tar --exclude-tag -- --to-command=id -xf a.tar", "tar -tf a.tar -- x"},
+		{"curl --noproxy -- -o /etc/x http://x", "curl -s -- http://x"},
+	})
+}

@@ -158,8 +158,13 @@ func (t *optTable) parse(program string, args []word) (parsedArgs, error) {
 		p.src += " " + args[i].src
 		return true
 	}
+	// unknownBefore: the previous word was an option the table does not
+	// know, which may take the next word as its value.
+	unknownBefore := ""
 	for i = 0; i < len(args); i++ {
 		w := args[i]
+		prevUnknown := unknownBefore
+		unknownBefore = ""
 		if !w.known {
 			if t.strict && (!t.lateOperands || !w.late) {
 				if !t.permute && !couldBeOption(w) {
@@ -179,6 +184,12 @@ func (t *optTable) parse(program string, args []word) (parsedArgs, error) {
 		}
 		s := w.text
 		isOpt := len(s) > 1 && (s[0] == '-' || (t.plus && s[0] == '+'))
+		if s == "--" && prevUnknown != "" {
+			// `--filter --`: the end of options, or the value of an
+			// option the table does not know (getopt and pflag give a
+			// value option the next word whatever it is).
+			return fail("cannot tell whether -- ends the options or is the value of %s", prevUnknown)
+		}
 		if s == "--" {
 			out.rest = args[i+1:]
 			out.operands = append(out.operands, args[i+1:]...)
@@ -207,6 +218,9 @@ func (t *optTable) parse(program string, args []word) (parsedArgs, error) {
 					return fail("unknown option --%s", name)
 				}
 				out.opts = append(out.opts, parsedOpt{name: "--" + name, src: s})
+				if !eq {
+					unknownBefore = "--" + name
+				}
 				continue
 			}
 			p := parsedOpt{opt: o, name: full, src: s}
@@ -230,6 +244,9 @@ func (t *optTable) parse(program string, args []word) (parsedArgs, error) {
 					return fail("unknown option %s", name)
 				}
 				out.opts = append(out.opts, parsedOpt{name: name, src: s})
+				if j == len(rs)-1 {
+					unknownBefore = name
+				}
 				if t.unknownEnds {
 					break
 				}
