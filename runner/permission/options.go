@@ -158,8 +158,9 @@ func (t *optTable) parse(program string, args []word) (parsedArgs, error) {
 		p.src += " " + args[i].src
 		return true
 	}
-	// unknownBefore: the previous word was an option the table does not
-	// know, which may take the next word as its value.
+	// unknownBefore: the previous word was a long option the table does
+	// not know, which may take the next word as its value (the tables
+	// list short value options; long ones are too many to be sure).
 	unknownBefore := ""
 	for i = 0; i < len(args); i++ {
 		w := args[i]
@@ -244,9 +245,6 @@ func (t *optTable) parse(program string, args []word) (parsedArgs, error) {
 					return fail("unknown option %s", name)
 				}
 				out.opts = append(out.opts, parsedOpt{name: name, src: s})
-				if j == len(rs)-1 {
-					unknownBefore = name
-				}
 				if t.unknownEnds {
 					break
 				}
