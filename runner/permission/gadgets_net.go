@@ -154,6 +154,9 @@ var curlOpts = optTable{permute: true, opts: []opt{
 // curlWriteOut: -w @FILE reads its format from a file; %output{FILE}
 // (and %output{>>FILE}) writes the rest of the output to FILE.
 func (c *call) curlWriteOut(v word) {
+	if v.late {
+		return // checked again with its value before curl runs
+	}
 	if !v.known {
 		c.needs("-w", "curl -w known only at run time may write a file")
 		return
@@ -193,10 +196,16 @@ func curlCall(c *call) {
 		case "-O", "--remote-name", "--remote-name-all", "-J", "--remote-header-name":
 			remoteName = true
 		case "-d", "--data", "--data-binary", "--data-ascii", "--data-urlencode", "--json", "-F", "--form", "--url-query", "--variable":
+			if o.value.late {
+				continue // checked again with its value before curl runs
+			}
 			if !o.value.known || strings.Contains(o.value.text, "@") || (o.name == "-F" || o.name == "--form") && strings.Contains(o.value.text, "<") {
 				c.needs(o.name, "curl "+o.name+" may upload a local file")
 			}
 		case "-H", "--header", "--proxy-header":
+			if o.value.late {
+				continue
+			}
 			if !o.value.known || strings.HasPrefix(o.value.text, "@") {
 				c.needs(o.name+" @", "curl "+o.name+" @FILE sends a local file's lines as headers")
 			}
