@@ -409,6 +409,7 @@ func (a *analyzer) command(words []word, depth int) {
 		return
 	}
 	d := a.decide(words)
+	at := len(a.decisions)
 	a.add(d)
 	// `X=1 rm -rf /` runs rm: the command without its assignment prefix
 	// must pass the rules too (a deny rule for `rm *` holds).
@@ -444,9 +445,19 @@ func (a *analyzer) command(words []word, depth int) {
 	if base != nil {
 		a.add(a.decide(append([]word{*base}, words[1:]...)))
 	}
-	// Another spelling of the same command: a deny rule later in the list
-	// than the rule that decided it as written wins (last match wins
-	// across spellings too); no other outcome of it counts.
+	// The same command with its options after its operands (`kubectl -n
+	// x get pods` is `kubectl get pods -n x`): the last rule that matches
+	// either spelling decides, so `kubectl get *` allows it.
+	if eq := equivalent(words); eq != nil && !sameWords(eq, words) {
+		if e := a.decide(eq); e.Rule != nil && e.Index > d.Index {
+			e.Command = d.Command
+			a.decisions[at], d = e, e
+		}
+	}
+	// Another spelling of the same command, or of a part of it (one type
+	// of a kubectl comma list, one operand of rm): a deny rule later in
+	// the list than the rule that decided it wins; no other outcome of it
+	// counts.
 	for _, cw := range canonical(words) {
 		if cw = a.placed(cw); sameWords(cw, words) {
 			continue

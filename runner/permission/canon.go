@@ -54,6 +54,21 @@ func canonical(words []word) [][]word {
 	return nil
 }
 
+// equivalent is the command spelled with its options after its operands,
+// for programs that read options anywhere (kubectl and oc, helm,
+// systemctl): the very same command, so any rule matching it decides it.
+// nil for other programs.
+func equivalent(words []word) []word {
+	if len(words) == 0 || !words[0].known {
+		return nil
+	}
+	switch name := baseName(words[0].text); name {
+	case "kubectl", "oc", "helm", "systemctl":
+		return flagsLast(words, valueOption(name))
+	}
+	return nil
+}
+
 // subcommandValueFlags are the options of programs with subcommands that
 // take the next word as their value (space-separated, with spaces around).
 func subcommandValueFlags(name string) string {
