@@ -43,6 +43,7 @@ func kubectlVerbs() []roVerb {
 		{"top", use(roProgram{verbs: []roVerb{{"pod pods po node nodes no", pods}}})},
 		{"events", use(roProgram{opts: show + " --for= --types=", never: "-w --watch", bound: "use kubectl events without -w", operands: opsText})},
 		{"explain", use(roProgram{opts: "--recursive --api-version= -o= --output=", operands: opsText})},
+		{"wait", use(roProgram{opts: "--for= --timeout= -A --all --all-namespaces " + selectors, refuse: kubectlFiles, operands: opsText, then: boundedWait})},
 		{"api-resources", use(roProgram{opts: "--namespaced --verbs= -o= --output= --api-group= --sort-by= --no-headers --cached --categories="})},
 		{"api-versions", use(roProgram{})},
 		{"version", use(roProgram{opts: "--client -o= --output="})},
@@ -100,6 +101,23 @@ func kubectlReadOnly(j *judgement, args []word) {
 		return
 	}
 	kubectlSpec.judge(j, args)
+}
+
+// serverURL: the first operand is the server the tool queries.
+func serverURL(j *judgement, _ parsedArgs, operands []word) {
+	if len(operands) > 0 {
+		j.fetches(operands[0])
+	}
+}
+
+// boundedWait: kubectl wait ends at its --timeout (30s unless given);
+// a negative one waits for a week.
+func boundedWait(j *judgement, p parsedArgs, _ []word) {
+	for _, t := range p.values("--timeout") {
+		if !t.known || strings.HasPrefix(t.text, "-") {
+			j.no("kubectl wait --timeout=%s may wait for a week; give a positive --timeout", t.src)
+		}
+	}
 }
 
 // kubectlGetSecrets: get may list Secrets by name, never print their
@@ -240,6 +258,22 @@ func addCluster(add roAdd) {
 		roVerb{"catalog", use(roProgram{verbs: verbs("nodes services datacenters")})},
 		roVerb{"operator", use(roProgram{verbs: []roVerb{{"raft", use(roProgram{verbs: verbs("list-peers")})}}})},
 	)})
+	// Monitoring and service tools beside the cluster.
+	add("promtool", roProgram{class: roKube, anyOption: true, verbs: append(verbs("check"),
+		roVerb{"query", use(roProgram{verbs: []roVerb{{"instant range series labels", use(roProgram{anyOption: true, operands: opsText, then: serverURL})}}})},
+		roVerb{"tsdb", use(roProgram{verbs: verbs("list analyze")})},
+	)})
+	add("amtool", roProgram{class: roKube, anyOption: true, verbs: append(verbs("check-config"),
+		roVerb{"alert", use(roProgram{bare: true, anyOption: true, operands: opsText, verbs: verbs("query")})},
+		roVerb{"silence", use(roProgram{verbs: verbs("query")})},
+		roVerb{"config", use(roProgram{bare: true, verbs: verbs("show routes")})},
+		roVerb{"cluster", use(roProgram{verbs: verbs("show")})},
+	)})
+	add("vault", roProgram{class: roKube, anyOption: true, verbs: verbs("status version")})
+	add("nomad", roProgram{class: roKube, anyOption: true, verbs: append(verbs("status version"),
+		roVerb{"job node alloc deployment", use(roProgram{verbs: verbs("status")})},
+		roVerb{"server", use(roProgram{verbs: verbs("members")})},
+	)})
 	add("k8sgpt", roProgram{class: roKube, anyOption: true, verbs: append(verbs("version"),
 		roVerb{"analyze analyse", use(roProgram{anyOption: true, operands: opsText, refuse: map[string]string{"-e --explain": "sends the findings to an AI provider"}})},
 		roVerb{"filters integration integrations auth cache", use(roProgram{verbs: verbs("list")})},
@@ -359,10 +393,10 @@ func isCommandWord(s string) bool {
 // cloudRead reports a command word that only reads.
 func cloudRead(s string) bool {
 	switch s {
-	case "list", "describe", "show", "get-health", "get-iam-policy", "ls", "info", "get-caller-identity", "wait":
+	case "list", "describe", "show", "get-health", "get-iam-policy", "ls", "info", "get-caller-identity", "wait", "read":
 		return true
 	}
-	for _, p := range []string{"describe-", "list-", "get-", "show-"} {
+	for _, p := range []string{"describe-", "list-", "get-", "show-", "filter-", "lookup-", "batch-get-", "head-"} {
 		if strings.HasPrefix(s, p) {
 			return true
 		}

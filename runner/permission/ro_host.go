@@ -15,6 +15,13 @@ func addHost(add roAdd) {
 	add("free", roProgram{anyOption: true, operands: opsNone, never: "-s= --seconds=", bound: "use free without -s"})
 	add("vmstat iostat mpstat pidstat", roProgram{anyOption: true, operands: opsText, then: intervalCount})
 	add("sar", roProgram{anyOption: true, operands: opsText, refuse: map[string]string{"-o=": "writes a data file"}, then: intervalCount})
+	add("conntrack", roProgram{opts: "-L --dump -S --stats -C --count -p= --proto= -s= --src= -d= --dst= --sport= --dport= -n --src-nat --dst-nat -o= --output= -f= --family= -z", operands: opsNone, needs: "-L --dump -S --stats -C --count", bound: "use -L, -S or -C to list or count"})
+	add("ipvsadm", roProgram{opts: "-L -l --list -n --numeric --stats --rate --timeout --connection -c --exact --sort -t= -u= -f= -S --save", operands: opsNone, needs: "-L -l --list -S --save", bound: "use -L -n to list"})
+	add("pg_isready", roProgram{opts: "-h= --host= -p= --port= -d= --dbname= -U= --username= -t= --timeout= -q --quiet", operands: opsNone})
+	add("rabbitmqctl", roProgram{anyOption: true, verbs: []roVerb{{"status cluster_status list_queues list_exchanges list_bindings list_connections list_channels list_consumers list_users list_vhosts list_policies environment report node_health_check ping", use(roProgram{anyOption: true, operands: opsText})}}})
+	add("tcpdump", roProgram{opts: "-c= -i= --interface= -n -nn -N -v -vv -vvv -e -q -t -tt -ttt -tttt -s= --snapshot-length= -l -A -X -XX -x -xx -D --list-interfaces -p --no-promiscuous-mode -Q= -y= -B= -#",
+		needs: "-c -D --list-interfaces", bound: "give -c N", operands: opsText,
+		refuse: map[string]string{"-w= -C= -G= -W= -z= -Z=": "writes capture files or runs a program on them", "-r= -F= -V=": "reads a file"}})
 	add("lsof", roProgram{anyOption: true, operands: opsText, refuse: map[string]string{"-r[=]": "repeats until stopped"}})
 	add("uptime nproc lscpu lsmem lspci lsusb lsblk lsns w who last lastlog getenforce sestatus dmidecode", roProgram{anyOption: true, operands: opsText})
 	add("blkid", roProgram{opts: "-p --probe -o= --output= -s= --match-tag= -t= --match-token= -l --list-one -L= --label= -U= --uuid= -i --info -k --list-filesystems", operands: opsText})

@@ -163,7 +163,11 @@ func (p *roProgram) judge(j *judgement, args []word) {
 			break
 		}
 		if next == nil {
-			j.no("%s %s is not read-only use (read-only subcommands: %s)", j.name, v.text, cur.verbList())
+			path := j.name
+			for _, w := range found.operands[:used] {
+				path += " " + w.text
+			}
+			j.no("%s %s is not read-only use (read-only subcommands: %s)", path, v.text, cur.verbList())
 			return
 		}
 		specs = append(specs, next)
