@@ -54,19 +54,74 @@ func canonical(words []word) [][]word {
 	return nil
 }
 
-// equivalent is the command spelled with its options after its operands,
-// for programs that read options anywhere (kubectl and oc, helm,
-// systemctl): the very same command, so any rule matching it decides it.
-// nil for other programs.
+// leadingGlobals are, per program that reads options anywhere, the
+// global options that may stand before its subcommand, with whether each
+// takes a value: only these are known exactly enough to move.
+var leadingGlobals = map[string]map[string]bool{
+	"kubectl": {"-n": true, "--namespace": true, "--context": true, "--cluster": true, "--user": true, "-A": false, "--all-namespaces": false, "--request-timeout": true, "-v": true, "--v": true},
+	"helm":    {"-n": true, "--namespace": true, "--kube-context": true, "--debug": false},
+	"systemctl": {"--no-pager": false, "--user": false, "--system": false, "-q": false, "--quiet": false, "-l": false, "--full": false,
+		"-a": false, "--all": false, "-t": true, "--type": true, "--state": true, "--no-legend": false, "--plain": false},
+}
+
+// shortBundle reads `-An` as -A -n: known when every letter is a global
+// flag but a value-taking one, which ends the bundle (its value the rest,
+// or the next word when nothing is left).
+func shortBundle(flag string, globals map[string]bool) (takesNext, known bool) {
+	for i := 1; i < len(flag); i++ {
+		takes, ok := globals["-"+flag[i:i+1]]
+		if !ok {
+			return false, false
+		}
+		if takes {
+			return i == len(flag)-1, true
+		}
+	}
+	return false, true
+}
+
+// equivalent is the command with its leading global options moved after
+// the rest (`kubectl -n x get pods` is `kubectl get pods -n x`), for
+// programs that read options anywhere: the very same command, so any rule
+// matching it decides it. nil when there is nothing to move, or a leading
+// option is not one of leadingGlobals (its value could be taken for the
+// subcommand).
 func equivalent(words []word) []word {
-	if len(words) == 0 || !words[0].known {
+	if len(words) < 2 || !words[0].known {
 		return nil
 	}
-	switch name := baseName(words[0].text); name {
-	case "kubectl", "oc", "helm", "systemctl":
-		return flagsLast(words, valueOption(name))
+	name := baseName(words[0].text)
+	if name == "oc" {
+		name = "kubectl"
 	}
-	return nil
+	globals, ok := leadingGlobals[name]
+	if !ok {
+		return nil
+	}
+	args := words[1:]
+	i := 0
+	for i < len(args) && args[i].known && strings.HasPrefix(args[i].text, "-") && args[i].text != "--" {
+		flag, _, attached := strings.Cut(args[i].text, "=")
+		takes, known := globals[flag]
+		if !known && !attached && !strings.HasPrefix(flag, "--") && len(flag) > 2 {
+			takes, known = shortBundle(flag, globals)
+		}
+		switch {
+		case !known:
+			return nil
+		case takes && !attached:
+			if i+1 >= len(args) {
+				return nil
+			}
+			i += 2
+		default:
+			i++
+		}
+	}
+	if i == 0 || i >= len(args) {
+		return nil
+	}
+	return append(append([]word{words[0]}, args[i:]...), args[:i]...)
 }
 
 // subcommandValueFlags are the options of programs with subcommands that

@@ -856,16 +856,18 @@ func TestUnknownOptionBeforeDoubleDash(t *testing.T) {
 func TestRulesMatchEverySpelling(t *testing.T) {
 	p := mustCompile(t, rules("*", "deny", "kubectl get *", "allow", "kubectl get secret*", "deny", "kubectl get pods", "allow", "helm list *", "allow", "systemctl status *", "allow"))
 	for cmd, want := range map[string]bool{
-		"kubectl -n kube-system get pods":     true,
-		"kubectl --context=x -n y get deploy": true,
-		"kubectl -An x get pods":              true,
-		"helm -n x list --all":                true,
-		"systemctl --no-pager status kubelet": true,
-		"kubectl -n x get secrets":            false,
-		"kubectl -n x get pods,secrets":       false,
-		"kubectl -n x delete pod y":           false,
-		"kubectl -n get pods":                 false, // the namespace is "get"
-		"helm -n x uninstall web":             false,
+		"kubectl -n kube-system get pods":            true,
+		"kubectl --context=x -n y get deploy":        true,
+		"kubectl -An x get pods":                     true,
+		"helm -n x list --all":                       true,
+		"systemctl --no-pager status kubelet":        true,
+		"kubectl -n x get secrets":                   false,
+		"kubectl -n x get pods,secrets":              false,
+		"kubectl -n x delete pod y":                  false,
+		"kubectl -n get pods":                        false, // the namespace is "get"
+		"kubectl --stderrthreshold get delete pod x": false, // a value flag the table does not move
+		"kubectl get pods -n x delete":               true,
+		"helm -n x uninstall web":                    false,
 	} {
 		if v := p.Check(cmd); v.Allowed != want {
 			t.Errorf("%q: allowed %v, want %v (%v)", cmd, v.Allowed, want, v.Err)

@@ -218,6 +218,7 @@ func TestReadOnlyEndsByItself(t *testing.T) {
 		{"kubectl get pods -w", "kubectl get pods", "without -w"},
 		{"kubectl get pods --watch=true", "kubectl get pods --show-labels", "without -w"},
 		{"kubectl events -w", "kubectl events", "without -w"},
+		{"oc adm node-logs node-1 -u kubelet -f", "oc adm node-logs node-1 -u kubelet --tail=100", "-f"},
 		{"kubectl get --raw '/api/v1/pods?watch=1'", "kubectl get --raw /api/v1/pods?limit=1", "watches"},
 		{"tail -f /var/log/syslog", "tail -n 50 /var/log/syslog", "tail -n"},
 		{"tail -F x.log", "tail -20 x.log", "tail -n"},
