@@ -408,15 +408,22 @@ func (a *analyzer) command(words []word, depth int) {
 	if !a.spend(len(words)) {
 		return
 	}
+	// `X=1 rm -rf /` runs rm: the command without its assignment prefix
+	// must pass the rules (a deny rule for `rm *` holds). A prefix that
+	// steers what runs (PATH, LD_PRELOAD, KUBECONFIG…) must be allowed as
+	// written too; one that does not (`GITHUB_TOKEN=… npx server`,
+	// `LANG=C sort`) leaves the command to decide.
+	if n := leadingAssignments(words); n > 0 && n < len(words) {
+		if steers(words[:n]) {
+			a.add(a.decide(words))
+		}
+		a.command(words[n:], depth)
+		return
+	}
 	d := a.decide(words)
 	at := len(a.decisions)
 	a.add(d)
-	// `X=1 rm -rf /` runs rm: the command without its assignment prefix
-	// must pass the rules too (a deny rule for `rm *` holds).
-	if n := leadingAssignments(words); n > 0 && n < len(words) {
-		a.command(words[n:], depth)
-		return
-	} else if n == len(words) {
+	if leadingAssignments(words) == len(words) {
 		return // assignments only: no program (`X=/usr/bin/rm` runs nothing)
 	}
 	a.program(words)
@@ -585,6 +592,19 @@ func programName(words []word) (string, *word) {
 }
 
 // leadingAssignments counts the NAME=VALUE words before the command.
+// steers reports assignments of which one sets a variable that steers
+// what programs run, read or reach, or whose name is known only at run
+// time.
+func steers(assigns []word) bool {
+	for _, w := range assigns {
+		name, ok := assignedName(w)
+		if !ok || IsSteeringVariable(strings.TrimSuffix(name, "+")) {
+			return true
+		}
+	}
+	return false
+}
+
 func leadingAssignments(words []word) int {
 	for i, w := range words {
 		if !isAssignment(w.src) {

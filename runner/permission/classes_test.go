@@ -295,8 +295,6 @@ func TestGadgetArguments(t *testing.T) {
 		{`sqlite3 db '.shell touch m'`, `sqlite3 db 'select 1'`},
 		{`sqlite3 db "ATTACH '/etc/m' AS x"`, ``},
 		{`sqlite3 -cmd '.system touch m' db`, ``},
-		{`python3 -c 'import os'`, ``},
-		{`python3 x.py`, ``},
 		{`cp f /etc/m`, ``},
 		{`cp -t /etc f`, ``},
 	})
@@ -871,6 +869,38 @@ func TestRulesMatchEverySpelling(t *testing.T) {
 	} {
 		if v := p.Check(cmd); v.Allowed != want {
 			t.Errorf("%q: allowed %v, want %v (%v)", cmd, v.Allowed, want, v.Err)
+		}
+	}
+}
+
+// An interpreter runs code the check cannot read: a rule that names it
+// (`node *`) allows it, a wildcard that merely covers it does not.
+func TestInterpretersNeedARuleThatNamesThem(t *testing.T) {
+	checkClass(t, "interpreters", rules("*", "allow", "node *", "allow", "rm *", "deny"), []classCase{
+		{"python3 -c 'import os'", "node server.js"},
+		{"python3 x.py", "node -e 1"},
+		{"perl -e 1", "node --version"},
+	})
+}
+
+// An assignment prefix that steers nothing leaves the command to decide
+// (an MCP server's env map, `LANG=C sort`); one that steers what runs
+// must be allowed as written.
+func TestOrdinaryAssignmentsLeaveTheCommandToDecide(t *testing.T) {
+	p := mustCompile(t, rules("*", "deny", "npx -y @modelcontextprotocol/server-github", "allow", "sort *", "allow", "ls *", "allow"))
+	for words, want := range map[string]bool{
+		"GITHUB_TOKEN=ghp_x npx -y @modelcontextprotocol/server-github": true,
+		"LANG=C TZ=UTC sort -k2 f":                                      true,
+		"PATH=/tmp ls":                                                  false,
+		"LD_PRELOAD=/tmp/x.so ls":                                       false,
+		"KUBECONFIG=/tmp/k ls":                                          false,
+		"GITHUB_TOKEN=x npx -y evil":                                    false,
+	} {
+		if v := p.CheckArgs(t.Context(), strings.Fields(words)); v.Allowed != want {
+			t.Errorf("%q: allowed %v, want %v (%v)", words, v.Allowed, want, v.Err)
+		}
+		if v := p.Check(words); v.Allowed != want {
+			t.Errorf("%q as a script: allowed %v, want %v (%v)", words, v.Allowed, want, v.Err)
 		}
 	}
 }
