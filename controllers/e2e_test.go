@@ -70,11 +70,11 @@ func TestEndToEnd(t *testing.T) {
 	stop()
 
 	// Trust rules: the delete passes the rules and RBAC refuses it.
-	cur := mustRunner(t, ns, "e2e")
-	cur.Spec.Permission = fdv1.Permission{Preset: "trust"}
-	if err := k8s.Update(t.Context(), cur); err != nil {
-		t.Fatal(err)
-	}
+	eventually(t, "switch to trust", func() error { // the operator writes the object too: retry on conflict
+		cur := mustRunner(t, ns, "e2e")
+		cur.Spec.Permission = fdv1.Permission{Preset: "trust"}
+		return k8s.Update(t.Context(), cur)
+	})
 	eventually(t, "config re-rendered", func() error {
 		cm := &corev1.ConfigMap{}
 		if err := get(t, ns, "e2e-config", cm); err != nil {
