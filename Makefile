@@ -95,6 +95,10 @@ $(CONTROLLER_GEN):
 IMAGE_REPO ?= ghcr.io/flashcatcloud/flashduty-runner-k8s
 RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
+.PHONY: images
+images: ## Build the runner and operator images into bin/images/ (a Docker engine, or buildah with local stand-in bases offline).
+	VERSION=$(VERSION) COMMIT=$(COMMIT) K8S_VERSION=$(K8S_VERSION) hack/images.sh
+
 .PHONY: docker-build
 docker-build: ## Build the runner and operator images (needs a Docker engine).
 	docker build --target runner --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE_REPO)/runner:$(VERSION) .
