@@ -12,8 +12,9 @@ mkdir -p "$out"
 version=${VERSION:-dev}
 commit=${COMMIT:-unknown}
 k8s=${K8S_VERSION:-1.37.2}
-runner=flashduty-runner:$version
-operator=flashduty-operator:$version
+tag=${version//+/-} # an image tag has no +
+runner=flashduty-runner:$tag
+operator=flashduty-operator:$tag
 
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
 	docker build --target runner --build-arg VERSION="$version" --build-arg COMMIT="$commit" -t "$runner" .
