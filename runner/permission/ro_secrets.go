@@ -59,6 +59,19 @@ var secretNames = []struct{ elems, what string }{
 	{".vault-token", "a Vault token"},
 	{".flashduty-runner", "the runner's configuration"},
 	{"kubeconfig", "a kubeconfig"},
+	{".config/gh", "a GitHub token"},
+	{".config/helm/registry", "registry credentials"},
+	{".config/containers/auth.json", "registry credentials"},
+	{"containers/auth.json", "registry credentials"},
+	{".terraform.d/credentials.tfrc.json", "a Terraform token"},
+	{".npmrc", "a registry token"},
+	{".pypirc", "a registry password"},
+	{".cargo/credentials", "a registry token"},
+	{".cargo/credentials.toml", "a registry token"},
+	{".boto", "cloud credentials"},
+	{".s3cfg", "cloud credentials"},
+	{"gitlab-secrets.json", "GitLab's secrets"},
+	{"letsencrypt/archive", "private keys"},
 }
 
 // secretSuffixes are file name endings of credentials.
@@ -69,6 +82,16 @@ var secretSuffixes = []struct{ suffix, what string }{
 	{"id_ecdsa", "an SSH key"},
 	{"id_ed25519", "an SSH key"},
 	{"id_dsa", "an SSH key"},
+	{"_key", "a private key (an SSH host key)"},
+	{".p12", "a key store"},
+	{".pfx", "a key store"},
+	{".jks", "a key store"},
+	{".keystore", "a key store"},
+}
+
+// secretPrefixes are file name beginnings of credentials.
+var secretPrefixes = []struct{ prefix, what string }{
+	{"privkey", "a private key"},
 }
 
 // secretPath says what secret a clean path names ("" for none).
@@ -95,6 +118,11 @@ func secretPath(p string) string {
 	base := path.Base(p)
 	for _, s := range secretSuffixes {
 		if strings.HasSuffix(base, s.suffix) {
+			return s.what
+		}
+	}
+	for _, s := range secretPrefixes {
+		if strings.HasPrefix(base, s.prefix) {
 			return s.what
 		}
 	}
