@@ -66,18 +66,25 @@ func (p *Policy) CheckParsed(ctx context.Context, f *syntax.File, command string
 	return a.verdict()
 }
 
-// CheckArgs decides one simple command known at run time: the words the
-// interpreter is about to call, and what any wrapper among them runs.
+// CheckArgs decides a command line the runner starts itself, outside its
+// interpreter (an MCP server): its words, and what any wrapper among them
+// runs. A shell in it is a real shell.
 func (p *Policy) CheckArgs(ctx context.Context, args []string) Verdict {
-	return p.CheckArgsIn(ctx, "", args)
+	return p.checkArgs(ctx, "", false, args)
 }
 
-// CheckArgsIn is CheckArgs for a command run in dir: read-only use
-// resolves relative paths (and links, with Options.Resolve) from there.
+// CheckArgsIn decides one simple command the runner's interpreter is about
+// to call in dir, with its real words: read-only use resolves relative
+// paths (and links, with Options.Resolve) from there, and a `bash -c` it
+// will run itself (EmbeddedShell) is read as the interpreter reads it.
 func (p *Policy) CheckArgsIn(ctx context.Context, dir string, args []string) Verdict {
+	return p.checkArgs(ctx, dir, true, args)
+}
+
+func (p *Policy) checkArgs(ctx context.Context, dir string, interp bool, args []string) Verdict {
 	a := p.analyzer(ctx, "")
 	a.dir = dir
-	a.direct = true // the interpreter is about to call it itself
+	a.direct = interp
 	words := make([]word, len(args))
 	for i, s := range args {
 		words[i] = knownWord(s)

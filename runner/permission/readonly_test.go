@@ -402,3 +402,16 @@ func TestReadOnlyDenialsTeach(t *testing.T) {
 		}
 	}
 }
+
+// A command line the runner starts outside its interpreter (an MCP
+// server) runs a real shell: its words are never checked again.
+func TestOutsideTheInterpreterAShellIsReal(t *testing.T) {
+	p := compileWorkspace(t, kubeReadOnly)
+	args := []string{"bash", "-c", "kubectl get $0 -o yaml", "secrets"}
+	if v := p.CheckArgs(t.Context(), args); v.Allowed {
+		t.Error("a real shell's run-time word was deferred to a check that never comes")
+	}
+	if v := p.CheckArgsIn(t.Context(), "/ws", args); !v.Allowed {
+		t.Errorf("the interpreter's own embedded shell was denied: %v", v.Err)
+	}
+}
