@@ -302,6 +302,10 @@ func TestReadOnlyRunTimeWords(t *testing.T) {
 	if v := p.CheckArgsIn(ctx, "/ws", []string{"cat", "notes.txt"}); !v.Allowed {
 		t.Errorf("a workspace file was denied at run time: %v", v.Err)
 	}
+	// The stand-alone default workspace sits beside the runner's own files.
+	if v := p.CheckArgsIn(ctx, "/root/.flashduty-runner/workspace", []string{"cat", "notes.txt"}); !v.Allowed {
+		t.Errorf("a file of the default stand-alone workspace was denied at run time: %v", v.Err)
+	}
 	// A shell the interpreter runs itself (EmbeddedShell) is the
 	// interpreter: its words are checked again.
 	if v := p.Check("bash -c 'kubectl logs --tail=5 $0' web"); !v.Allowed {

@@ -6,7 +6,10 @@ import (
 )
 
 // Secret files: what read-only use never reads and shows. The kernel
-// sandbox keeps the runner's own files from children; these are the
+// sandbox keeps the runner's own files (its configuration) from children
+// and from the interpreter's own reads, so they are not named here: the
+// stand-alone workspace lives beside them, in ~/.flashduty-runner. These
+// are the
 // credentials the pod and the host hold for others (kubectl itself must
 // read the service-account token, so only the check can keep it from
 // other programs).
@@ -57,7 +60,6 @@ var secretNames = []struct{ elems, what string }{
 	{".pgpass", "passwords"},
 	{".my.cnf", "passwords"},
 	{".vault-token", "a Vault token"},
-	{".flashduty-runner", "the runner's configuration"},
 	{"kubeconfig", "a kubeconfig"},
 	{".config/gh", "a GitHub token"},
 	{".config/helm/registry", "registry credentials"},
