@@ -108,7 +108,6 @@ func (p *Policy) CheckRead(path string) Decision {
 
 // readWhy judges a file read for the class rules ("" when no secret).
 func (p *Policy) readWhy(x *roCtx, w word) string {
-	x.resolve = p.resolve
 	j := &judgement{x: x}
 	j.read(w)
 	return j.why
@@ -173,12 +172,16 @@ func (a *analyzer) spend(words int) bool {
 
 // decide decides a command where the analyser is.
 func (a *analyzer) decide(words []word) Decision {
-	return a.p.decide(words, a.roCtx())
+	var x *roCtx
+	if a.p.classes {
+		x = a.roCtx()
+	}
+	return a.p.decide(words, x)
 }
 
 // roCtx is where the analyser is, for read-only judgements.
 func (a *analyzer) roCtx() *roCtx {
-	return &roCtx{rechecked: a.outside == 0, movesDir: a.movesDir, dir: a.dir, resolve: a.p.resolve}
+	return &roCtx{rechecked: a.outside == 0, movesDir: a.movesDir, dir: a.dir, workspace: a.p.workspace, resolve: a.p.resolve}
 }
 
 // add records a decision.

@@ -24,7 +24,12 @@ type classCase struct{ deny, twin string }
 
 func checkClass(t *testing.T, name string, r []Rule, cases []classCase) {
 	t.Helper()
-	p := mustCompile(t, r)
+	checkPolicy(t, name, mustCompile(t, r), cases)
+}
+
+// checkPolicy denies each case and allows its twin under p.
+func checkPolicy(t *testing.T, name string, p *Policy, cases []classCase) {
+	t.Helper()
 	for _, c := range cases {
 		if v := p.Check(c.deny); v.Allowed || v.Err == nil {
 			t.Errorf("%s: allowed %q", name, c.deny)

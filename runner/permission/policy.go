@@ -257,7 +257,11 @@ func (d Decision) hintText() string {
 
 // DecideWords decides a command whose words are all known (run time).
 func (p *Policy) DecideWords(words []string) Decision {
-	return p.decideKnown(words, p.classJudge(&roCtx{workspace: p.workspace}, knownWords(words)))
+	var cj *classJudge
+	if p.classes { // the run-time hot path: nothing more to make without class rules
+		cj = p.classJudge(&roCtx{workspace: p.workspace}, knownWords(words))
+	}
+	return p.decideKnown(words, cj)
 }
 
 func knownWords(texts []string) []word {
@@ -351,13 +355,11 @@ type classJudge struct {
 	asked roClass // the last class that did not allow it
 }
 
-// classJudge prepares a judgement when the policy has class rules.
+// classJudge prepares a judgement when the policy has class rules (x
+// may be nil when it has none).
 func (p *Policy) classJudge(x *roCtx, words []word) *classJudge {
 	if !p.classes {
 		return nil
-	}
-	if x.workspace == "" {
-		x.workspace = p.workspace
 	}
 	return &classJudge{x: x, words: words}
 }

@@ -129,40 +129,55 @@ var roFuncs = map[string]func(*judgement, []word){
 
 // write judges `> PATH`: read-only use writes only inside the workspace.
 func (j *judgement) write(w word) {
-	if !w.known {
-		if !j.later(w) {
-			j.no("writes a file named only at run time")
-		}
+	if j.runTime(w, "writes a file named only at run time") || isStandardStream(w.text) {
 		return
 	}
-	p := w.text
-	if p == "/dev/null" || p == "/dev/stdout" || p == "/dev/stderr" {
-		return
-	}
-	if !path.IsAbs(p) {
-		switch {
-		case j.x.dir != "":
-			p = path.Join(j.x.dir, p)
-		case j.x.movesDir && !j.x.rechecked:
-			j.no("writes %s after the script changes directory", w.src)
-			return
-		case j.x.movesDir:
-			return // resolved and checked at run time
-		default:
-			if c := path.Clean(p); c == ".." || strings.HasPrefix(c, "../") {
-				j.no("writes %s, outside the workspace", w.src)
-			}
-			return
+	p, elsewhere := j.place(w.text)
+	switch {
+	case elsewhere:
+		j.no("writes %s after the script changes directory", w.src)
+	case path.IsAbs(p):
+		if j.x.workspace == "" || !within(path.Clean(p), j.x.workspace) {
+			j.no("writes %s, outside the workspace", w.src)
+		}
+	case j.x.movesDir:
+		// resolved and checked at run time
+	default:
+		if c := path.Clean(p); c == ".." || strings.HasPrefix(c, "../") {
+			j.no("writes %s, outside the workspace", w.src)
 		}
 	}
-	if j.x.workspace == "" || !within(path.Clean(p), j.x.workspace) {
-		j.no("writes %s, outside the workspace", w.src)
+}
+
+// place is where a path operand lands: relative to the directory the
+// command runs in, when known (at run time). elsewhere: a relative path
+// after the script changes directory, which nothing checks again.
+func (j *judgement) place(p string) (where string, elsewhere bool) {
+	switch {
+	case path.IsAbs(p):
+		return p, false
+	case j.x.dir != "":
+		return path.Join(j.x.dir, p), false
 	}
+	return p, j.x.movesDir && !j.x.rechecked
 }
 
 // later reports a run-time word the interpreter checks again, with its
 // value, before the command runs: it may be judged then.
 func (j *judgement) later(w word) bool { return !w.known && w.late && j.x.rechecked }
+
+// runTime reports a word known only at run time, recording why the
+// command is not read-only use unless the interpreter checks the word
+// again then.
+func (j *judgement) runTime(w word, format string, a ...any) bool {
+	if w.known {
+		return false
+	}
+	if !j.later(w) {
+		j.no(format, a...)
+	}
+	return true
+}
 
 // within reports p at or below dir (both clean).
 func within(p, dir string) bool {
@@ -182,24 +197,13 @@ func (j *judgement) readTree(w word) {
 }
 
 func (j *judgement) readAs(w word, tree bool) {
-	if !w.known {
-		if !j.later(w) {
-			j.no("reads a file named only at run time (%s), which may be a secret", w.src)
-		}
+	if j.runTime(w, "reads a file named only at run time (%s), which may be a secret", w.src) || w.text == "-" || w.text == "" {
 		return
 	}
-	p := w.text
-	if p == "-" || p == "" {
+	p, elsewhere := j.place(w.text)
+	if elsewhere {
+		j.no("reads %s after the script changes directory, which may be a secret", w.src)
 		return
-	}
-	if !path.IsAbs(p) {
-		switch {
-		case j.x.dir != "":
-			p = path.Join(j.x.dir, p)
-		case j.x.movesDir && !j.x.rechecked:
-			j.no("reads %s after the script changes directory, which may be a secret", w.src)
-			return
-		}
 	}
 	p = cleanPath(knownWord(p)).text
 	if what := secretPath(p); what != "" {

@@ -23,18 +23,7 @@ func compileWorkspace(t *testing.T, r []Rule) *Policy {
 
 func checkReadOnly(t *testing.T, name string, r []Rule, cases []classCase) {
 	t.Helper()
-	p := compileWorkspace(t, r)
-	for _, c := range cases {
-		if v := p.Check(c.deny); v.Allowed || v.Err == nil {
-			t.Errorf("%s: allowed %q", name, c.deny)
-		}
-		if c.twin == "" {
-			continue
-		}
-		if v := p.Check(c.twin); !v.Allowed {
-			t.Errorf("%s: denied the benign twin %q: %v", name, c.twin, v.Err)
-		}
-	}
+	checkPolicy(t, name, compileWorkspace(t, r), cases)
 }
 
 // Secret data stays secret in every spelling; listing by name stays.

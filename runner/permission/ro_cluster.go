@@ -126,10 +126,7 @@ func boundedWait(j *judgement, p parsedArgs, _ []word) {
 // paths that watch or follow never end.
 func kubectlGetSecrets(j *judgement, p parsedArgs, operands []word) {
 	for _, raw := range p.values("--raw") {
-		if !raw.known {
-			if !j.later(raw) {
-				j.no("kubectl get --raw path known only at run time may reach Secrets")
-			}
+		if j.runTime(raw, "kubectl get --raw path known only at run time may reach Secrets") {
 			continue
 		}
 		if res := rawResource(raw.text); res == "secrets" {
@@ -161,10 +158,7 @@ func kubectlGetSecrets(j *judgement, p parsedArgs, operands []word) {
 	}
 	for _, kind := range kubectlKinds(operands) {
 		switch {
-		case !kind.known:
-			if !j.later(kind) {
-				j.no("kubectl get of a kind named only at run time, with -o, may print Secret data")
-			}
+		case j.runTime(kind, "kubectl get of a kind named only at run time, with -o, may print Secret data"):
 		case kind.text == "secret" || kind.text == "secrets" || kind.text == "all":
 			j.no("kubectl get %s -o … prints Secret data; list Secrets without -o (or with -o name)", kind.src)
 		}
@@ -288,10 +282,7 @@ func declReadOnly(j *judgement, args []word) {
 			w = knownWord(name + "=") // the value is checked where it is made
 		}
 		switch {
-		case !w.known:
-			if !j.later(w) {
-				j.no("%s of a name known only at run time", j.name)
-			}
+		case j.runTime(w, "%s of a name known only at run time", j.name):
 		case strings.HasPrefix(w.text, "-") || strings.HasPrefix(w.text, "+"):
 			if strings.ContainsAny(w.text, "n") {
 				j.no("%s -n makes a name refer to another variable", j.name)

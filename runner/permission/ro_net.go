@@ -113,10 +113,7 @@ func curlReadOnly(j *judgement, p parsedArgs, operands []word) {
 	// --resolve HOST:PORT:ADDR and --connect-to H1:P1:H2:P2 send the
 	// request to another address.
 	for _, r := range p.values("--resolve", "--connect-to") {
-		if !r.known {
-			if !j.later(r) {
-				j.no("curl sends the request to an address known only at run time")
-			}
+		if j.runTime(r, "curl sends the request to an address known only at run time") {
 			continue
 		}
 		for _, part := range strings.FieldsFunc(strings.ReplaceAll(r.text, "[", ""), func(c rune) bool { return c == ':' || c == ',' || c == ']' }) {
@@ -145,10 +142,7 @@ func wgetReadOnly(j *judgement, p parsedArgs, operands []word) {
 
 // fetches judges a URL an HTTP client fetches.
 func (j *judgement) fetches(w word) {
-	if !w.known {
-		if !j.later(w) {
-			j.no("fetches a URL known only at run time (%s)", w.src)
-		}
+	if j.runTime(w, "fetches a URL known only at run time (%s)", w.src) {
 		return
 	}
 	raw := w.text
@@ -194,10 +188,7 @@ func embedsProtected(host string) bool {
 // connectTarget: s_client's -connect is a host:port.
 func connectTarget(j *judgement, p parsedArgs, _ []word) {
 	for _, c := range p.values("-connect") {
-		if !c.known {
-			if !j.later(c) {
-				j.no("connects to an address known only at run time")
-			}
+		if j.runTime(c, "connects to an address known only at run time") {
 			continue
 		}
 		host := c.text

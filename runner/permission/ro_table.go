@@ -163,11 +163,7 @@ func (p *roProgram) judge(j *judgement, args []word) {
 			break
 		}
 		if next == nil {
-			path := j.name
-			for _, w := range found.operands[:used] {
-				path += " " + w.text
-			}
-			j.no("%s %s is not read-only use (read-only subcommands: %s)", path, v.text, cur.verbList())
+			j.no("%s %s is not read-only use (read-only subcommands: %s)", j.commandPath(found.operands[:used]), v.text, cur.verbList())
 			return
 		}
 		specs = append(specs, next)
@@ -184,10 +180,7 @@ func (p *roProgram) judge(j *judgement, args []word) {
 	}
 	leaf := specs[len(specs)-1]
 	operands := parsed.operands[len(specs)-1:]
-	who := j.name // the program and its subcommands, for messages
-	for _, v := range parsed.operands[:len(specs)-1] {
-		who += " " + v.text
-	}
+	who := j.commandPath(parsed.operands[:len(specs)-1])
 	tree := p.tree == "*"
 	for _, o := range parsed.opts {
 		if o.opt == nil {
@@ -261,6 +254,16 @@ func (p *roProgram) plainArgs(args []word) []word {
 		out = append(out, w)
 	}
 	return out
+}
+
+// commandPath is the program and the subcommands named so far, for
+// messages.
+func (j *judgement) commandPath(verbs []word) string {
+	path := j.name
+	for _, v := range verbs {
+		path += " " + v.text
+	}
+	return path
 }
 
 // unreadable records a line the tables cannot read.
