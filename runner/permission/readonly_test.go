@@ -36,6 +36,8 @@ func TestReadOnlyKeepsSecretsSecret(t *testing.T) {
 		{"kubectl get secret.v1. db -o yaml", "kubectl describe secret.v1. db"},
 		{"kubectl get secrets/db -o yaml", "kubectl get configmaps/db -o yaml"},
 		{"kubectl get cm,secret -o yaml", "kubectl get cm,deploy -o yaml"},
+		{"kubectl get cm,Secret/db -o=jsonpath={.data}", "kubectl get cm,Deploy/db -o=jsonpath={.data}"},
+		{"kubectl get pod/a secret/db -o yaml", "kubectl get pod/a deploy/db -o yaml"},
 		{"kubectl get all -o yaml", "kubectl get all"},
 		{"kubectl get secret db -o go-template='{{.data.password | base64decode}}'", "kubectl get pod db -o go-template='{{.status.podIP}}'"},
 		{"kubectl get secret db --template={{.data}}", "kubectl get pod db --template={{.status}}"},

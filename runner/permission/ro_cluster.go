@@ -171,21 +171,23 @@ func kubectlKinds(operands []word) []word {
 	if len(operands) == 0 {
 		return nil
 	}
-	var kinds []string
 	first := operands[0]
 	if !first.known {
 		return []word{first}
 	}
+	named := operands[:1] // `TYPE[,TYPE…] NAME…`
 	if strings.Contains(first.text, "/") {
-		for _, w := range operands {
-			if !w.known {
-				return []word{w}
-			}
-			k, _, _ := strings.Cut(w.text, "/")
+		named = operands // `TYPE/NAME…`, each may be a list too (`cm,Secret/db`)
+	}
+	var kinds []string
+	for _, w := range named {
+		if !w.known {
+			return []word{w}
+		}
+		for _, part := range strings.Split(w.text, ",") {
+			k, _, _ := strings.Cut(part, "/")
 			kinds = append(kinds, k)
 		}
-	} else {
-		kinds = strings.Split(first.text, ",")
 	}
 	out := make([]word, 0, len(kinds))
 	for _, k := range kinds {
