@@ -17,7 +17,9 @@ ARG OPERATOR_BASE=alpine:${ALPINE_VERSION}
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 ARG GOPROXY=https://proxy.golang.org,direct
-ENV GOPROXY=${GOPROXY}
+# Fixed cache paths on any Go base, so that a builder can mount caches
+# there (hack/images.sh gives buildah this machine's).
+ENV GOPROXY=${GOPROXY} GOMODCACHE=/go/pkg/mod GOCACHE=/root/.cache/go-build
 COPY go.mod go.sum ./
 RUN go mod download
 COPY api/ api/
@@ -56,12 +58,15 @@ COPY --from=kubectl /bin/kubectl /usr/local/bin/kubectl
 ARG FLASHDUTY_CLI_DIR=hack/no-cli
 COPY ${FLASHDUTY_CLI_DIR}/ /usr/local/lib/flashduty-runner/bin/
 RUN rm -f /usr/local/lib/flashduty-runner/bin/.keep
-ENV FLASHDUTY_RUNNER_WORKSPACE_ROOT=/workspace HOME=/tmp
+# No FLASHDUTY_RUNNER_* variables: the operator runs the runner with
+# --env-overrides=api-key, which refuses them. The workspace is a flag of
+# the default command instead (the operator passes its own arguments).
+ENV HOME=/tmp
 VOLUME ["/workspace"]
 USER 65532:65532
 EXPOSE 8081
 ENTRYPOINT ["/usr/local/bin/flashduty-runner"]
-CMD ["run"]
+CMD ["run", "--workspace-root", "/workspace"]
 
 # The operator: its binary only, non-root.
 FROM ${OPERATOR_BASE} AS operator

@@ -63,12 +63,24 @@ vet: ## go vet, and fail on unformatted files.
 	@unformatted=$$(gofmt -s -l . | grep -v '^bin/' || true); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
+	go vet -tags e2e ./test/e2e
 
 .PHONY: test
-test: vet lint verify-generated envtest $(HELM) ## Run every test (the command CI runs).
+test: vet lint verify-generated envtest $(HELM) ## Run every test, both tiers (the command CI runs).
 	HELM=$(HELM) KUBEBUILDER_ASSETS=$$(K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/setup-envtest.sh) \
 		go test -race -count=1 ./...
 	$(MAKE) --no-print-directory demo
+	$(MAKE) --no-print-directory e2e
+
+.PHONY: e2e
+e2e: envtest $(HELM) ## The end-to-end tier: the images on a real one-node cluster, installed with helm (needs root).
+	HELM=$(HELM) VERSION=$(VERSION) COMMIT=$(COMMIT) K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/e2e.sh
+
+.PHONY: cluster-up cluster-down
+cluster-up: envtest images ## Start the one-node cluster with the images (hack/cluster.sh; needs root).
+	source bin/images/images.env && K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/cluster.sh up "$$RUNNER_ARCHIVE" "$$OPERATOR_ARCHIVE"
+cluster-down: ## Stop the one-node cluster and restore the host.
+	hack/cluster.sh down
 
 .PHONY: bench
 bench: envtest ## Run the benchmarks (figures in docs/benchmarks.md).

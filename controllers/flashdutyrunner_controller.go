@@ -72,19 +72,19 @@ type FlashdutyRunnerReconciler struct {
 // +kubebuilder:rbac:groups=flashduty.flashcat.cloud,resources=flashdutyrunners,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=flashduty.flashcat.cloud,resources=flashdutyrunners/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=flashduty.flashcat.cloud,resources=flashdutyrunners/finalizers,verbs=update
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;delete
-// +kubebuilder:rbac:groups="",resources=configmaps;serviceaccounts,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=configmaps;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // No escalate, and bind only on the roles the admin lists (the chart adds
 // --bindable-cluster-roles to this rule's resourceNames): the operator can
 // grant nothing it does not hold or that the admin did not name. Roles are
 // only ever deleted (a former version's extra rules).
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterrolebindings,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterrolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=view
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -338,13 +338,24 @@ func (r *FlashdutyRunnerReconciler) applyObject(ctx context.Context, fdr *fdv1.F
 	}
 	r.applied.set(client.ObjectKeyFromObject(fdr), body.GetUID(), body.GetResourceVersion())
 	switch {
-	case body.GetResourceVersion() == existing.GetResourceVersion():
+	case !changed(existing, body):
 	case sameSpec:
 		r.Recorder.Eventf(fdr, obj, corev1.EventTypeWarning, "Reverted", "Apply", "reverted a change made outside the operator to %s %s", kind, obj.GetName())
 	default:
 		r.Recorder.Eventf(fdr, obj, corev1.EventTypeNormal, "Updated", "Update", "updated %s %s", kind, obj.GetName())
 	}
 	return nil
+}
+
+// changed says whether an apply changed more than who manages the fields.
+// The first apply after the create moves the operator's fields from an
+// Update entry to an Apply entry, a new resourceVersion for no change;
+// where the server counts spec changes (generation), that is the measure.
+func changed(before, after metav1.Object) bool {
+	if before.GetGeneration() > 0 {
+		return after.GetGeneration() != before.GetGeneration()
+	}
+	return after.GetResourceVersion() != before.GetResourceVersion()
 }
 
 // FieldManager is the operator's server-side apply field manager.

@@ -16,12 +16,19 @@ tag=${version//+/-} # an image tag has no +
 runner=flashduty-runner:$tag
 operator=flashduty-operator:$tag
 
+# describe RUNNER OPERATOR RUNNER_ARCHIVE OPERATOR_ARCHIVE: what was built,
+# for hack/e2e.sh and people.
+describe() {
+	printf 'RUNNER_IMAGE=%s\nOPERATOR_IMAGE=%s\nRUNNER_ARCHIVE=%s\nOPERATOR_ARCHIVE=%s\n' "$@" >"$out/images.env"
+	echo "images: $1 in $3, $2 in $4"
+}
+
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
 	docker build --target runner --build-arg VERSION="$version" --build-arg COMMIT="$commit" -t "$runner" .
 	docker build --target operator --build-arg VERSION="$version" -t "$operator" .
 	docker save -o "$out/flashduty-runner.tar" "$runner"
 	docker save -o "$out/flashduty-operator.tar" "$operator"
-	echo "images: $out/flashduty-runner.tar $out/flashduty-operator.tar"
+	describe docker.io/library/"$runner" docker.io/library/"$operator" "$out/flashduty-runner.tar" "$out/flashduty-operator.tar"
 	exit 0
 fi
 for tool in buildah podman runc; do
@@ -31,7 +38,10 @@ for tool in buildah podman runc; do
 	}
 done
 
-bud=(buildah bud --runtime runc --network host --layers --build-arg VERSION="$version" --build-arg COMMIT="$commit" --build-arg GOPROXY="$(go env GOPROXY)")
+# The Go stage uses this machine's module and build caches: a build after
+# the tests compiles little.
+bud=(buildah bud --runtime runc --network host --layers --build-arg VERSION="$version" --build-arg COMMIT="$commit" --build-arg GOPROXY="$(go env GOPROXY)"
+	--volume "$(go env GOMODCACHE):/go/pkg/mod" --volume "$(go env GOCACHE):/root/.cache/go-build")
 if ! buildah pull --quiet docker.io/library/debian:12.12-slim >/dev/null 2>&1; then
 	echo "images: the public base images cannot be pulled; building local stand-ins" >&2
 	base=localhost/stand-in/debian:bookworm-slim
@@ -72,4 +82,4 @@ fi
 rm -f "$out/flashduty-runner.oci.tar" "$out/flashduty-operator.oci.tar"
 podman save --format oci-archive -o "$out/flashduty-runner.oci.tar" "localhost/$runner"
 podman save --format oci-archive -o "$out/flashduty-operator.oci.tar" "localhost/$operator"
-echo "images: $out/flashduty-runner.oci.tar $out/flashduty-operator.oci.tar"
+describe "localhost/$runner" "localhost/$operator" "$out/flashduty-runner.oci.tar" "$out/flashduty-operator.oci.tar"

@@ -280,7 +280,12 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	waitFor(t, "the CRD is served", func() bool {
 		return newClient(t, cfg).List(t.Context(), &fdv1.FlashdutyRunnerList{}) == nil
 	})
-	ctx := startOperator(t, cfg, "default")
+	// The operator acts as the chart's service account, with exactly the
+	// rights the chart grants it (an admin would hide a missing verb).
+	asOperator := rest.CopyConfig(cfg)
+	asOperator.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:default:fd-flashduty-operator",
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"}}
+	ctx := startOperator(t, asOperator, "default")
 	c := newClient(t, cfg)
 	fdr := &fdv1.FlashdutyRunner{}
 	waitFor(t, "one install must give a runner", func() bool {
@@ -289,9 +294,17 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	if len(fdr.OwnerReferences) != 1 || fdr.OwnerReferences[0].Kind != "ConfigMap" {
 		t.Fatalf("the runner must be owned by the release's runner set (so uninstall removes it): %+v", fdr.OwnerReferences)
 	}
+	dep := &appsv1.Deployment{}
+	waitFor(t, "the runner's Deployment", func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "prod"}, dep) == nil
+	})
+	hash := dep.Annotations[controllers.AnnotationDesiredHash]
 	run(append(append([]string{"upgrade", "fd", chart, "-n", "default"}, runnerArgs...), "--set", "runners[0].spec.labels[0]=upgraded")...)
 	waitFor(t, "upgrade updates the runner", func() bool {
 		return c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "prod"}, fdr) == nil && len(fdr.Spec.Labels) == 1 && fdr.Spec.Labels[0] == "upgraded"
+	})
+	waitFor(t, "the operator updates the Deployment with the chart's rights", func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "prod"}, dep) == nil && dep.Annotations[controllers.AnnotationDesiredHash] != hash
 	})
 	run("uninstall", "fd", "-n", "default")
 	// envtest runs no garbage collector: the owner reference checked above

@@ -107,10 +107,16 @@ func TestDockerfile(t *testing.T) {
 	runner := ""
 	for _, in := range stages["runner"] {
 		runner += in.cmd + " " + in.args + "\n"
+		// The operator runs the image with --env-overrides=api-key, which
+		// refuses every other FLASHDUTY_RUNNER_* variable: one in the image
+		// would crash every operator-managed pod.
+		if in.cmd == "ENV" && strings.Contains(in.args, "FLASHDUTY_RUNNER_") {
+			t.Errorf("line %d: the runner image sets %s; the operator's pods would refuse to start", in.line, in.args)
+		}
 	}
 	// uid and gid 65532 (useradd alone picks a system gid such as 999),
 	// and the diagnosis tools the read-only presets allow.
-	for _, want := range []string{"VOLUME [\"/workspace\"]", "/usr/local/bin/kubectl", "/usr/local/bin/flashduty-runner", "--gid 65532", "USER 65532:65532",
+	for _, want := range []string{"VOLUME [\"/workspace\"]", `CMD ["run", "--workspace-root", "/workspace"]`, "/usr/local/bin/kubectl", "/usr/local/bin/flashduty-runner", "--gid 65532", "USER 65532:65532",
 		" curl ", " jq ", " dnsutils ", " iproute2 ", " iputils-ping ", " procps ", " openssl "} {
 		if !strings.Contains(runner, want) {
 			t.Errorf("runner stage lacks %s", want)
