@@ -13,20 +13,21 @@ import (
 // operatorRBAC is every permission the operator holds, reviewed: a new
 // verb or resource must be added here on purpose. No escalate anywhere,
 // and bind only on view (the chart adds the admin's bindable roles).
+// patch on every kind the operator applies: server-side apply is a patch.
 var operatorRBAC = []string{
-	"core/configmaps:create,delete,get,list,update,watch",
-	"core/serviceaccounts:create,delete,get,list,update,watch",
+	"core/configmaps:create,delete,get,list,patch,update,watch",
+	"core/serviceaccounts:create,delete,get,list,patch,update,watch",
 	"core/namespaces:get",
 	"core/pods:get,list",
 	"core/secrets:get,list,watch",
-	"apps/deployments:create,delete,get,list,update,watch",
+	"apps/deployments:create,delete,get,list,patch,update,watch",
 	"events.k8s.io/events:create,patch",
 	"flashduty.flashcat.cloud/flashdutyrunners:create,delete,get,list,patch,update,watch",
 	"flashduty.flashcat.cloud/flashdutyrunners/finalizers:update",
 	"flashduty.flashcat.cloud/flashdutyrunners/status:get,patch,update",
-	"policy/poddisruptionbudgets:create,delete,get,list,update,watch",
-	"rbac.authorization.k8s.io/clusterrolebindings:create,delete,get,list,update,watch",
-	"rbac.authorization.k8s.io/rolebindings:create,delete,get,list,update,watch",
+	"policy/poddisruptionbudgets:create,delete,get,list,patch,update,watch",
+	"rbac.authorization.k8s.io/clusterrolebindings:create,delete,get,list,patch,update,watch",
+	"rbac.authorization.k8s.io/rolebindings:create,delete,get,list,patch,update,watch",
 	"rbac.authorization.k8s.io/clusterroles[view]:bind",
 	// The Role that lets standbys hold their Lease (get and update of it);
 	// the operator holds what it grants.

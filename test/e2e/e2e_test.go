@@ -474,4 +474,9 @@ func checkConfined(t *testing.T, pod corev1.Pod) {
 	if pod.Status.Phase != corev1.PodRunning {
 		t.Errorf("pod %s is %s", pod.Name, pod.Status.Phase)
 	}
+	for _, s := range pod.Status.ContainerStatuses {
+		if s.RestartCount > 0 {
+			t.Errorf("container %s restarted %d times before it was ready", s.Name, s.RestartCount)
+		}
+	}
 }
