@@ -11,6 +11,7 @@
 #   hack/cluster.sh up [IMAGE.oci.tar...]   start, import the images, wait for a Ready node
 #   hack/cluster.sh down                    stop and restore; safe to repeat
 #   hack/cluster.sh env                     print KUBECONFIG=… and NODE_IP=… for a shell
+#   hack/cluster.sh host-state              what down must put back (hack/e2e.sh compares it)
 #
 # Needs root, cgroups, overlayfs, and the Debian packages containerd runc
 # containernetworking-plugins iptables conntrack. CLUSTER_DIR (default
@@ -73,6 +74,25 @@ node_ip() {
 }
 
 netns_list() { ls /run/netns 2>/dev/null | sort || true; }
+
+# host_state prints what the cluster may change on the host and must put
+# back, in a form that compares across time (no packet counters).
+host_state() {
+	local k v d
+	for k in "${SYSCTLS[@]}"; do
+		v=$(sysctl_get "$k") && printf 'sysctl %s=%s\n' "$k" "$v"
+	done
+	{ iptables-save 2>/dev/null || true; } | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$//; s/^/iptables /'
+	{ ip6tables-save 2>/dev/null || true; } | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$//; s/^/ip6tables /'
+	if command -v nft >/dev/null; then { nft list tables 2>/dev/null || true; } | sed 's/^/nft /'; fi
+	ip -o link show | awk -F': ' '{sub("@.*", "", $2); print "link " $2}'
+	awk '{print "mount " $5}' /proc/self/mountinfo | sort
+	netns_list | sed 's/^/netns /'
+	cgroup_dirs | sed 's/^/cgroup /'
+	for d in "${HOST_DIRS[@]}"; do [[ -e "$d" ]] && echo "dir $d"; done
+	# Processes that name the state directory (pgrep leaves itself out).
+	{ pgrep -f -- "$S" || true; } | sed 's/^/process /'
+}
 
 save_host() {
 	local h=$S/host
@@ -394,11 +414,16 @@ up() {
 		log "a cluster state directory is left at $S; stopping it first"
 		down
 	fi
+	# The bridge, the ports and the cgroup root are fixed: one cluster at a time.
+	if ip link show "$BRIDGE" >/dev/null 2>&1 || curl -fsS -m 2 http://127.0.0.1:12379/health >/dev/null 2>&1; then
+		die "another one-node cluster is running here (its bridge $BRIDGE or etcd on 127.0.0.1:12379): stop it with its CLUSTER_DIR and hack/cluster.sh down"
+	fi
 	local envtest bins
 	envtest=$(K8S_VERSION=$K8S_VERSION ETCD_VERSION=$ETCD_VERSION hack/setup-envtest.sh)
 	bins=$(K8S_VERSION=$K8S_VERSION hack/setup-cluster.sh)
 	mkdir -p "$S/run" "$S/logs"
-	trap 'log "start failed; cleaning up"; down' ERR
+	# A start that fails at any point (a command, or die) leaves nothing.
+	trap 'rc=$?; if ((rc != 0)); then log "start failed; cleaning up"; down; fi' EXIT
 	NODE_IP=$(node_ip)
 	save_host
 	pki
@@ -449,7 +474,7 @@ up() {
 	wait_for "a Ready node" 120 node_ready "${k[@]}"
 	wait_for "the default service account" 60 "${k[@]}" -n default get serviceaccount default
 	alive etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
-	trap - ERR
+	trap - EXIT
 	log "up: node $NODE Ready at $NODE_IP; $(printf 'KUBECONFIG=%s' "$S/admin.kubeconfig")"
 }
 
@@ -466,7 +491,10 @@ env)
 	[[ -f "$S/env" ]] || die "no cluster is up (hack/cluster.sh up)"
 	cat "$S/env"
 	;;
+host-state)
+	host_state
+	;;
 *)
-	die "usage: hack/cluster.sh up [IMAGE.oci.tar...] | down | env"
+	die "usage: hack/cluster.sh up [IMAGE.oci.tar...] | down | env | host-state"
 	;;
 esac
